@@ -1,0 +1,592 @@
+/*
+ * The /auth area: registration, sign-in with lockout, the signed-in user,
+ * password change and reset, refresh-token rotation and sign-out.
+ */
+#include "sp_app.h"
+#include "sp_auth.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_outbox.h"
+#include "sp_user.h"
+#include "sp_valid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int auth_register(sp_req *r);
+static int auth_login(sp_req *r);
+static int auth_me(sp_req *r);
+static int auth_change_password(sp_req *r);
+static int auth_refresh(sp_req *r);
+static int auth_logout(sp_req *r);
+static int auth_forgot_password(sp_req *r);
+static int auth_reset_password(sp_req *r);
+
+static const sp_route routes[] = {
+	{"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+	{"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+	{"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, "me"},
+	{"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL},
+	{"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+	{"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+	{"POST", "/auth/forgot-password", auth_forgot_password, SP_AUTH_NONE, 0, NULL},
+	{"POST", "/auth/reset-password", auth_reset_password, SP_AUTH_NONE, 0, NULL},
+};
+
+/* ---------------------------------------------------------------- sessions */
+
+struct tokens {
+	char *access;
+	char refresh[65];
+	char sid[33];
+};
+
+static void tokens_free(struct tokens *t)
+{
+	free(t->access);
+	t->access = NULL;
+}
+
+/*
+ * Adds a fresh refresh token to chain sid (a new chain when sid is empty)
+ * and signs an access token bound to it. Runs inside the caller's
+ * transaction; only the hash of the refresh token is stored.
+ */
+static int issue_tokens(long long uid, const char *role, long tv, const char *sid,
+			struct tokens *t)
+{
+	char hash[65];
+	sp_claims c;
+	long long now = sp_now_ms() / 1000;
+
+	memset(t, 0, sizeof *t);
+	if (sid && *sid) {
+		snprintf(t->sid, sizeof t->sid, "%s", sid);
+	} else {
+		sp_random_hex(t->sid, 16);
+		if (sp_db_exec("INSERT INTO refresh_chains (id, user_id, expires_at) VALUES (?, ?, "
+			       "UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+			       "sll", t->sid, uid, (long long)sp_cfg.jwt_refresh_ttl) != 1)
+			return -1;
+	}
+	sp_random_hex(t->refresh, 32);
+	sp_sha256_hex(t->refresh, 64, hash);
+	if (sp_db_exec("INSERT INTO refresh_tokens (token_hash, chain_id, user_id) VALUES (?, ?, ?)",
+		       "ssl", hash, t->sid, uid) != 1)
+		return -1;
+	memset(&c, 0, sizeof c);
+	c.uid = uid;
+	snprintf(c.role, sizeof c.role, "%s", role);
+	sp_random_hex(c.jti, 16);
+	snprintf(c.sid, sizeof c.sid, "%s", t->sid);
+	c.tv = tv;
+	c.iat = now;
+	c.exp = now + sp_cfg.jwt_access_ttl;
+	return sp_jwt_issue(&c, sp_cfg.jwt_secret, &t->access);
+}
+
+static void add_tokens(json_object *data, struct tokens *t)
+{
+	json_object_object_add(data, "token", json_object_new_string(t->access));
+	json_object_object_add(data, "refreshToken", json_object_new_string(t->refresh));
+	json_object_object_add(data, "expiresIn", json_object_new_int64(sp_cfg.jwt_access_ttl));
+}
+
+/* Replies 503 (backing service) after rolling back whatever was open. */
+static int unavailable(sp_req *r)
+{
+	sp_db_rollback();
+	sp_fail_unavailable(r);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- register */
+
+static int auth_register(sp_req *r)
+{
+	char name[401], email[255], phone[24], bio[2001];
+	const char *password = NULL;
+	char hash[128];
+	struct tokens t;
+	json_object *user = NULL, *data, *ev;
+	long long uid;
+	int has_phone, has_bio;
+	sp_res res;
+
+	sp_v_text(r, r->json, "name", 1, 2, 100, name, sizeof name);
+	sp_v_email(r, r->json, "email", 1, email, sizeof email);
+	sp_v_password(r, r->json, "password", 1, &password);
+	has_phone = sp_v_phone(r, r->json, "phone", phone, sizeof phone) == SP_V_OK;
+	has_bio = sp_v_text(r, r->json, "bio", 0, 0, 500, bio, sizeof bio) == SP_V_OK;
+	if (r->n_errors)
+		return sp_fail_validation(r);
+
+	/* a cheap look first, so a taken address costs no bcrypt */
+	if (sp_db_query(&res, "SELECT id FROM users WHERE email = ?", "s", email) != 0)
+		return unavailable(r);
+	uid = res.nrows;
+	sp_res_free(&res);
+	if (uid) {
+		sp_field_error_add(r, "email", "is already registered");
+		sp_fail(r, 409, "CONFLICT", "An account with this e-mail already exists");
+		return -1;
+	}
+	if (sp_password_hash(password, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0) {
+		sp_error("bcrypt failed");
+		return unavailable(r);
+	}
+	if (sp_db_begin() != 0)
+		return unavailable(r);
+	if (sp_db_exec("INSERT INTO users (name, email, password_hash, phone, bio) VALUES (?, ?, ?, "
+		       "?, ?)",
+		       "sssss", name, email, hash, has_phone ? phone : NULL,
+		       has_bio ? bio : NULL) != 1) {
+		if (sp_db_errno() == SP_ER_DUP_ENTRY) {
+			sp_db_rollback();
+			sp_field_error_add(r, "email", "is already registered");
+			sp_fail(r, 409, "CONFLICT", "An account with this e-mail already exists");
+			return -1;
+		}
+		return unavailable(r);
+	}
+	uid = (long long)sp_db_insert_id();
+	ev = json_object_new_object();
+	json_object_object_add(ev, "email", json_object_new_string(email));
+	json_object_object_add(ev, "name", json_object_new_string(name));
+	if (sp_outbox_add("user.registered", uid, ev) != 0 ||
+	    issue_tokens(uid, "user", 0, NULL, &t) != 0) {
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	if (sp_db_commit() != 0) {
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	if (sp_user_fetch(uid, &user) != 0) {
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "user", user);
+	add_tokens(data, &t);
+	tokens_free(&t);
+	sp_ok(r, 201, "Registration successful", data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- login */
+
+/*
+ * Counts a failed sign-in. At auth.max_failed_logins consecutive failures
+ * the account locks for auth.lockout_seconds; the count lives in MariaDB so
+ * a Redis outage cannot reset it. The row lock serialises concurrent tries.
+ */
+static int record_failure(long long uid, const char *email)
+{
+	sp_res res;
+	long long fails;
+
+	if (sp_db_begin() != 0)
+		return -1;
+	if (sp_db_query(&res, "SELECT failed_logins FROM users WHERE id = ? FOR UPDATE", "l",
+			uid) != 0) {
+		sp_db_rollback();
+		return -1;
+	}
+	fails = sp_res_ll(&res, 0, 0, 0) + 1;
+	sp_res_free(&res);
+	if (fails >= sp_cfg.max_failed_logins) {
+		json_object *ev = json_object_new_object();
+		json_object_object_add(ev, "email", json_object_new_string(email));
+		json_object_object_add(ev, "lockoutSeconds", json_object_new_int64(sp_cfg.lockout_seconds));
+		if (sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
+			       "INTERVAL ? SECOND WHERE id = ?",
+			       "ll", (long long)sp_cfg.lockout_seconds, uid) < 0 ||
+		    sp_outbox_add("account.locked", uid, ev) != 0) {
+			sp_db_rollback();
+			return -1;
+		}
+	} else if (sp_db_exec("UPDATE users SET failed_logins = ? WHERE id = ?", "ll", fails, uid) <
+		   0) {
+		sp_db_rollback();
+		return -1;
+	}
+	return sp_db_commit();
+}
+
+static int auth_login(sp_req *r)
+{
+	char email[255];
+	const char *password = NULL;
+	sp_res res;
+	struct tokens t;
+	json_object *user, *data;
+	long long uid, locked_for;
+	long tv;
+	char role[16];
+	int ok;
+
+	sp_v_email(r, r->json, "email", 1, email, sizeof email);
+	sp_v_password(r, r->json, "password", 0, &password);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+
+	if (sp_db_query(&res,
+			"SELECT u.password_hash, u.token_version, "
+			"IF(u.locked_until > UTC_TIMESTAMP(3), CEIL(TIMESTAMPDIFF(MICROSECOND, "
+			"UTC_TIMESTAMP(3), u.locked_until) / 1000000), 0), " SP_USER_COLS
+			" FROM users u WHERE u.email = ?",
+			"s", email) != 0)
+		return unavailable(r);
+	if (res.nrows == 0) {
+		sp_res_free(&res);
+		sp_password_burn(password);
+		sp_fail(r, 401, "UNAUTHORIZED", "Invalid email or password");
+		return -1;
+	}
+	locked_for = sp_res_ll(&res, 0, 2, 0);
+	if (locked_for > 0) {
+		char msg[128];
+		sp_res_free(&res);
+		snprintf(msg, sizeof msg,
+			 "Account is locked after repeated failed sign-ins; try again in %lld s",
+			 locked_for);
+		sp_fail(r, 403, "ACCOUNT_LOCKED", msg);
+		return -1;
+	}
+	ok = sp_password_verify(password, sp_res_str(&res, 0, 0));
+	uid = sp_res_ll(&res, 0, 3, 0);
+	if (!ok) {
+		sp_res_free(&res);
+		if (record_failure(uid, email) != 0)
+			return unavailable(r);
+		sp_fail(r, 401, "UNAUTHORIZED", "Invalid email or password");
+		return -1;
+	}
+	if (sp_res_ll(&res, 0, 3 + 10, 0) != 1) {
+		sp_res_free(&res);
+		sp_fail(r, 403, "FORBIDDEN", "This account has been deactivated");
+		return -1;
+	}
+	tv = (long)sp_res_ll(&res, 0, 1, 0);
+	snprintf(role, sizeof role, "%s", sp_res_str(&res, 0, 3 + 5));
+	user = sp_user_json(&res, 0, 3);
+	sp_res_free(&res);
+
+	if (sp_db_begin() != 0 ||
+	    sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = "
+		       "UTC_TIMESTAMP(3) WHERE id = ?",
+		       "l", uid) < 0 ||
+	    issue_tokens(uid, role, tv, NULL, &t) != 0 || sp_db_commit() != 0) {
+		json_object_put(user);
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	sp_auth_forget_user(uid); /* lastLoginAt changed */
+	data = json_object_new_object();
+	json_object_object_add(data, "user", user);
+	add_tokens(data, &t);
+	tokens_free(&t);
+	sp_ok(r, 200, "Login successful", data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- me */
+
+/* The signed-in user; answered from the cache the gate prefetched when it can. */
+static int auth_me(sp_req *r)
+{
+	json_object *user = NULL, *data;
+	char key[64];
+	redisReply *rep;
+	int rc;
+
+	if (r->prefetched) {
+		sp_ok_raw(r, 200, r->prefetched);
+		return 0;
+	}
+	rc = sp_user_fetch(r->user_id, &user);
+	if (rc < 0)
+		return unavailable(r);
+	if (rc > 0) {
+		sp_fail(r, 401, "UNAUTHORIZED", "Account no longer exists");
+		return -1;
+	}
+	json_object_object_add(user, "currentSubscription", NULL);
+	data = json_object_new_object();
+	json_object_object_add(data, "user", user);
+	/* fill the cache only if no writer got there first (SET NX) */
+	sp_kv_key(key, sizeof key, "me:%lld", r->user_id);
+	rep = sp_kv_cmd("SET %s %s EX %ld NX", key, sp_json_text(data), sp_cfg.cache_ttl);
+	if (rep)
+		freeReplyObject(rep);
+	sp_ok(r, 200, NULL, data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- passwords */
+
+/*
+ * Sets a new password hash, bumps the token version (so every access token
+ * issued before stops working), revokes every refresh chain and clears any
+ * lockout. Runs inside the caller's transaction.
+ */
+static int replace_password(long long uid, const char *hash)
+{
+	if (sp_db_exec("UPDATE users SET password_hash = ?, token_version = token_version + 1, "
+		       "failed_logins = 0, locked_until = NULL, password_changed_at = "
+		       "UTC_TIMESTAMP(3) WHERE id = ?",
+		       "sl", hash, uid) != 1)
+		return -1;
+	if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
+		       "'password' WHERE user_id = ? AND revoked_at IS NULL",
+		       "l", uid) < 0)
+		return -1;
+	return sp_outbox_add("password.changed", uid, NULL);
+}
+
+/* After commit: the caches learn the new token version at once. */
+static void publish_password_change(long long uid)
+{
+	sp_res res;
+
+	if (sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", uid) == 0) {
+		if (res.nrows)
+			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 0, 0), 0);
+		sp_res_free(&res);
+	}
+	sp_auth_forget_user(uid);
+}
+
+static int auth_change_password(sp_req *r)
+{
+	const char *current = NULL, *next = NULL;
+	char hash[128];
+	sp_res res;
+	struct tokens t;
+	json_object *data;
+	long tv;
+	int ok;
+
+	sp_v_password(r, r->json, "currentPassword", 0, &current);
+	sp_v_password(r, r->json, "newPassword", 1, &next);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	if (strcmp(current, next) == 0) {
+		sp_field_error_add(r, "newPassword", "must differ from the current password");
+		return sp_fail_validation(r);
+	}
+	if (sp_db_query(&res, "SELECT password_hash FROM users WHERE id = ?", "l", r->user_id) != 0)
+		return unavailable(r);
+	ok = res.nrows == 1 && sp_password_verify(current, sp_res_str(&res, 0, 0));
+	sp_res_free(&res);
+	if (!ok) {
+		sp_field_error_add(r, "currentPassword", "is incorrect");
+		return sp_fail_validation(r);
+	}
+	if (sp_password_hash(next, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
+		return unavailable(r);
+	if (sp_db_begin() != 0 || replace_password(r->user_id, hash) != 0 ||
+	    sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", r->user_id) != 0)
+		return unavailable(r);
+	tv = (long)sp_res_ll(&res, 0, 0, 0);
+	sp_res_free(&res);
+	if (issue_tokens(r->user_id, r->role, tv, NULL, &t) != 0 || sp_db_commit() != 0) {
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	sp_auth_cache_tv(r->user_id, tv, 0);
+	sp_auth_forget_user(r->user_id);
+	data = json_object_new_object();
+	add_tokens(data, &t);
+	tokens_free(&t);
+	sp_ok(r, 200, "Password changed; other sessions have been signed out", data);
+	return 0;
+}
+
+static int auth_forgot_password(sp_req *r)
+{
+	char email[255], token[65], hash[65], expires[32];
+	sp_res res;
+	long long uid = 0;
+	const char *msg = "If that address is registered, a reset link has been sent";
+
+	sp_v_email(r, r->json, "email", 1, email, sizeof email);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	if (sp_db_query(&res, "SELECT id, name FROM users WHERE email = ? AND is_active = 1", "s",
+			email) != 0)
+		return unavailable(r);
+	if (res.nrows == 1) {
+		json_object *ev = json_object_new_object();
+		uid = sp_res_ll(&res, 0, 0, 0);
+		sp_random_hex(token, 32);
+		sp_sha256_hex(token, 64, hash);
+		sp_iso8601(sp_now_ms() + sp_cfg.reset_ttl * 1000, expires);
+		json_object_object_add(ev, "email", json_object_new_string(email));
+		json_object_object_add(ev, "name", sp_json_str_or_null(sp_res_str(&res, 0, 1)));
+		/* the clear token travels only to the mailer; the table keeps its hash */
+		json_object_object_add(ev, "token", json_object_new_string(token));
+		json_object_object_add(ev, "expiresAt", json_object_new_string(expires));
+		if (sp_db_begin() != 0 ||
+		    sp_db_exec("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES "
+			       "(?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+			       "sll", hash, uid, (long long)sp_cfg.reset_ttl) != 1 ||
+		    sp_outbox_add("password.reset_requested", uid, ev) != 0 || sp_db_commit() != 0) {
+			sp_res_free(&res);
+			return unavailable(r);
+		}
+	}
+	sp_res_free(&res);
+	sp_ok(r, 200, msg, NULL);
+	return 0;
+}
+
+static int auth_reset_password(sp_req *r)
+{
+	const char *token = NULL, *next = NULL;
+	char hash[65], pwhash[128];
+	sp_res res;
+	long long uid;
+	size_t tlen;
+
+	if (sp_v_password(r, r->json, "token", 0, &token) == SP_V_OK && strlen(token) > 256)
+		sp_field_error_add(r, "token", "is too long");
+	sp_v_password(r, r->json, "newPassword", 1, &next);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	tlen = strlen(token);
+	sp_sha256_hex(token, tlen, hash);
+	if (sp_password_hash(next, sp_cfg.bcrypt_cost, pwhash, sizeof pwhash) != 0)
+		return unavailable(r);
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res,
+			"SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL "
+			"AND expires_at > UTC_TIMESTAMP(3) FOR UPDATE",
+			"s", hash) != 0)
+		return unavailable(r);
+	if (res.nrows != 1) {
+		sp_res_free(&res);
+		sp_db_rollback();
+		sp_fail(r, 400, "INVALID_TOKEN", "The reset link is invalid, used or expired");
+		return -1;
+	}
+	uid = sp_res_ll(&res, 0, 0, 0);
+	sp_res_free(&res);
+	if (sp_db_exec("UPDATE password_resets SET used_at = UTC_TIMESTAMP(3) WHERE user_id = ? "
+		       "AND used_at IS NULL",
+		       "l", uid) < 1 ||
+	    replace_password(uid, pwhash) != 0 || sp_db_commit() != 0)
+		return unavailable(r);
+	publish_password_change(uid);
+	sp_ok(r, 200, "Password has been reset; please sign in", NULL);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- refresh */
+
+/*
+ * Rotation: each refresh token works once. Presenting one that was already
+ * used means it leaked, so its whole chain is revoked (and the access tokens
+ * issued from it stop working through the chain's deny mark).
+ */
+static int auth_refresh(sp_req *r)
+{
+	const char *tok = NULL;
+	char hash[65], sid[33], role[16];
+	sp_res res;
+	struct tokens t;
+	json_object *data;
+	long long uid;
+	long tv;
+	int used, dead;
+
+	if (sp_v_password(r, r->json, "refreshToken", 0, &tok) != SP_V_OK)
+		return sp_fail_validation(r);
+	if (strlen(tok) != 64) {
+		sp_fail(r, 401, "UNAUTHORIZED", "Refresh token is invalid or expired");
+		return -1;
+	}
+	sp_sha256_hex(tok, 64, hash);
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res,
+			"SELECT t.chain_id, t.user_id, t.used_at IS NOT NULL, "
+			"c.revoked_at IS NOT NULL OR c.expires_at <= UTC_TIMESTAMP(3) OR "
+			"u.is_active = 0, u.token_version, u.role "
+			"FROM refresh_tokens t JOIN refresh_chains c ON c.id = t.chain_id "
+			"JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? FOR UPDATE",
+			"s", hash) != 0)
+		return unavailable(r);
+	if (res.nrows != 1) {
+		sp_res_free(&res);
+		sp_db_rollback();
+		sp_fail(r, 401, "UNAUTHORIZED", "Refresh token is invalid or expired");
+		return -1;
+	}
+	snprintf(sid, sizeof sid, "%s", sp_res_str(&res, 0, 0));
+	uid = sp_res_ll(&res, 0, 1, 0);
+	used = sp_res_ll(&res, 0, 2, 0) != 0;
+	dead = sp_res_ll(&res, 0, 3, 0) != 0;
+	tv = (long)sp_res_ll(&res, 0, 4, 0);
+	snprintf(role, sizeof role, "%s", sp_res_str(&res, 0, 5));
+	sp_res_free(&res);
+	if (used || dead) {
+		if (used && !dead) {
+			if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), "
+				       "revoke_reason = 'reuse' WHERE id = ?",
+				       "s", sid) < 0 ||
+			    sp_db_commit() != 0)
+				return unavailable(r);
+			sp_auth_mark_chain_revoked(sid);
+			sp_warn("refresh token reuse: chain revoked for user %lld", uid);
+		} else {
+			sp_db_rollback();
+		}
+		sp_fail(r, 401, "UNAUTHORIZED", "Refresh token is invalid or expired");
+		return -1;
+	}
+	if (sp_db_exec("UPDATE refresh_tokens SET used_at = UTC_TIMESTAMP(3) WHERE token_hash = ?",
+		       "s", hash) != 1 ||
+	    issue_tokens(uid, role, tv, sid, &t) != 0 || sp_db_commit() != 0) {
+		tokens_free(&t);
+		return unavailable(r);
+	}
+	data = json_object_new_object();
+	add_tokens(data, &t);
+	tokens_free(&t);
+	sp_ok(r, 200, NULL, data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- logout */
+
+static int auth_logout(sp_req *r)
+{
+	long long ttl = r->token_exp - sp_now_ms() / 1000 + 1;
+	char exp[32];
+
+	sp_db_time(r->token_exp * 1000, exp);
+	if (sp_db_begin() != 0 ||
+	    sp_db_exec("INSERT IGNORE INTO revoked_access_tokens (jti, user_id, expires_at) VALUES "
+		       "(?, ?, ?)",
+		       "sls", r->jti, r->user_id, exp) < 0 ||
+	    sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
+		       "'logout' WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+		       "sl", r->sid, r->user_id) < 0 ||
+	    sp_db_commit() != 0)
+		return unavailable(r);
+	sp_auth_mark_jti_revoked(r->jti, ttl);
+	sp_auth_mark_chain_revoked(r->sid);
+	sp_ok(r, 200, "Logged out", NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const sp_app app = {"auth", routes, sizeof routes / sizeof routes[0], NULL};
+
+	return sp_app_main(&app, argc, argv);
+}

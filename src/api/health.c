@@ -1,0 +1,93 @@
+/*
+ * Liveness, readiness and metrics, plus the API's catch-all: any /api/v1
+ * path no other area claims gets the contract's 404 from here.
+ */
+#include "sp_app.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_kv.h"
+#include "sp_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int health_live(sp_req *r);
+static int health_ready(sp_req *r);
+static int health_metrics(sp_req *r);
+
+static const sp_route routes[] = {
+	{"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL},
+	{"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL},
+	{"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY, NULL},
+};
+
+static int64_t started_ms;
+
+static int health_live(sp_req *r)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "status", json_object_new_string("ok"));
+	json_object_object_add(d, "uptimeSeconds",
+			       json_object_new_int64((sp_now_ms() - started_ms) / 1000));
+	sp_ok(r, 200, NULL, d);
+	return 0;
+}
+
+/* 503 when MariaDB does not answer; Redis down is reported but tolerated. */
+static int health_ready(sp_req *r)
+{
+	json_object *d = json_object_new_object();
+	int db = sp_db_ping() == 0;
+	redisReply *rep = sp_kv_cmd("PING");
+	int kv = rep && rep->type == REDIS_REPLY_STATUS;
+
+	if (rep)
+		freeReplyObject(rep);
+	json_object_object_add(d, "status", json_object_new_string(db ? "ready" : "unavailable"));
+	json_object_object_add(d, "database", json_object_new_string(db ? "up" : "down"));
+	json_object_object_add(d, "redis", json_object_new_string(kv ? "up" : "down"));
+	if (db) {
+		sp_ok(r, 200, NULL, d);
+	} else {
+		sp_fail_ex(r, 503, "SERVICE_UNAVAILABLE", "Database is unavailable", d);
+	}
+	return 0;
+}
+
+/* Prometheus text; loopback (or metrics.allow) only. */
+static int health_metrics(sp_req *r)
+{
+	const char *peer = sp_req_header(r, "REMOTE_ADDR");
+	const char *allow = sp_conf_str("metrics.allow", "127.0.0.1,::1");
+	char *text = NULL;
+
+	if (peer == NULL || !sp_list_contains(allow, peer)) {
+		sp_fail(r, 403, "FORBIDDEN", "Metrics are not available from this address");
+		return -1;
+	}
+	if (sp_metrics_render(&text) != 0) {
+		sp_fail_unavailable(r);
+		return -1;
+	}
+	r->status = 200;
+	sp_buf_reset(&r->body_out);
+	sp_buf_adds(&r->body_out, text);
+	free(text);
+	r->content_type_out = "text/plain; version=0.0.4";
+	r->responded = 1;
+	return 0;
+}
+
+static int init(void)
+{
+	started_ms = sp_now_ms();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const sp_app app = {"health", routes, sizeof routes / sizeof routes[0], init};
+
+	return sp_app_main(&app, argc, argv);
+}

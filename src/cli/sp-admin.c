@@ -1,0 +1,194 @@
+/*
+ * sp-admin: the operator's tool. migrate applies sql/migrations once each
+ * and records them; create-admin makes (or resets) an administrator.
+ */
+#include "sp_auth.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_log.h"
+#include "sp_util.h"
+#include "sp_valid.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SP_DEFAULT_SQL_DIR
+#define SP_DEFAULT_SQL_DIR "sql"
+#endif
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: sp-admin migrate [--dir DIR]\n"
+			"       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n");
+	return 64;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *slurp(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	sp_buf b;
+	char chunk[8192];
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s", path);
+		return NULL;
+	}
+	sp_buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		sp_buf_add(&b, chunk, n);
+	fclose(f);
+	return b.data ? b.data : sp_xstrdup("");
+}
+
+/*
+ * Applies every NNNN_name.sql not yet recorded in schema_migrations, in
+ * name order, recording each with its SHA-256 so a second run does nothing
+ * and an edited, already-applied file is reported.
+ */
+static int cmd_migrate(const char *dir)
+{
+	char err[512];
+	DIR *d;
+	struct dirent *e;
+	char **files = NULL;
+	size_t n = 0;
+	int rc = 0, applied = 0;
+
+	if (sp_db_run_script("CREATE TABLE IF NOT EXISTS schema_migrations ("
+			     "name VARCHAR(255) NOT NULL PRIMARY KEY, checksum CHAR(64) NOT NULL, "
+			     "applied_at DATETIME(3) NOT NULL DEFAULT UTC_TIMESTAMP(3)) "
+			     "ENGINE=InnoDB",
+			     err, sizeof err) != 0) {
+		fprintf(stderr, "migrate: %s\n", err);
+		return 1;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		fprintf(stderr, "migrate: cannot open %s\n", dir);
+		return 1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l > 4 && strcmp(e->d_name + l - 4, ".sql") == 0) {
+			files = sp_xrealloc(files, (n + 1) * sizeof *files);
+			files[n++] = sp_xstrdup(e->d_name);
+		}
+	}
+	closedir(d);
+	qsort(files, n, sizeof *files, cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char *path = sp_xasprintf("%s/%s", dir, files[i]);
+		char *sql = slurp(path, err, sizeof err);
+		char sum[65];
+		sp_res res;
+
+		if (sql == NULL) {
+			fprintf(stderr, "migrate: %s\n", err);
+			rc = 1;
+		} else if (sp_db_query(&res, "SELECT checksum FROM schema_migrations WHERE name = ?",
+				       "s", files[i]) != 0) {
+			fprintf(stderr, "migrate: cannot read schema_migrations\n");
+			rc = 1;
+		} else {
+			sp_sha256_hex(sql, strlen(sql), sum);
+			if (res.nrows == 1) {
+				if (strcmp(sp_res_str(&res, 0, 0), sum) != 0)
+					fprintf(stderr,
+						"migrate: warning: %s changed after it was applied\n",
+						files[i]);
+			} else if (sp_db_run_script(sql, err, sizeof err) != 0) {
+				fprintf(stderr, "migrate: %s failed: %s\n", files[i], err);
+				rc = 1;
+			} else if (sp_db_exec("INSERT INTO schema_migrations (name, checksum) VALUES "
+					      "(?, ?)",
+					      "ss", files[i], sum) != 1) {
+				fprintf(stderr, "migrate: cannot record %s\n", files[i]);
+				rc = 1;
+			} else {
+				printf("applied %s\n", files[i]);
+				applied++;
+			}
+			sp_res_free(&res);
+		}
+		free(sql);
+		free(path);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	if (rc == 0)
+		printf("migrations up to date (%d applied now)\n", applied);
+	return rc;
+}
+
+static int cmd_create_admin(const char *email, const char *name)
+{
+	const char *pw = getenv("SP_ADMIN_PASSWORD");
+	char hash[128], lower[255];
+	const char *why;
+	size_t i;
+
+	if (pw == NULL || *pw == '\0') {
+		fprintf(stderr, "create-admin: set SP_ADMIN_PASSWORD\n");
+		return 64;
+	}
+	for (i = 0; email[i] && i < sizeof lower - 1; i++)
+		lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+	lower[i] = '\0';
+	if (!sp_valid_email(lower)) {
+		fprintf(stderr, "create-admin: invalid e-mail address\n");
+		return 64;
+	}
+	if ((why = sp_password_problem(pw, strlen(pw))) != NULL) {
+		fprintf(stderr, "create-admin: password %s\n", why);
+		return 64;
+	}
+	if (sp_password_hash(pw, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
+		return 1;
+	/* an existing account is promoted and gets the given password */
+	if (sp_db_exec("INSERT INTO users (name, email, password_hash, role) VALUES (?, ?, ?, "
+		       "'admin') ON DUPLICATE KEY UPDATE role = 'admin', password_hash = "
+		       "VALUES(password_hash), is_active = 1, failed_logins = 0, locked_until = NULL, "
+		       "token_version = token_version + 1",
+		       "sss", name, lower, hash) < 0) {
+		fprintf(stderr, "create-admin: database error\n");
+		return 1;
+	}
+	printf("admin %s ready\n", lower);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	int rc;
+
+	if (argc < 2)
+		return usage();
+	sp_log_init("sp-admin", "warn");
+	/* the admin tool needs the database settings, not necessarily a JWT secret */
+	if (sp_settings_load(NULL, err, sizeof err) != 0 && strstr(err, "jwt.secret") == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 78;
+	}
+	if (strcmp(argv[1], "migrate") == 0) {
+		const char *dir = SP_DEFAULT_SQL_DIR "/migrations";
+		if (argc >= 4 && strcmp(argv[2], "--dir") == 0)
+			dir = argv[3];
+		rc = cmd_migrate(dir);
+	} else if (strcmp(argv[1], "create-admin") == 0 && argc >= 3) {
+		rc = cmd_create_admin(argv[2], argc >= 4 ? argv[3] : "Administrator");
+	} else {
+		rc = usage();
+	}
+	sp_db_close();
+	return rc;
+}

@@ -1,0 +1,217 @@
+/*
+ * The FastCGI program skeleton every area shares: accept loop, the common
+ * steps in one fixed order, route dispatch, access log and metrics.
+ *
+ * Order of a request: parse -> CORS preflight -> route lookup -> token
+ * signature -> gate (rate limit + revocation, one Redis round trip) -> 404/405
+ * -> role -> body (413, 415, 400) -> handler -> response -> log line.
+ */
+#include "sp_app.h"
+#include "sp_auth.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_gate.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_metrics.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <fcgiapp.h>
+
+static const char *fcgi_param(void *io, const char *name)
+{
+	FCGX_Request *fr = io;
+
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static long fcgi_read(void *io, char *buf, size_t n)
+{
+	FCGX_Request *fr = io;
+
+	return FCGX_GetStr(buf, (int)(n > 1 << 30 ? 1 << 30 : n), fr->in);
+}
+
+static void fcgi_write(void *io, const char *buf, size_t n)
+{
+	FCGX_Request *fr = io;
+
+	FCGX_PutStr(buf, (int)n, fr->out);
+}
+
+/* Extracts the bearer token; NULL when there is none. */
+static const char *bearer(sp_req *r)
+{
+	const char *a = r->authorization;
+
+	if (a == NULL)
+		return NULL;
+	while (*a == ' ')
+		a++;
+	if (strncasecmp(a, "Bearer ", 7) != 0)
+		return NULL;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	return *a ? a : NULL;
+}
+
+static int preflight(sp_req *r)
+{
+	const char *m = sp_req_header(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
+
+	if (r->origin == NULL || m == NULL) {
+		sp_add_header(r, "Allow", "GET, POST, PUT, DELETE, OPTIONS");
+		sp_no_content(r, 204);
+		return 0;
+	}
+	if (!sp_list_contains(sp_cfg.cors_origins, r->origin)) {
+		sp_fail(r, 403, "FORBIDDEN", "Origin not allowed");
+		return 0;
+	}
+	sp_add_header(r, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+	sp_add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+	sp_add_header(r, "Access-Control-Max-Age", "600");
+	sp_no_content(r, 204);
+	return 0;
+}
+
+static void log_request(sp_req *r, double ms)
+{
+	char kv[768];
+	sp_buf path;
+
+	sp_buf_init(&path);
+	sp_buf_add_json_escaped(&path, r->path ? r->path : "", r->path ? strlen(r->path) : 0);
+	snprintf(kv, sizeof kv,
+		 "\"request_id\":\"%s\",\"method\":\"%.16s\",\"path\":\"%.300s\",\"status\":%d,"
+		 "\"duration_ms\":%.2f,\"ip\":\"%s\",\"user_id\":%s%s%s%s",
+		 r->request_id, r->method, path.data ? path.data : "", r->status, ms,
+		 r->client_ip, r->authenticated ? r->user_id_str : "null",
+		 r->error_code ? ",\"code\":\"" : "", r->error_code ? r->error_code : "",
+		 r->error_code ? "\"" : "");
+	sp_buf_free(&path);
+	sp_log(r->status >= 500 ? SP_LOG_ERROR : SP_LOG_INFO, "request", kv);
+}
+
+void sp_app_handle(const sp_app *app, sp_req *r)
+{
+	const sp_route *route = NULL;
+	enum sp_match m;
+	char allow[128];
+	sp_claims claims;
+	const char *tok;
+	int token_ok = 0;
+
+	if (sp_req_parse(r) != 0) {
+		sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path");
+		return;
+	}
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		sp_gate(r, NULL, NULL, 1);
+		r->responded = 0;
+		preflight(r);
+		return;
+	}
+	m = sp_route_match(app->routes, app->n_routes, r, &route, allow, sizeof allow);
+
+	tok = route == NULL || route->auth != SP_AUTH_NONE ? bearer(r) : NULL;
+	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
+		token_ok = 1;
+
+	if (sp_gate(r, route, token_ok ? &claims : NULL, 0) != 0)
+		return;
+	if (m == SP_MATCH_NOT_FOUND) {
+		sp_fail(r, 404, "NOT_FOUND", "No such endpoint");
+		return;
+	}
+	if (m == SP_MATCH_BAD_METHOD) {
+		sp_add_header(r, "Allow", allow);
+		sp_fail(r, 405, "METHOD_NOT_ALLOWED", "Method not allowed on this endpoint");
+		return;
+	}
+	if (route->auth != SP_AUTH_NONE) {
+		if ((tok && !token_ok) || (!tok && route->auth != SP_AUTH_OPTIONAL)) {
+			sp_add_header(r, "WWW-Authenticate", "Bearer");
+			sp_fail(r, 401, "UNAUTHORIZED",
+				tok ? "Token is invalid or expired" : "Authentication required");
+			return;
+		}
+		if (token_ok) {
+			r->authenticated = 1;
+			r->user_id = claims.uid;
+			snprintf(r->user_id_str, sizeof r->user_id_str, "%lld", claims.uid);
+			snprintf(r->role, sizeof r->role, "%s", claims.role);
+			snprintf(r->jti, sizeof r->jti, "%s", claims.jti);
+			snprintf(r->sid, sizeof r->sid, "%s", claims.sid);
+			r->tv = claims.tv;
+			r->token_exp = claims.exp;
+		}
+		if (route->auth == SP_AUTH_ADMIN && strcmp(r->role, "admin") != 0) {
+			sp_fail(r, 403, "FORBIDDEN", "Administrator role required");
+			return;
+		}
+	}
+	if (!(route->flags & SP_RAW_BODY)) {
+		if (sp_req_read_body(r, sp_cfg.max_body) != 0)
+			return;
+		if (!(route->flags & SP_NO_BODY) && sp_req_parse_json(r) != 0)
+			return;
+	}
+	route->handler(r);
+	if (!r->responded) {
+		sp_error("handler for %s %s gave no response", route->method, route->pattern);
+		sp_fail_unavailable(r);
+	}
+}
+
+int sp_app_main(const sp_app *app, int argc, char **argv)
+{
+	char err[512];
+	FCGX_Request fr;
+
+	(void)argc;
+	(void)argv;
+	signal(SIGPIPE, SIG_IGN);
+	sp_log_init(app->name, getenv("SP_LOG_LEVEL"));
+	if (sp_settings_load(NULL, err, sizeof err) != 0) {
+		sp_log(SP_LOG_ERROR, err, NULL);
+		return 78;
+	}
+	sp_log_init(app->name, sp_cfg.log_level);
+	sp_kv_on_connect(sp_auth_resync);
+	if (app->init && app->init() != 0)
+		return 1;
+	if (FCGX_Init() != 0)
+		return 1;
+	FCGX_InitRequest(&fr, 0, 0);
+	sp_info("%s ready", app->name);
+	while (FCGX_Accept_r(&fr) >= 0) {
+		sp_req r;
+		double ms;
+		char route[160];
+
+		sp_req_init(&r, &fr, fcgi_param, fcgi_read, fcgi_write);
+		sp_app_handle(app, &r);
+		sp_send(&r);
+		FCGX_Finish_r(&fr);
+		ms = (double)(sp_now_ms() - r.start_ms);
+		log_request(&r, ms);
+		if (r.route)
+			snprintf(route, sizeof route, "%s %s", r.route->method, r.route->pattern);
+		else
+			snprintf(route, sizeof route, "%s", "unmatched");
+		sp_metrics_request(route, r.status, ms);
+		sp_metrics_flush(0);
+		sp_req_free(&r);
+	}
+	sp_metrics_flush(1);
+	sp_db_close();
+	sp_kv_close();
+	return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * The FastCGI program skeleton every area shares: accept loop, the common
+ * steps in one fixed order, route dispatch, access log and metrics.
+ */
+#ifndef SP_APP_H
+#define SP_APP_H
+
+#include <stddef.h>
+
+#include "sp_router.h"
+
+typedef struct sp_app {
+	const char *name;
+	const sp_route *routes;
+	size_t n_routes;
+	/* optional: runs once after configuration is loaded; non-zero aborts start */
+	int (*init)(void);
+} sp_app;
+
+/* Loads config (exits 78 naming the bad key), then serves requests until killed. */
+int sp_app_main(const sp_app *app, int argc, char **argv);
+
+/* One request through the common steps and the table (also used by tests). */
+void sp_app_handle(const sp_app *app, sp_req *r);
+
+#endif

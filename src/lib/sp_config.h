@@ -1,0 +1,65 @@
+/*
+ * Configuration: conf/streaming.conf ("section.key = value") overridden by
+ * SP_SECTION_KEY environment variables, validated once at start into sp_cfg.
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct sp_rate_rule {
+	long limit;
+	long window; /* seconds */
+} sp_rate_rule;
+
+typedef struct sp_settings {
+	size_t max_body;
+	char *trusted_proxies; /* comma-separated exact addresses */
+	char *public_url;
+
+	char *db_host, *db_socket, *db_user, *db_password, *db_name;
+	int db_port;
+
+	char *redis_host, *redis_socket, *redis_prefix;
+	int redis_port;
+	int redis_timeout_ms;
+
+	char *jwt_secret;
+	long jwt_access_ttl, jwt_refresh_ttl;
+	char *jwt_issuer;
+
+	int max_failed_logins;
+	long lockout_seconds;
+	long reset_ttl;
+	int bcrypt_cost;
+
+	sp_rate_rule rl_anonymous, rl_authenticated, rl_auth, rl_stream, rl_search;
+
+	char *cors_origins; /* comma-separated exact origins */
+	long stream_stale_seconds;
+	char *smtp_url;
+	char *log_level;
+	long cache_ttl; /* seconds for per-user caches (token version, profile) */
+} sp_settings;
+
+extern sp_settings sp_cfg;
+
+/* Reads the file (NULL: $SP_CONFIG, else the built-in path) without validating. */
+int sp_conf_load(const char *path, char *err, size_t errlen);
+/* The raw value of "section.key": environment first, then file; NULL if unset. */
+const char *sp_conf_get(const char *key);
+/* Typed getters: on a bad value they write an error naming the key and return -1. */
+int sp_conf_long(const char *key, long def, long min, long max, long *out, char *err,
+		 size_t errlen);
+int sp_conf_rate(const char *key, const char *def, sp_rate_rule *out, char *err, size_t errlen);
+const char *sp_conf_str(const char *key, const char *def);
+
+/* Loads and validates every known key into sp_cfg. */
+int sp_settings_load(const char *path, char *err, size_t errlen);
+/* True if item appears in the comma-separated list (exact, whitespace trimmed). */
+int sp_list_contains(const char *list, const char *item);
+void sp_conf_free(void);
+/* Frees the strings held by sp_cfg. */
+void sp_settings_free(void);
+
+#endif

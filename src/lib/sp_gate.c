@@ -1,0 +1,245 @@
+/*
+ * The per-request gate: rate limits, token revocation, token version and one
+ * prefetched cache value, answered by a single Redis round trip.
+ */
+#include "sp_gate.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * One script, so that counting and the token checks cost one round trip.
+ * Each counter is a fixed window: the key carries the window number and
+ * expires with it, INCR is atomic, so concurrent processes never lose a
+ * count. KEYS: n counters, then (for a token holder) the jti deny mark, the
+ * chain deny mark, the token version and an optional prefetch key.
+ * ARGV: n, count (1) or peek (0), then limit and window per counter.
+ */
+static sp_kv_script gate_script = {
+	"gate",
+	"local n = tonumber(ARGV[1])\n"
+	"local out = {}\n"
+	"for i = 1, n do\n"
+	"  local c\n"
+	"  if ARGV[2] == '1' then\n"
+	"    c = redis.call('INCR', KEYS[i])\n"
+	"    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i])) end\n"
+	"  else\n"
+	"    c = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
+	"  end\n"
+	"  out[i] = c\n"
+	"end\n"
+	"if #KEYS > n then\n"
+	"  out[n + 1] = redis.call('EXISTS', KEYS[n + 1])\n"
+	"  out[n + 2] = redis.call('EXISTS', KEYS[n + 2])\n"
+	"  out[n + 3] = redis.call('GET', KEYS[n + 3]) or ''\n"
+	"  if #KEYS > n + 3 then out[n + 4] = redis.call('GET', KEYS[n + 4]) or '' end\n"
+	"end\n"
+	"return out\n",
+	""};
+
+struct rule {
+	const char *name;
+	const sp_rate_rule *rule;
+	char subject[80];
+	long long reset;
+	long long count;
+	char key[192];
+};
+
+static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *claims,
+			 struct rule *rules)
+{
+	int n = 0;
+	char who[80];
+
+	if (claims)
+		snprintf(who, sizeof who, "u:%lld", claims->uid);
+	else
+		snprintf(who, sizeof who, "ip:%s", r->client_ip);
+	rules[n].name = claims ? "user" : "anon";
+	rules[n].rule = claims ? &sp_cfg.rl_authenticated : &sp_cfg.rl_anonymous;
+	snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
+	n++;
+	if (route && (route->flags & SP_RL_AUTH)) {
+		rules[n].name = "auth";
+		rules[n].rule = &sp_cfg.rl_auth;
+		snprintf(rules[n].subject, sizeof rules[n].subject, "ip:%s", r->client_ip);
+		n++;
+	}
+	if (route && (route->flags & SP_RL_STREAM)) {
+		rules[n].name = "stream";
+		rules[n].rule = &sp_cfg.rl_stream;
+		snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
+		n++;
+	}
+	if (route && (route->flags & SP_RL_SEARCH) && sp_query(r, "search")) {
+		rules[n].name = "search";
+		rules[n].rule = &sp_cfg.rl_search;
+		snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
+		n++;
+	}
+	return n;
+}
+
+/* Token version, activity and revocation marks straight from MariaDB. */
+static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *tv_out)
+{
+	sp_res res;
+	int ok;
+
+	if (sp_db_query(&res,
+			"SELECT u.token_version, u.is_active, "
+			"EXISTS(SELECT 1 FROM revoked_access_tokens t WHERE t.jti = ?), "
+			"EXISTS(SELECT 1 FROM refresh_chains c WHERE c.id = ? AND c.revoked_at IS "
+			"NOT NULL) FROM users u WHERE u.id = ?",
+			"ssl", c->jti, c->sid, c->uid) != 0) {
+		sp_fail_unavailable(r);
+		return -1;
+	}
+	ok = res.nrows == 1 && sp_res_ll(&res, 0, 1, 0) == 1;
+	if (ok)
+		*tv_out = (long)sp_res_ll(&res, 0, 0, -1);
+	if (ok && check_marks && (sp_res_ll(&res, 0, 2, 0) || sp_res_ll(&res, 0, 3, 0)))
+		ok = 0;
+	sp_res_free(&res);
+	if (!ok) {
+		sp_fail(r, 401, "UNAUTHORIZED", "Token is invalid or has been revoked");
+		return -1;
+	}
+	return 0;
+}
+
+static void set_headers(sp_req *r, struct rule *rules, int n, int blocked)
+{
+	int pick = blocked >= 0 ? blocked : 0;
+
+	for (int i = 0; blocked < 0 && i < n; i++) {
+		long rem_i = rules[i].rule->limit - (long)rules[i].count;
+		long rem_p = rules[pick].rule->limit - (long)rules[pick].count;
+		if (rem_i < rem_p)
+			pick = i;
+	}
+	r->rl_set = 1;
+	r->rl_limit = rules[pick].rule->limit;
+	r->rl_remaining = rules[pick].rule->limit - (long)rules[pick].count;
+	r->rl_reset = rules[pick].reset;
+}
+
+int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
+{
+	struct rule rules[4];
+	const char *argv[24];
+	char nbuf[8], lim[4][24], win[4][24];
+	char k_jti[128], k_sid[128], k_tv[64], k_pre[64];
+	int n = collect_rules(r, route, claims, rules);
+	int argc = 0, nkeys, blocked = -1;
+	long long now = sp_now_ms() / 1000;
+	redisReply *rep;
+	long tv = -1;
+	int have_tv = 0;
+
+	memset(argv, 0, sizeof argv);
+	for (int i = 0; i < n; i++) {
+		long w = rules[i].rule->window;
+		long long wnd = now / w;
+		rules[i].reset = (wnd + 1) * w;
+		rules[i].count = 0;
+		sp_kv_key(rules[i].key, sizeof rules[i].key, "rl:%s:%s:%lld", rules[i].name,
+			  rules[i].subject, wnd);
+		argv[argc++] = rules[i].key;
+	}
+	nkeys = n;
+	if (claims) {
+		sp_kv_key(k_jti, sizeof k_jti, "deny:jti:%s", claims->jti);
+		sp_kv_key(k_sid, sizeof k_sid, "deny:sid:%s", claims->sid);
+		sp_kv_key(k_tv, sizeof k_tv, "tv:%lld", claims->uid);
+		argv[argc++] = k_jti;
+		argv[argc++] = k_sid;
+		argv[argc++] = k_tv;
+		nkeys += 3;
+		if (route && route->prefetch) {
+			sp_kv_key(k_pre, sizeof k_pre, "%s:%lld", route->prefetch, claims->uid);
+			argv[argc++] = k_pre;
+			nkeys++;
+		}
+	}
+	snprintf(nbuf, sizeof nbuf, "%d", n);
+	argv[argc++] = nbuf;
+	argv[argc++] = peek ? "0" : "1";
+	for (int i = 0; i < n; i++) {
+		snprintf(lim[i], sizeof lim[i], "%ld", rules[i].rule->limit);
+		snprintf(win[i], sizeof win[i], "%ld", rules[i].rule->window + 1);
+		argv[argc++] = lim[i];
+		argv[argc++] = win[i];
+	}
+
+	rep = sp_kv_eval(&gate_script, nkeys, argc, argv, NULL);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < (size_t)n) {
+		/* Redis unreachable: limits fail open (logged and counted) */
+		if (rep)
+			freeReplyObject(rep);
+		sp_metrics_inc("ratelimit_fail_open");
+		set_headers(r, rules, n, -1);
+		if (claims) {
+			if (check_token_db(r, claims, 1, &tv) != 0)
+				return -1;
+			goto check_tv;
+		}
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		rules[i].count = rep->element[i]->type == REDIS_REPLY_INTEGER
+					 ? rep->element[i]->integer
+					 : 0;
+		if (!peek && blocked < 0 && rules[i].count > rules[i].rule->limit)
+			blocked = i;
+	}
+	set_headers(r, rules, n, blocked);
+	if (blocked >= 0) {
+		char ra[24];
+		long long wait = rules[blocked].reset - now;
+		snprintf(ra, sizeof ra, "%lld", wait > 0 ? wait : 1);
+		sp_add_header(r, "Retry-After", ra);
+		freeReplyObject(rep);
+		sp_fail(r, 429, "RATE_LIMITED", "Too many requests; please retry later");
+		return -1;
+	}
+	if (claims && rep->elements >= (size_t)n + 3) {
+		redisReply *e_jti = rep->element[n], *e_sid = rep->element[n + 1];
+		redisReply *e_tv = rep->element[n + 2];
+		if (e_jti->integer || e_sid->integer) {
+			freeReplyObject(rep);
+			sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
+			return -1;
+		}
+		if (e_tv->type == REDIS_REPLY_STRING && e_tv->len > 0) {
+			tv = strtol(e_tv->str, NULL, 10);
+			have_tv = 1;
+		}
+		if (rep->elements > (size_t)n + 3) {
+			redisReply *e_pre = rep->element[n + 3];
+			if (e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
+				r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
+		}
+	}
+	freeReplyObject(rep);
+	if (claims && !have_tv) {
+		/* cache miss: the marks were checked in Redis, the version comes from MariaDB */
+		if (check_token_db(r, claims, 0, &tv) != 0)
+			return -1;
+		sp_auth_cache_tv(claims->uid, tv, 1);
+	}
+check_tv:
+	if (claims && tv != claims->tv) {
+		sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,20 @@
+/*
+ * The per-request gate: rate limits, token revocation, token version and one
+ * prefetched cache value, answered by a single Redis round trip.
+ */
+#ifndef SP_GATE_H
+#define SP_GATE_H
+
+#include "sp_auth.h"
+#include "sp_http.h"
+#include "sp_router.h"
+
+/*
+ * Counts r against its rate-limit rules and, when claims is non-NULL,
+ * checks that the token is still good. Returns 0 to go on; otherwise the
+ * response (429, 401 or 503) has been set. With peek set nothing is counted
+ * (preflight). Redis down: limits fail open, token checks use MariaDB.
+ */
+int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * The request a handler sees and the response it builds. Requests come from
+ * the FastCGI environment; responses leave only through the envelope helpers.
+ */
+#ifndef SP_HTTP_H
+#define SP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "sp_util.h"
+
+#define SP_API_BASE    "/api/v1"
+#define SP_MAX_PARAMS  8
+#define SP_MAX_QUERY   32
+#define SP_MAX_HEADERS 32
+
+/* Reads the value of a FastCGI/CGI parameter such as "HTTP_ORIGIN". */
+typedef const char *(*sp_param_fn)(void *ctx, const char *name);
+/* Reads up to n bytes of request body; returns bytes read, 0 at end, -1 on error. */
+typedef long (*sp_read_fn)(void *ctx, char *buf, size_t n);
+/* Writes n bytes of response. */
+typedef void (*sp_write_fn)(void *ctx, const char *buf, size_t n);
+
+typedef struct sp_field_error {
+	char *field;
+	char *message;
+} sp_field_error;
+
+typedef struct sp_kv_pair {
+	char *name;
+	char *value;
+} sp_kv_pair;
+
+typedef struct sp_req {
+	void *io;
+	sp_param_fn param;
+	sp_read_fn read;
+	sp_write_fn write;
+
+	char method[16];
+	char *path;	      /* decoded path without query, e.g. "/api/v1/auth/me" */
+	const char *api_path; /* path below SP_API_BASE, e.g. "/auth/me" ("" if outside) */
+	sp_kv_pair query[SP_MAX_QUERY];
+	size_t n_query;
+	const char *content_type, *authorization, *origin, *content_length;
+	char client_ip[64];
+	char request_id[17];
+	int64_t start_ms;
+	int is_https;
+
+	char *param_names[SP_MAX_PARAMS];
+	char *param_values[SP_MAX_PARAMS];
+	int n_params;
+	const struct sp_route *route;
+
+	char *body;
+	size_t body_len;
+	json_object *json; /* parsed JSON object body, or NULL */
+
+	/* who is calling (set by the gate) */
+	int authenticated;
+	long long user_id;
+	char user_id_str[24];
+	char role[16];
+	char jti[40];
+	char sid[40];
+	long tv;
+	long long token_exp;
+	char *prefetched; /* value of the route's prefetch cache key, if any */
+
+	/* rate limit outcome for the headers */
+	int rl_set;
+	long rl_limit, rl_remaining;
+	long long rl_reset;
+
+	/* response */
+	int status;
+	sp_buf headers;
+	sp_buf body_out;
+	sp_field_error *errors;
+	size_t n_errors;
+	int responded;
+	const char *error_code;
+	const char *content_type_out; /* NULL: JSON */
+} sp_req;
+
+void sp_req_init(sp_req *r, void *io, sp_param_fn param, sp_read_fn read, sp_write_fn write);
+void sp_req_free(sp_req *r);
+/* Fills method, path, query, headers and client IP from the parameters. */
+int sp_req_parse(sp_req *r);
+const char *sp_req_header(sp_req *r, const char *cgi_name);
+const char *sp_query(sp_req *r, const char *name);
+const char *sp_param(sp_req *r, const char *name);
+
+/* Reads the body with a hard cap: 0 ok, 413/415/400 after replying with the error. */
+int sp_req_read_body(sp_req *r, size_t cap);
+/* Parses the body as a JSON object into r->json (empty body -> empty object). */
+int sp_req_parse_json(sp_req *r);
+
+void sp_add_header(sp_req *r, const char *name, const char *value);
+
+/* Envelope helpers. They take ownership of the json objects passed in. */
+void sp_ok(sp_req *r, int status, const char *message, json_object *data);
+/* Like sp_ok; extra's members are added at the top level (count, pagination). */
+void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, json_object *extra);
+/* Like sp_ok with data given as already-serialised JSON (a cache hit). */
+void sp_ok_raw(sp_req *r, int status, const char *data_json);
+void sp_fail(sp_req *r, int status, const char *code, const char *message);
+void sp_fail_ex(sp_req *r, int status, const char *code, const char *message, json_object *extra);
+void sp_fail_unavailable(sp_req *r);
+void sp_field_error_add(sp_req *r, const char *field, const char *message);
+/* Replies 400 VALIDATION_ERROR with every collected field error; returns -1. */
+int sp_fail_validation(sp_req *r);
+/* A response without a body (204). */
+void sp_no_content(sp_req *r, int status);
+
+/* Writes status line, headers and body through r->write. */
+void sp_send(sp_req *r);
+const char *sp_status_text(int status);
+
+/* json-c helpers */
+json_object *sp_json_str_or_null(const char *s);
+json_object *sp_json_time(int64_t ms);
+/* DATETIME text from MariaDB ("YYYY-MM-DD HH:MM:SS.fff") -> ISO 8601 string or null. */
+json_object *sp_json_dbtime(const char *s);
+const char *sp_json_text(json_object *o);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * Metrics: each process counts locally and adds its counts to one Redis
+ * hash at most once a second, so /metrics sees every process at no per-request cost.
+ */
+#include "sp_metrics.h"
+#include "sp_kv.h"
+#include "sp_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SERIES 512
+
+struct series {
+	char *name;
+	double pending;
+};
+
+static struct series series[MAX_SERIES];
+static size_t n_series;
+static int64_t last_flush_ms;
+
+static const double buckets[] = {1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500};
+
+/* Adds all pending values to the shared hash atomically (one round trip). */
+static sp_kv_script flush_script = {
+	"metrics",
+	"for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+	"return 1\n",
+	""};
+
+void sp_metrics_add(const char *name, double v)
+{
+	for (size_t i = 0; i < n_series; i++) {
+		if (strcmp(series[i].name, name) == 0) {
+			series[i].pending += v;
+			return;
+		}
+	}
+	if (n_series == MAX_SERIES)
+		return;
+	series[n_series].name = sp_xstrdup(name);
+	series[n_series].pending = v;
+	n_series++;
+}
+
+void sp_metrics_inc(const char *name)
+{
+	sp_metrics_add(name, 1);
+}
+
+void sp_metrics_request(const char *route, int status, double ms)
+{
+	char name[256];
+
+	snprintf(name, sizeof name, "sp_http_requests_total{route=\"%s\",status=\"%d\"}", route,
+		 status);
+	sp_metrics_inc(name);
+	for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++) {
+		if (ms <= buckets[i]) {
+			snprintf(name, sizeof name,
+				 "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"%g\"}", route,
+				 buckets[i]);
+			sp_metrics_inc(name);
+		}
+	}
+	snprintf(name, sizeof name, "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"+Inf\"}",
+		 route);
+	sp_metrics_inc(name);
+	snprintf(name, sizeof name, "sp_http_request_duration_ms_sum{route=\"%s\"}", route);
+	sp_metrics_add(name, ms);
+	snprintf(name, sizeof name, "sp_http_request_duration_ms_count{route=\"%s\"}", route);
+	sp_metrics_inc(name);
+}
+
+void sp_metrics_flush(int force)
+{
+	const char *argv[2 * MAX_SERIES + 1];
+	char vals[MAX_SERIES][32];
+	char key[64];
+	int argc = 0;
+	int64_t now = sp_now_ms();
+	redisReply *rep;
+
+	if (!force && now - last_flush_ms < 1000)
+		return;
+	last_flush_ms = now;
+	sp_kv_key(key, sizeof key, "metrics");
+	argv[argc++] = key;
+	for (size_t i = 0; i < n_series; i++) {
+		if (series[i].pending == 0)
+			continue;
+		snprintf(vals[i], sizeof vals[i], "%.17g", series[i].pending);
+		argv[argc++] = series[i].name;
+		argv[argc++] = vals[i];
+	}
+	if (argc == 1)
+		return;
+	rep = sp_kv_eval(&flush_script, 1, argc, argv, NULL);
+	if (rep == NULL)
+		return; /* Redis down: keep the counts and try again later */
+	if (rep->type != REDIS_REPLY_ERROR)
+		for (size_t i = 0; i < n_series; i++)
+			series[i].pending = 0;
+	freeReplyObject(rep);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+
+	return strcmp(x->str, y->str);
+}
+
+int sp_metrics_render(char **out)
+{
+	char key[64];
+	redisReply *rep;
+	sp_buf b;
+	redisReply **names;
+	size_t n;
+
+	sp_metrics_flush(1);
+	sp_kv_key(key, sizeof key, "metrics");
+	rep = sp_kv_cmd("HGETALL %s", key);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+		if (rep)
+			freeReplyObject(rep);
+		return -1;
+	}
+	n = rep->elements / 2;
+	names = sp_xcalloc(n, sizeof *names);
+	for (size_t i = 0; i < n; i++)
+		names[i] = rep->element[2 * i];
+	qsort(names, n, sizeof *names, cmp_names);
+	sp_buf_init(&b);
+	sp_buf_adds(&b, "# TYPE sp_http_requests_total counter\n"
+			"# TYPE sp_http_request_duration_ms histogram\n");
+	for (size_t i = 0; i < n; i++) {
+		/* the value follows its name in the HGETALL reply */
+		redisReply *val = NULL;
+		for (size_t k = 0; k + 1 < rep->elements; k += 2)
+			if (rep->element[k] == names[i])
+				val = rep->element[k + 1];
+		sp_buf_addf(&b, "%s %s\n", names[i]->str, val ? val->str : "0");
+	}
+	free(names);
+	freeReplyObject(rep);
+	*out = b.data ? b.data : sp_xstrdup("");
+	return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * Route tables: method + pattern ("/content/:id", below /api/v1; "=/metrics"
+ * for an absolute path) -> handler, with the
+ * common steps each route needs (authentication mode, extra rate limit).
+ */
+#ifndef SP_ROUTER_H
+#define SP_ROUTER_H
+
+#include <stddef.h>
+
+#include "sp_http.h"
+
+enum sp_auth_mode {
+	SP_AUTH_NONE,	  /* public; a token, if any, is ignored */
+	SP_AUTH_OPTIONAL, /* public, but a token given must be valid */
+	SP_AUTH_REQUIRED,
+	SP_AUTH_ADMIN,
+};
+
+/* route flags */
+#define SP_RL_AUTH   0x01u /* the tight per-IP limit of register/login/refresh */
+#define SP_RL_STREAM 0x02u /* the per-user stream-start limit */
+#define SP_RL_SEARCH 0x04u /* the search limit (applied when ?search= is present) */
+#define SP_NO_BODY   0x08u /* the handler reads no JSON body */
+#define SP_RAW_BODY  0x10u /* the handler reads the body itself (multipart) */
+
+typedef int (*sp_handler)(sp_req *r);
+
+typedef struct sp_route {
+	const char *method;
+	const char *pattern;
+	sp_handler handler;
+	enum sp_auth_mode auth;
+	unsigned flags;
+	/* A per-user cache kind fetched with the gate's single Redis round trip ("me"), or NULL. */
+	const char *prefetch;
+} sp_route;
+
+enum sp_match { SP_MATCH_OK, SP_MATCH_NOT_FOUND, SP_MATCH_BAD_METHOD };
+
+/*
+ * Finds the route for r->method and r->api_path and fills r->params. On
+ * SP_MATCH_BAD_METHOD, allow receives the comma-separated methods the path has.
+ */
+enum sp_match sp_route_match(const sp_route *routes, size_t n, sp_req *r, const sp_route **out,
+			     char *allow, size_t allowlen);
+
+#endif

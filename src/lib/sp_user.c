@@ -1,0 +1,74 @@
+/*
+ * The user document every area shows (profile, preferences, level), built
+ * from one row of SP_USER_COLS.
+ */
+#include "sp_user.h"
+#include "sp_http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+json_object *sp_user_preferences(const char *stored)
+{
+	json_object *p = stored ? json_tokener_parse(stored) : NULL;
+	json_object *n, *v;
+
+	if (p == NULL || !json_object_is_type(p, json_type_object)) {
+		if (p)
+			json_object_put(p);
+		p = json_object_new_object();
+	}
+	if (!json_object_object_get_ex(p, "genres", &v))
+		json_object_object_add(p, "genres", json_object_new_array());
+	if (!json_object_object_get_ex(p, "language", &v))
+		json_object_object_add(p, "language", json_object_new_string("en"));
+	if (!json_object_object_get_ex(p, "notifications", &n) || n == NULL) {
+		n = json_object_new_object();
+		json_object_object_add(p, "notifications", n);
+	}
+	if (!json_object_object_get_ex(n, "email", &v))
+		json_object_object_add(n, "email", json_object_new_boolean(1));
+	if (!json_object_object_get_ex(n, "expiry", &v))
+		json_object_object_add(n, "expiry", json_object_new_boolean(1));
+	if (!json_object_object_get_ex(n, "newContent", &v))
+		json_object_object_add(n, "newContent", json_object_new_boolean(1));
+	return p;
+}
+
+json_object *sp_user_json(const sp_res *res, size_t row, size_t c)
+{
+	json_object *u = json_object_new_object();
+	const char *pic = sp_res_str(res, row, c + 7);
+
+	json_object_object_add(u, "id", sp_json_str_or_null(sp_res_str(res, row, c + 0)));
+	json_object_object_add(u, "name", sp_json_str_or_null(sp_res_str(res, row, c + 1)));
+	json_object_object_add(u, "email", sp_json_str_or_null(sp_res_str(res, row, c + 2)));
+	json_object_object_add(u, "phone", sp_json_str_or_null(sp_res_str(res, row, c + 3)));
+	json_object_object_add(u, "bio", sp_json_str_or_null(sp_res_str(res, row, c + 4)));
+	json_object_object_add(u, "role", sp_json_str_or_null(sp_res_str(res, row, c + 5)));
+	json_object_object_add(u, "preferences", sp_user_preferences(sp_res_str(res, row, c + 6)));
+	json_object_object_add(u, "profilePicture", sp_json_str_or_null(pic));
+	json_object_object_add(u, "createdAt", sp_json_dbtime(sp_res_str(res, row, c + 8)));
+	json_object_object_add(u, "lastLoginAt", sp_json_dbtime(sp_res_str(res, row, c + 9)));
+	json_object_object_add(u, "isActive",
+			       json_object_new_boolean(sp_res_ll(res, row, c + 10, 0) == 1));
+	/* without an active paid subscription a user is at Free */
+	json_object_object_add(u, "accessLevel", json_object_new_string("Free"));
+	json_object_object_add(u, "subscription", NULL);
+	return u;
+}
+
+int sp_user_fetch(long long uid, json_object **out)
+{
+	sp_res res;
+
+	if (sp_db_query(&res, "SELECT " SP_USER_COLS " FROM users u WHERE u.id = ?", "l", uid) != 0)
+		return -1;
+	if (res.nrows == 0) {
+		sp_res_free(&res);
+		return 1;
+	}
+	*out = sp_user_json(&res, 0, 0);
+	sp_res_free(&res);
+	return 0;
+}

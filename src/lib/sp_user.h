@@ -1,0 +1,25 @@
+/*
+ * The user document every area shows (profile, preferences, level), built
+ * from one row of SP_USER_COLS.
+ */
+#ifndef SP_USER_H
+#define SP_USER_H
+
+#include <json-c/json.h>
+
+#include "sp_db.h"
+
+/* The columns sp_user_json reads, in order; alias the users table as u. */
+#define SP_USER_COLS                                                                             \
+	"u.id, u.name, u.email, u.phone, u.bio, u.role, u.preferences, u.picture_path, "          \
+	"u.created_at, u.last_login_at, u.is_active"
+#define SP_USER_NCOLS 11
+
+/* Builds the user object from res row (columns from col0 on). */
+json_object *sp_user_json(const sp_res *res, size_t row, size_t col0);
+/* Loads user uid: 0 found (*out set), 1 not found, -1 database unavailable. */
+int sp_user_fetch(long long uid, json_object **out);
+/* The preferences object with defaults filled in, from stored JSON text (or NULL). */
+json_object *sp_user_preferences(const char *stored);
+
+#endif

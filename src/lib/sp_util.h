@@ -1,0 +1,62 @@
+/*
+ * Small helpers every module uses: allocation that never returns NULL,
+ * a growable byte buffer, time stamps, random ids, hashing and constant-time compare.
+ */
+#ifndef SP_UTIL_H
+#define SP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *sp_xmalloc(size_t n);
+void *sp_xcalloc(size_t n, size_t size);
+void *sp_xrealloc(void *p, size_t n);
+char *sp_xstrdup(const char *s);
+char *sp_xstrndup(const char *s, size_t n);
+char *sp_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable, always NUL-terminated byte buffer. */
+typedef struct sp_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} sp_buf;
+
+void sp_buf_init(sp_buf *b);
+void sp_buf_free(sp_buf *b);
+void sp_buf_reset(sp_buf *b);
+void sp_buf_add(sp_buf *b, const void *p, size_t n);
+void sp_buf_adds(sp_buf *b, const char *s);
+void sp_buf_addf(sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as the inside of a JSON string (no quotes), escaping as needed. */
+void sp_buf_add_json_escaped(sp_buf *b, const char *s, size_t n);
+
+/* Wall clock in milliseconds since the epoch. */
+int64_t sp_now_ms(void);
+/* Formats ms since epoch as "2025-01-08T10:30:00.000Z" into out (>= 25 bytes). */
+void sp_iso8601(int64_t ms, char out[32]);
+/* Parses "YYYY-MM-DD HH:MM:SS[.fff]" (MariaDB DATETIME text, UTC) to ms; -1 on error. */
+int64_t sp_parse_db_time(const char *s);
+/* Formats ms since epoch as a MariaDB DATETIME(3) literal "YYYY-MM-DD HH:MM:SS.fff". */
+void sp_db_time(int64_t ms, char out[32]);
+
+/* Fills buf with n cryptographically random bytes; aborts if the kernel cannot. */
+void sp_random_bytes(void *buf, size_t n);
+/* Writes 2*nbytes lowercase hex characters of fresh randomness plus NUL into out. */
+void sp_random_hex(char *out, size_t nbytes);
+/* SHA-256 of data as 64 lowercase hex characters plus NUL. */
+void sp_sha256_hex(const void *data, size_t len, char out[65]);
+/* HMAC-SHA256 raw (32 bytes). */
+void sp_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+		    unsigned char out[32]);
+/* Constant-time equality of two byte strings of possibly different length. */
+int sp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* UTF-8: returns the number of code points, or -1 if s[0..n) is not valid UTF-8. */
+long sp_utf8_count(const char *s, size_t n);
+
+/* Parses a base-10 integer in [min, max] from the whole of s; 0 on success. */
+int sp_parse_ll(const char *s, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,132 @@
+/* Validation: e-mail, phone and password rules; every failing field is collected. */
+#include "unit.h"
+#include "sp_valid.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_email_rules(void)
+{
+	CU_ASSERT_TRUE(sp_valid_email("ann@example.com"));
+	CU_ASSERT_TRUE(sp_valid_email("a.b+tag@sub.example.co"));
+	CU_ASSERT_FALSE(sp_valid_email("ann"));
+	CU_ASSERT_FALSE(sp_valid_email("ann@"));
+	CU_ASSERT_FALSE(sp_valid_email("@example.com"));
+	CU_ASSERT_FALSE(sp_valid_email("ann@example"));
+	CU_ASSERT_FALSE(sp_valid_email("ann@@example.com"));
+	CU_ASSERT_FALSE(sp_valid_email("ann smith@example.com"));
+	CU_ASSERT_FALSE(sp_valid_email("ann..x@example.com"));
+	CU_ASSERT_FALSE(sp_valid_email("ann@-example.com"));
+}
+
+static void test_phone_rules(void)
+{
+	CU_ASSERT_TRUE(sp_valid_phone("+14155552671"));
+	CU_ASSERT_TRUE(sp_valid_phone("4155552671"));
+	CU_ASSERT_FALSE(sp_valid_phone("+0123456"));
+	CU_ASSERT_FALSE(sp_valid_phone("12345"));
+	CU_ASSERT_FALSE(sp_valid_phone("+1234567890123456"));
+	CU_ASSERT_FALSE(sp_valid_phone("phone"));
+}
+
+static void test_password_rules(void)
+{
+	CU_ASSERT_PTR_NULL(sp_password_problem("Secret123", 9));
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("Sec123", 6));     /* short */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("secret123", 9));  /* no upper */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SECRET123", 9));  /* no lower */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SecretABC", 9));  /* no digit */
+	char longpw[80];
+	memset(longpw, 'a', sizeof longpw - 1);
+	longpw[0] = 'A';
+	longpw[1] = '1';
+	longpw[79] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem(longpw, 79)); /* beyond bcrypt's 72 bytes */
+}
+
+static void test_every_failing_field_is_collected(void)
+{
+	sp_req r;
+	char name[401], email[255], phone[24];
+	const char *pw;
+	json_object *o = json_tokener_parse(
+		"{\"name\":\"A\",\"email\":\"nope\",\"password\":\"short\",\"phone\":\"x\"}");
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(sp_v_text(&r, o, "name", 1, 2, 100, name, sizeof name), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_email(&r, o, "email", 1, email, sizeof email), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_password(&r, o, "password", 1, &pw), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_phone(&r, o, "phone", phone, sizeof phone), SP_V_INVALID);
+	CU_ASSERT_EQUAL(r.n_errors, 4);
+	json_object_put(o);
+	sp_req_free(&r);
+}
+
+static void test_types_nul_and_lengths(void)
+{
+	sp_req r;
+	char name[401], email[255];
+	json_object *o = json_tokener_parse(
+		"{\"name\":42,\"email\":\"ANN@Example.COM\",\"bio\":\"a\\u0000b\"}");
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(sp_v_text(&r, o, "name", 1, 2, 100, name, sizeof name), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_email(&r, o, "email", 1, email, sizeof email), SP_V_OK);
+	CU_ASSERT_STRING_EQUAL(email, "ann@example.com");
+	CU_ASSERT_EQUAL(sp_v_text(&r, o, "bio", 0, 0, 500, name, sizeof name), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_text(&r, o, "missing", 0, 0, 500, name, sizeof name), SP_V_ABSENT);
+	CU_ASSERT_EQUAL(r.n_errors, 2);
+	CU_ASSERT_STRING_EQUAL(r.errors[0].field, "name");
+	CU_ASSERT_STRING_EQUAL(r.errors[1].field, "bio");
+	json_object_put(o);
+	sp_req_free(&r);
+}
+
+static void test_text_counts_characters_not_bytes(void)
+{
+	sp_req r;
+	char out[401];
+	/* 100 two-byte characters: allowed for a 100-character name */
+	char json[512] = "{\"name\":\"";
+	for (int i = 0; i < 100; i++)
+		strcat(json, "\xc3\xa9");
+	strcat(json, "\"}");
+	json_object *o = json_tokener_parse(json);
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(sp_v_text(&r, o, "name", 1, 2, 100, out, sizeof out), SP_V_OK);
+	json_object_put(o);
+	sp_req_free(&r);
+}
+
+static void test_query_int_bounds(void)
+{
+	sp_req r;
+	long long v;
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	r.query[0].name = strdup("limit");
+	r.query[0].value = strdup("101");
+	r.query[1].name = strdup("page");
+	r.query[1].value = strdup("abc");
+	r.n_query = 2;
+	CU_ASSERT_EQUAL(sp_v_query_int(&r, "limit", 20, 1, 100, &v), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_query_int(&r, "page", 1, 1, 1000000, &v), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_query_int(&r, "other", 7, 1, 100, &v), SP_V_ABSENT);
+	CU_ASSERT_EQUAL(v, 7);
+	CU_ASSERT_EQUAL(r.n_errors, 2);
+	sp_req_free(&r);
+}
+
+void suite_valid(void)
+{
+	CU_pSuite s = CU_add_suite("valid", NULL, NULL);
+
+	ADD_TEST(s, test_email_rules);
+	ADD_TEST(s, test_phone_rules);
+	ADD_TEST(s, test_password_rules);
+	ADD_TEST(s, test_every_failing_field_is_collected);
+	ADD_TEST(s, test_types_nul_and_lengths);
+	ADD_TEST(s, test_text_counts_characters_not_bytes);
+	ADD_TEST(s, test_query_int_bounds);
+}

@@ -1,0 +1,17 @@
+/* Unit test suites: CUnit, no servers. Each file registers one suite. */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <CUnit/CUnit.h>
+
+void suite_config(void);
+void suite_router(void);
+void suite_valid(void);
+void suite_jwt(void);
+void suite_bcrypt(void);
+void suite_envelope(void);
+void suite_util(void);
+
+#define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
+
+#endif
