@@ -109,7 +109,8 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	int token_ok = 0;
 
 	if (sp_req_parse(r) != 0) {
-		sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path");
+		if (sp_gate(r, NULL, NULL, 0) == 0)
+			sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path");
 		return;
 	}
 	if (strcmp(r->method, "OPTIONS") == 0) {
