@@ -180,6 +180,7 @@ int sp_req_parse(sp_req *r)
 	const char *https;
 
 	snprintf(r->method, sizeof r->method, "%s", m ? m : "GET");
+	resolve_client_ip(r);
 	if (uri == NULL)
 		uri = sp_req_header(r, "SCRIPT_NAME");
 	if (uri == NULL)
@@ -208,7 +209,6 @@ int sp_req_parse(sp_req *r)
 	r->origin = sp_req_header(r, "HTTP_ORIGIN");
 	https = sp_req_header(r, "HTTPS");
 	r->is_https = https && strcasecmp(https, "on") == 0;
-	resolve_client_ip(r);
 	return 0;
 }
 
