@@ -26,14 +26,14 @@ static int auth_forgot_password(sp_req *r);
 static int auth_reset_password(sp_req *r);
 
 static const sp_route routes[] = {
-	{"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL},
-	{"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL},
-	{"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, "me"},
-	{"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL},
-	{"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL},
-	{"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-	{"POST", "/auth/forgot-password", auth_forgot_password, SP_AUTH_NONE, 0, NULL},
-	{"POST", "/auth/reset-password", auth_reset_password, SP_AUTH_NONE, 0, NULL},
+    {"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+    {"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+    {"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, "me"},
+    {"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL},
+    {"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL},
+    {"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    {"POST", "/auth/forgot-password", auth_forgot_password, SP_AUTH_NONE, 0, NULL},
+    {"POST", "/auth/reset-password", auth_reset_password, SP_AUTH_NONE, 0, NULL},
 };
 
 /* ---------------------------------------------------------------- sessions */
@@ -55,8 +55,7 @@ static void tokens_free(struct tokens *t)
  * and signs an access token bound to it. Runs inside the caller's
  * transaction; only the hash of the refresh token is stored.
  */
-static int issue_tokens(long long uid, const char *role, long tv, const char *sid,
-			struct tokens *t)
+static int issue_tokens(long long uid, const char *role, long tv, const char *sid, struct tokens *t)
 {
 	char hash[65];
 	sp_claims c;
@@ -68,14 +67,15 @@ static int issue_tokens(long long uid, const char *role, long tv, const char *si
 	} else {
 		sp_random_hex(t->sid, 16);
 		if (sp_db_exec("INSERT INTO refresh_chains (id, user_id, expires_at) VALUES (?, ?, "
-			       "UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
-			       "sll", t->sid, uid, (long long)sp_cfg.jwt_refresh_ttl) != 1)
+		               "UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+		               "sll", t->sid, uid, (long long)sp_cfg.jwt_refresh_ttl) != 1)
 			return -1;
 	}
 	sp_random_hex(t->refresh, 32);
 	sp_sha256_hex(t->refresh, 64, hash);
-	if (sp_db_exec("INSERT INTO refresh_tokens (token_hash, chain_id, user_id) VALUES (?, ?, ?)",
-		       "ssl", hash, t->sid, uid) != 1)
+	if (sp_db_exec(
+	        "INSERT INTO refresh_tokens (token_hash, chain_id, user_id) VALUES (?, ?, ?)",
+	        "ssl", hash, t->sid, uid) != 1)
 		return -1;
 	memset(&c, 0, sizeof c);
 	c.uid = uid;
@@ -140,10 +140,10 @@ static int auth_register(sp_req *r)
 	}
 	if (sp_db_begin() != 0)
 		return unavailable(r);
-	if (sp_db_exec("INSERT INTO users (name, email, password_hash, phone, bio) VALUES (?, ?, ?, "
-		       "?, ?)",
-		       "sssss", name, email, hash, has_phone ? phone : NULL,
-		       has_bio ? bio : NULL) != 1) {
+	if (sp_db_exec(
+	        "INSERT INTO users (name, email, password_hash, phone, bio) VALUES (?, ?, ?, "
+	        "?, ?)",
+	        "sssss", name, email, hash, has_phone ? phone : NULL, has_bio ? bio : NULL) != 1) {
 		if (sp_db_errno() == SP_ER_DUP_ENTRY) {
 			sp_db_rollback();
 			sp_field_error_add(r, "email", "is already registered");
@@ -192,7 +192,7 @@ static int record_failure(long long uid, const char *email)
 	if (sp_db_begin() != 0)
 		return -1;
 	if (sp_db_query(&res, "SELECT failed_logins FROM users WHERE id = ? FOR UPDATE", "l",
-			uid) != 0) {
+	                uid) != 0) {
 		sp_db_rollback();
 		return -1;
 	}
@@ -201,16 +201,18 @@ static int record_failure(long long uid, const char *email)
 	if (fails >= sp_cfg.max_failed_logins) {
 		json_object *ev = json_object_new_object();
 		json_object_object_add(ev, "email", json_object_new_string(email));
-		json_object_object_add(ev, "lockoutSeconds", json_object_new_int64(sp_cfg.lockout_seconds));
-		if (sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
-			       "INTERVAL ? SECOND WHERE id = ?",
-			       "ll", (long long)sp_cfg.lockout_seconds, uid) < 0 ||
+		json_object_object_add(ev, "lockoutSeconds",
+		                       json_object_new_int64(sp_cfg.lockout_seconds));
+		if (sp_db_exec(
+		        "UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
+		        "INTERVAL ? SECOND WHERE id = ?",
+		        "ll", (long long)sp_cfg.lockout_seconds, uid) < 0 ||
 		    sp_outbox_add("account.locked", uid, ev) != 0) {
 			sp_db_rollback();
 			return -1;
 		}
 	} else if (sp_db_exec("UPDATE users SET failed_logins = ? WHERE id = ?", "ll", fails, uid) <
-		   0) {
+	           0) {
 		sp_db_rollback();
 		return -1;
 	}
@@ -235,11 +237,11 @@ static int auth_login(sp_req *r)
 		return sp_fail_validation(r);
 
 	if (sp_db_query(&res,
-			"SELECT u.password_hash, u.token_version, "
-			"IF(u.locked_until > UTC_TIMESTAMP(3), CEIL(TIMESTAMPDIFF(MICROSECOND, "
-			"UTC_TIMESTAMP(3), u.locked_until) / 1000000), 0), " SP_USER_COLS
-			" FROM users u WHERE u.email = ?",
-			"s", email) != 0)
+	                "SELECT u.password_hash, u.token_version, "
+	                "IF(u.locked_until > UTC_TIMESTAMP(3), CEIL(TIMESTAMPDIFF(MICROSECOND, "
+	                "UTC_TIMESTAMP(3), u.locked_until) / 1000000), 0), " SP_USER_COLS
+	                " FROM users u WHERE u.email = ?",
+	                "s", email) != 0)
 		return unavailable(r);
 	if (res.nrows == 0) {
 		sp_res_free(&res);
@@ -252,8 +254,8 @@ static int auth_login(sp_req *r)
 		char msg[128];
 		sp_res_free(&res);
 		snprintf(msg, sizeof msg,
-			 "Account is locked after repeated failed sign-ins; try again in %lld s",
-			 locked_for);
+		         "Account is locked after repeated failed sign-ins; try again in %lld s",
+		         locked_for);
 		sp_fail(r, 403, "ACCOUNT_LOCKED", msg);
 		return -1;
 	}
@@ -278,8 +280,8 @@ static int auth_login(sp_req *r)
 
 	if (sp_db_begin() != 0 ||
 	    sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = "
-		       "UTC_TIMESTAMP(3) WHERE id = ?",
-		       "l", uid) < 0 ||
+	               "UTC_TIMESTAMP(3) WHERE id = ?",
+	               "l", uid) < 0 ||
 	    issue_tokens(uid, role, tv, NULL, &t) != 0 || sp_db_commit() != 0) {
 		json_object_put(user);
 		tokens_free(&t);
@@ -337,13 +339,13 @@ static int auth_me(sp_req *r)
 static int replace_password(long long uid, const char *hash)
 {
 	if (sp_db_exec("UPDATE users SET password_hash = ?, token_version = token_version + 1, "
-		       "failed_logins = 0, locked_until = NULL, password_changed_at = "
-		       "UTC_TIMESTAMP(3) WHERE id = ?",
-		       "sl", hash, uid) != 1)
+	               "failed_logins = 0, locked_until = NULL, password_changed_at = "
+	               "UTC_TIMESTAMP(3) WHERE id = ?",
+	               "sl", hash, uid) != 1)
 		return -1;
 	if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
-		       "'password' WHERE user_id = ? AND revoked_at IS NULL",
-		       "l", uid) < 0)
+	               "'password' WHERE user_id = ? AND revoked_at IS NULL",
+	               "l", uid) < 0)
 		return -1;
 	return sp_outbox_add("password.changed", uid, NULL);
 }
@@ -418,7 +420,7 @@ static int auth_forgot_password(sp_req *r)
 	if (r->n_errors)
 		return sp_fail_validation(r);
 	if (sp_db_query(&res, "SELECT id, name FROM users WHERE email = ? AND is_active = 1", "s",
-			email) != 0)
+	                email) != 0)
 		return unavailable(r);
 	if (res.nrows == 1) {
 		json_object *ev = json_object_new_object();
@@ -432,10 +434,12 @@ static int auth_forgot_password(sp_req *r)
 		json_object_object_add(ev, "token", json_object_new_string(token));
 		json_object_object_add(ev, "expiresAt", json_object_new_string(expires));
 		if (sp_db_begin() != 0 ||
-		    sp_db_exec("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES "
-			       "(?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
-			       "sll", hash, uid, (long long)sp_cfg.reset_ttl) != 1 ||
-		    sp_outbox_add("password.reset_requested", uid, ev) != 0 || sp_db_commit() != 0) {
+		    sp_db_exec(
+		        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES "
+		        "(?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+		        "sll", hash, uid, (long long)sp_cfg.reset_ttl) != 1 ||
+		    sp_outbox_add("password.reset_requested", uid, ev) != 0 ||
+		    sp_db_commit() != 0) {
 			sp_res_free(&res);
 			return unavailable(r);
 		}
@@ -463,10 +467,11 @@ static int auth_reset_password(sp_req *r)
 	if (sp_password_hash(next, sp_cfg.bcrypt_cost, pwhash, sizeof pwhash) != 0)
 		return unavailable(r);
 	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res,
-			"SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL "
-			"AND expires_at > UTC_TIMESTAMP(3) FOR UPDATE",
-			"s", hash) != 0)
+	    sp_db_query(
+	        &res,
+	        "SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL "
+	        "AND expires_at > UTC_TIMESTAMP(3) FOR UPDATE",
+	        "s", hash) != 0)
 		return unavailable(r);
 	if (res.nrows != 1) {
 		sp_res_free(&res);
@@ -477,8 +482,8 @@ static int auth_reset_password(sp_req *r)
 	uid = sp_res_ll(&res, 0, 0, 0);
 	sp_res_free(&res);
 	if (sp_db_exec("UPDATE password_resets SET used_at = UTC_TIMESTAMP(3) WHERE user_id = ? "
-		       "AND used_at IS NULL",
-		       "l", uid) < 1 ||
+	               "AND used_at IS NULL",
+	               "l", uid) < 1 ||
 	    replace_password(uid, pwhash) != 0 || sp_db_commit() != 0)
 		return unavailable(r);
 	publish_password_change(uid);
@@ -513,12 +518,12 @@ static int auth_refresh(sp_req *r)
 	sp_sha256_hex(tok, 64, hash);
 	if (sp_db_begin() != 0 ||
 	    sp_db_query(&res,
-			"SELECT t.chain_id, t.user_id, t.used_at IS NOT NULL, "
-			"c.revoked_at IS NOT NULL OR c.expires_at <= UTC_TIMESTAMP(3) OR "
-			"u.is_active = 0, u.token_version, u.role "
-			"FROM refresh_tokens t JOIN refresh_chains c ON c.id = t.chain_id "
-			"JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? FOR UPDATE",
-			"s", hash) != 0)
+	                "SELECT t.chain_id, t.user_id, t.used_at IS NOT NULL, "
+	                "c.revoked_at IS NOT NULL OR c.expires_at <= UTC_TIMESTAMP(3) OR "
+	                "u.is_active = 0, u.token_version, u.role "
+	                "FROM refresh_tokens t JOIN refresh_chains c ON c.id = t.chain_id "
+	                "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? FOR UPDATE",
+	                "s", hash) != 0)
 		return unavailable(r);
 	if (res.nrows != 1) {
 		sp_res_free(&res);
@@ -536,8 +541,8 @@ static int auth_refresh(sp_req *r)
 	if (used || dead) {
 		if (used && !dead) {
 			if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), "
-				       "revoke_reason = 'reuse' WHERE id = ?",
-				       "s", sid) < 0 ||
+			               "revoke_reason = 'reuse' WHERE id = ?",
+			               "s", sid) < 0 ||
 			    sp_db_commit() != 0)
 				return unavailable(r);
 			sp_auth_mark_chain_revoked(sid);
@@ -549,7 +554,7 @@ static int auth_refresh(sp_req *r)
 		return -1;
 	}
 	if (sp_db_exec("UPDATE refresh_tokens SET used_at = UTC_TIMESTAMP(3) WHERE token_hash = ?",
-		       "s", hash) != 1 ||
+	               "s", hash) != 1 ||
 	    issue_tokens(uid, role, tv, sid, &t) != 0 || sp_db_commit() != 0) {
 		tokens_free(&t);
 		return unavailable(r);
@@ -571,11 +576,11 @@ static int auth_logout(sp_req *r)
 	sp_db_time(r->token_exp * 1000, exp);
 	if (sp_db_begin() != 0 ||
 	    sp_db_exec("INSERT IGNORE INTO revoked_access_tokens (jti, user_id, expires_at) VALUES "
-		       "(?, ?, ?)",
-		       "sls", r->jti, r->user_id, exp) < 0 ||
+	               "(?, ?, ?)",
+	               "sls", r->jti, r->user_id, exp) < 0 ||
 	    sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
-		       "'logout' WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-		       "sl", r->sid, r->user_id) < 0 ||
+	               "'logout' WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+	               "sl", r->sid, r->user_id) < 0 ||
 	    sp_db_commit() != 0)
 		return unavailable(r);
 	sp_auth_mark_jti_revoked(r->jti, ttl);

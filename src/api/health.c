@@ -16,9 +16,9 @@ static int health_ready(sp_req *r);
 static int health_metrics(sp_req *r);
 
 static const sp_route routes[] = {
-	{"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL},
-	{"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL},
-	{"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY, NULL},
+    {"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL},
+    {"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL},
+    {"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY, NULL},
 };
 
 static int64_t started_ms;
@@ -29,7 +29,7 @@ static int health_live(sp_req *r)
 
 	json_object_object_add(d, "status", json_object_new_string("ok"));
 	json_object_object_add(d, "uptimeSeconds",
-			       json_object_new_int64((sp_now_ms() - started_ms) / 1000));
+	                       json_object_new_int64((sp_now_ms() - started_ms) / 1000));
 	sp_ok(r, 200, NULL, d);
 	return 0;
 }

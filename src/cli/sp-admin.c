@@ -20,8 +20,9 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sp-admin migrate [--dir DIR]\n"
-			"       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n");
+	fprintf(stderr,
+	        "usage: sp-admin migrate [--dir DIR]\n"
+	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n");
 	return 64;
 }
 
@@ -63,10 +64,10 @@ static int cmd_migrate(const char *dir)
 	int rc = 0, applied = 0;
 
 	if (sp_db_run_script("CREATE TABLE IF NOT EXISTS schema_migrations ("
-			     "name VARCHAR(255) NOT NULL PRIMARY KEY, checksum CHAR(64) NOT NULL, "
-			     "applied_at DATETIME(3) NOT NULL DEFAULT UTC_TIMESTAMP(3)) "
-			     "ENGINE=InnoDB",
-			     err, sizeof err) != 0) {
+	                     "name VARCHAR(255) NOT NULL PRIMARY KEY, checksum CHAR(64) NOT NULL, "
+	                     "applied_at DATETIME(3) NOT NULL DEFAULT UTC_TIMESTAMP(3)) "
+	                     "ENGINE=InnoDB",
+	                     err, sizeof err) != 0) {
 		fprintf(stderr, "migrate: %s\n", err);
 		return 1;
 	}
@@ -93,23 +94,26 @@ static int cmd_migrate(const char *dir)
 		if (sql == NULL) {
 			fprintf(stderr, "migrate: %s\n", err);
 			rc = 1;
-		} else if (sp_db_query(&res, "SELECT checksum FROM schema_migrations WHERE name = ?",
-				       "s", files[i]) != 0) {
+		} else if (sp_db_query(&res,
+		                       "SELECT checksum FROM schema_migrations WHERE name = ?", "s",
+		                       files[i]) != 0) {
 			fprintf(stderr, "migrate: cannot read schema_migrations\n");
 			rc = 1;
 		} else {
 			sp_sha256_hex(sql, strlen(sql), sum);
 			if (res.nrows == 1) {
 				if (strcmp(sp_res_str(&res, 0, 0), sum) != 0)
-					fprintf(stderr,
-						"migrate: warning: %s changed after it was applied\n",
-						files[i]);
+					fprintf(
+					    stderr,
+					    "migrate: warning: %s changed after it was applied\n",
+					    files[i]);
 			} else if (sp_db_run_script(sql, err, sizeof err) != 0) {
 				fprintf(stderr, "migrate: %s failed: %s\n", files[i], err);
 				rc = 1;
-			} else if (sp_db_exec("INSERT INTO schema_migrations (name, checksum) VALUES "
-					      "(?, ?)",
-					      "ss", files[i], sum) != 1) {
+			} else if (sp_db_exec(
+			               "INSERT INTO schema_migrations (name, checksum) VALUES "
+			               "(?, ?)",
+			               "ss", files[i], sum) != 1) {
 				fprintf(stderr, "migrate: cannot record %s\n", files[i]);
 				rc = 1;
 			} else {
@@ -154,11 +158,12 @@ static int cmd_create_admin(const char *email, const char *name)
 	if (sp_password_hash(pw, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
 		return 1;
 	/* an existing account is promoted and gets the given password */
-	if (sp_db_exec("INSERT INTO users (name, email, password_hash, role) VALUES (?, ?, ?, "
-		       "'admin') ON DUPLICATE KEY UPDATE role = 'admin', password_hash = "
-		       "VALUES(password_hash), is_active = 1, failed_logins = 0, locked_until = NULL, "
-		       "token_version = token_version + 1",
-		       "sss", name, lower, hash) < 0) {
+	if (sp_db_exec(
+	        "INSERT INTO users (name, email, password_hash, role) VALUES (?, ?, ?, "
+	        "'admin') ON DUPLICATE KEY UPDATE role = 'admin', password_hash = "
+	        "VALUES(password_hash), is_active = 1, failed_logins = 0, locked_until = NULL, "
+	        "token_version = token_version + 1",
+	        "sss", name, lower, hash) < 0) {
 		fprintf(stderr, "create-admin: database error\n");
 		return 1;
 	}

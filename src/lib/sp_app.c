@@ -89,12 +89,11 @@ static void log_request(sp_req *r, double ms)
 	sp_buf_init(&path);
 	sp_buf_add_json_escaped(&path, r->path ? r->path : "", r->path ? strlen(r->path) : 0);
 	snprintf(kv, sizeof kv,
-		 "\"request_id\":\"%s\",\"method\":\"%.16s\",\"path\":\"%.300s\",\"status\":%d,"
-		 "\"duration_ms\":%.2f,\"ip\":\"%s\",\"user_id\":%s%s%s%s",
-		 r->request_id, r->method, path.data ? path.data : "", r->status, ms,
-		 r->client_ip, r->authenticated ? r->user_id_str : "null",
-		 r->error_code ? ",\"code\":\"" : "", r->error_code ? r->error_code : "",
-		 r->error_code ? "\"" : "");
+	         "\"request_id\":\"%s\",\"method\":\"%.16s\",\"path\":\"%.300s\",\"status\":%d,"
+	         "\"duration_ms\":%.2f,\"ip\":\"%s\",\"user_id\":%s%s%s%s",
+	         r->request_id, r->method, path.data ? path.data : "", r->status, ms, r->client_ip,
+	         r->authenticated ? r->user_id_str : "null", r->error_code ? ",\"code\":\"" : "",
+	         r->error_code ? r->error_code : "", r->error_code ? "\"" : "");
 	sp_buf_free(&path);
 	sp_log(r->status >= 500 ? SP_LOG_ERROR : SP_LOG_INFO, "request", kv);
 }
@@ -140,7 +139,7 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 		if ((tok && !token_ok) || (!tok && route->auth != SP_AUTH_OPTIONAL)) {
 			sp_add_header(r, "WWW-Authenticate", "Bearer");
 			sp_fail(r, 401, "UNAUTHORIZED",
-				tok ? "Token is invalid or expired" : "Authentication required");
+			        tok ? "Token is invalid or expired" : "Authentication required");
 			return;
 		}
 		if (token_ok) {

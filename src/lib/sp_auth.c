@@ -24,8 +24,7 @@ int sp_password_hash(const char *pw, int cost, char *out, size_t outsz)
 	const char *h;
 	int rc = -1;
 
-	if (crypt_gensalt_rn("$2b$", (unsigned long)cost, NULL, 0, setting, sizeof setting) ==
-	    NULL)
+	if (crypt_gensalt_rn("$2b$", (unsigned long)cost, NULL, 0, setting, sizeof setting) == NULL)
 		return -1;
 	cd = sp_xcalloc(1, sizeof *cd);
 	h = crypt_rn(pw, setting, cd, sizeof *cd);
@@ -57,8 +56,9 @@ void sp_password_burn(const char *pw)
 {
 	static char dummy[64];
 
-	if (dummy[0] == '\0' && sp_password_hash("timing-equaliser", sp_cfg.bcrypt_cost ?
-			sp_cfg.bcrypt_cost : 12, dummy, sizeof dummy) != 0)
+	if (dummy[0] == '\0' &&
+	    sp_password_hash("timing-equaliser", sp_cfg.bcrypt_cost ? sp_cfg.bcrypt_cost : 12,
+	                     dummy, sizeof dummy) != 0)
 		return;
 	(void)sp_password_verify(pw, dummy);
 }
@@ -75,8 +75,8 @@ int sp_jwt_issue(const sp_claims *c, const char *secret, char **out)
 	snprintf(uid, sizeof uid, "%lld", c->uid);
 	if (jwt_add_grant(jwt, "sub", uid) || jwt_add_grant(jwt, "role", c->role) ||
 	    jwt_add_grant(jwt, "jti", c->jti) || jwt_add_grant(jwt, "sid", c->sid) ||
-	    jwt_add_grant(jwt, "typ", "access") || jwt_add_grant(jwt, "iss", sp_cfg.jwt_issuer ?
-			sp_cfg.jwt_issuer : "streaming") ||
+	    jwt_add_grant(jwt, "typ", "access") ||
+	    jwt_add_grant(jwt, "iss", sp_cfg.jwt_issuer ? sp_cfg.jwt_issuer : "streaming") ||
 	    jwt_add_grant_int(jwt, "tv", c->tv) || jwt_add_grant_int(jwt, "iat", c->iat) ||
 	    jwt_add_grant_int(jwt, "exp", c->exp))
 		goto out;
@@ -120,7 +120,8 @@ int sp_jwt_verify(const char *token, const char *secret, long long now, sp_claim
 	/* libjwt trusts the header's alg: only HS256 is ours */
 	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
 		goto out;
-	if (copy_grant(jwt, "sub", sub, sizeof sub) || copy_grant(jwt, "jti", out->jti, sizeof out->jti) ||
+	if (copy_grant(jwt, "sub", sub, sizeof sub) ||
+	    copy_grant(jwt, "jti", out->jti, sizeof out->jti) ||
 	    copy_grant(jwt, "sid", out->sid, sizeof out->sid) ||
 	    copy_grant(jwt, "role", out->role, sizeof out->role) ||
 	    copy_grant(jwt, "typ", typ, sizeof typ) || strcmp(typ, "access") != 0)
@@ -181,7 +182,7 @@ void sp_auth_cache_tv(long long uid, long tv, int only_if_absent)
 
 	sp_kv_key(key, sizeof key, "tv:%lld", uid);
 	rep = only_if_absent ? sp_kv_cmd("SET %s %ld EX %ld NX", key, tv, sp_cfg.cache_ttl)
-			     : sp_kv_cmd("SET %s %ld EX %ld", key, tv, sp_cfg.cache_ttl);
+	                     : sp_kv_cmd("SET %s %ld EX %ld", key, tv, sp_cfg.cache_ttl);
 	if (rep)
 		freeReplyObject(rep);
 }
@@ -202,25 +203,25 @@ void sp_auth_resync(void)
 	sp_res res;
 
 	if (sp_db_query(&res,
-			"SELECT jti, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(3), expires_at) + 1 "
-			"FROM revoked_access_tokens WHERE expires_at > UTC_TIMESTAMP(3)",
-			"") == 0) {
+	                "SELECT jti, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(3), expires_at) + 1 "
+	                "FROM revoked_access_tokens WHERE expires_at > UTC_TIMESTAMP(3)",
+	                "") == 0) {
 		for (size_t i = 0; i < res.nrows; i++)
 			sp_auth_mark_jti_revoked(sp_res_str(&res, i, 0), sp_res_ll(&res, i, 1, 1));
 		sp_res_free(&res);
 	}
 	if (sp_db_query(&res,
-			"SELECT id FROM refresh_chains WHERE revoked_at > UTC_TIMESTAMP(3) - "
-			"INTERVAL ? SECOND",
-			"l", (long long)sp_cfg.jwt_access_ttl + 5) == 0) {
+	                "SELECT id FROM refresh_chains WHERE revoked_at > UTC_TIMESTAMP(3) - "
+	                "INTERVAL ? SECOND",
+	                "l", (long long)sp_cfg.jwt_access_ttl + 5) == 0) {
 		for (size_t i = 0; i < res.nrows; i++)
 			sp_auth_mark_chain_revoked(sp_res_str(&res, i, 0));
 		sp_res_free(&res);
 	}
 	if (sp_db_query(&res,
-			"SELECT id, token_version FROM users WHERE updated_at > UTC_TIMESTAMP(3) - "
-			"INTERVAL ? SECOND",
-			"l", (long long)sp_cfg.cache_ttl + 5) == 0) {
+	                "SELECT id, token_version FROM users WHERE updated_at > UTC_TIMESTAMP(3) - "
+	                "INTERVAL ? SECOND",
+	                "l", (long long)sp_cfg.cache_ttl + 5) == 0) {
 		for (size_t i = 0; i < res.nrows; i++) {
 			long long uid = sp_res_ll(&res, i, 0, 0);
 			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, i, 1, 0), 0);

@@ -92,7 +92,7 @@ int sp_conf_load(const char *path, char *err, size_t errlen)
 		eq = strchr(s, '=');
 		if (eq == NULL) {
 			snprintf(err, errlen, "config: %s:%d: expected 'section.key = value'", path,
-				 lineno);
+			         lineno);
 			fclose(f);
 			return -1;
 		}
@@ -101,7 +101,7 @@ int sp_conf_load(const char *path, char *err, size_t errlen)
 		val = trim(eq + 1);
 		if (strchr(key, '.') == NULL) {
 			snprintf(err, errlen, "config: %s:%d: key '%s' has no section", path,
-				 lineno, key);
+			         lineno, key);
 			fclose(f);
 			return -1;
 		}
@@ -138,8 +138,7 @@ const char *sp_conf_str(const char *key, const char *def)
 	return v ? v : def;
 }
 
-int sp_conf_long(const char *key, long def, long min, long max, long *out, char *err,
-		 size_t errlen)
+int sp_conf_long(const char *key, long def, long min, long max, long *out, char *err, size_t errlen)
 {
 	const char *v = sp_conf_get(key);
 	long long x;
@@ -150,7 +149,7 @@ int sp_conf_long(const char *key, long def, long min, long max, long *out, char 
 	}
 	if (sp_parse_ll(v, min, max, &x) != 0) {
 		snprintf(err, errlen, "config: %s must be an integer from %ld to %ld (got '%.40s')",
-			 key, min, max, v);
+		         key, min, max, v);
 		return -1;
 	}
 	*out = (long)x;
@@ -178,8 +177,8 @@ int sp_conf_rate(const char *key, const char *def, sp_rate_rule *out, char *err,
 	out->window = (long)secs;
 	return 0;
 bad:
-	snprintf(err, errlen, "config: %s must be written COUNT/SECONDS, e.g. 100/900 (got '%.40s')",
-		 key, v);
+	snprintf(err, errlen,
+	         "config: %s must be written COUNT/SECONDS, e.g. 100/900 (got '%.40s')", key, v);
 	return -1;
 }
 
@@ -212,10 +211,10 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {&c->trusted_proxies, &c->public_url, &c->db_host, &c->db_socket,
-			 &c->db_user, &c->db_password, &c->db_name, &c->redis_host,
-			 &c->redis_socket, &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
-			 &c->cors_origins, &c->smtp_url, &c->log_level};
+	char **strs[] = {&c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
+	                 &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
+	                 &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
+	                 &c->cors_origins,    &c->smtp_url,     &c->log_level};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -238,16 +237,16 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 	sp_settings_free();
 	memset(c, 0, sizeof *c);
 
-#define LONG(key, def, min, max, dst)                                                            \
-	do {                                                                                     \
-		if (sp_conf_long(key, def, min, max, &v, err, errlen) != 0)                      \
-			return -1;                                                               \
-		dst = v;                                                                         \
+#define LONG(key, def, min, max, dst)                                                              \
+	do {                                                                                       \
+		if (sp_conf_long(key, def, min, max, &v, err, errlen) != 0)                        \
+			return -1;                                                                 \
+		dst = v;                                                                           \
 	} while (0)
-#define RATE(key, def, dst)                                                                      \
-	do {                                                                                     \
-		if (sp_conf_rate(key, def, &dst, err, errlen) != 0)                              \
-			return -1;                                                               \
+#define RATE(key, def, dst)                                                                        \
+	do {                                                                                       \
+		if (sp_conf_rate(key, def, &dst, err, errlen) != 0)                                \
+			return -1;                                                                 \
 	} while (0)
 
 	LONG("http.max_body", 1048576, 1024, 1073741824L, c->max_body);
@@ -293,8 +292,8 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 
 	if (strlen(c->jwt_secret) < 32) {
 		snprintf(err, errlen,
-			 "config: jwt.secret must be at least 32 bytes (set it in the config file "
-			 "or SP_JWT_SECRET)");
+		         "config: jwt.secret must be at least 32 bytes (set it in the config file "
+		         "or SP_JWT_SECRET)");
 		return -1;
 	}
 	return 0;

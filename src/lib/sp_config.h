@@ -50,7 +50,7 @@ int sp_conf_load(const char *path, char *err, size_t errlen);
 const char *sp_conf_get(const char *key);
 /* Typed getters: on a bad value they write an error naming the key and return -1. */
 int sp_conf_long(const char *key, long def, long min, long max, long *out, char *err,
-		 size_t errlen);
+                 size_t errlen);
 int sp_conf_rate(const char *key, const char *def, sp_rate_rule *out, char *err, size_t errlen);
 const char *sp_conf_str(const char *key, const char *def);
 

@@ -82,8 +82,8 @@ int sp_db_connect(void)
 	mysql_options(conn, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	sock = sp_cfg.db_socket && *sp_cfg.db_socket ? sp_cfg.db_socket : NULL;
 	if (!mysql_real_connect(conn, sock ? "localhost" : sp_cfg.db_host, sp_cfg.db_user,
-				sp_cfg.db_password, sp_cfg.db_name,
-				(unsigned)sp_cfg.db_port, sock, 0)) {
+	                        sp_cfg.db_password, sp_cfg.db_name, (unsigned)sp_cfg.db_port, sock,
+	                        0)) {
 		sp_warn("mariadb connect failed (errno %u)", mysql_errno(conn));
 		mysql_close(conn);
 		conn = NULL;
@@ -328,7 +328,8 @@ again:
 	}
 	st = get_stmt(sql);
 	if (st == NULL) {
-		if (last_errno == 0 || is_conn_error(last_errno) || is_conn_error(mysql_errno(conn)))
+		if (last_errno == 0 || is_conn_error(last_errno) ||
+		    is_conn_error(mysql_errno(conn)))
 			goto conn_lost;
 		return -1;
 	}
@@ -338,7 +339,7 @@ again:
 			goto conn_lost;
 		if (last_errno != SP_ER_DUP_ENTRY)
 			sp_error("statement failed (errno %u): %s", last_errno,
-				 mysql_stmt_error(st));
+			         mysql_stmt_error(st));
 		mysql_stmt_reset(st);
 		return -1;
 	}

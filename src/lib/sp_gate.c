@@ -22,27 +22,27 @@
  * ARGV: n, count (1) or peek (0), then limit and window per counter.
  */
 static sp_kv_script gate_script = {
-	"gate",
-	"local n = tonumber(ARGV[1])\n"
-	"local out = {}\n"
-	"for i = 1, n do\n"
-	"  local c\n"
-	"  if ARGV[2] == '1' then\n"
-	"    c = redis.call('INCR', KEYS[i])\n"
-	"    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i])) end\n"
-	"  else\n"
-	"    c = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
-	"  end\n"
-	"  out[i] = c\n"
-	"end\n"
-	"if #KEYS > n then\n"
-	"  out[n + 1] = redis.call('EXISTS', KEYS[n + 1])\n"
-	"  out[n + 2] = redis.call('EXISTS', KEYS[n + 2])\n"
-	"  out[n + 3] = redis.call('GET', KEYS[n + 3]) or ''\n"
-	"  if #KEYS > n + 3 then out[n + 4] = redis.call('GET', KEYS[n + 4]) or '' end\n"
-	"end\n"
-	"return out\n",
-	""};
+    "gate",
+    "local n = tonumber(ARGV[1])\n"
+    "local out = {}\n"
+    "for i = 1, n do\n"
+    "  local c\n"
+    "  if ARGV[2] == '1' then\n"
+    "    c = redis.call('INCR', KEYS[i])\n"
+    "    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i])) end\n"
+    "  else\n"
+    "    c = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
+    "  end\n"
+    "  out[i] = c\n"
+    "end\n"
+    "if #KEYS > n then\n"
+    "  out[n + 1] = redis.call('EXISTS', KEYS[n + 1])\n"
+    "  out[n + 2] = redis.call('EXISTS', KEYS[n + 2])\n"
+    "  out[n + 3] = redis.call('GET', KEYS[n + 3]) or ''\n"
+    "  if #KEYS > n + 3 then out[n + 4] = redis.call('GET', KEYS[n + 4]) or '' end\n"
+    "end\n"
+    "return out\n",
+    ""};
 
 struct rule {
 	const char *name;
@@ -54,7 +54,7 @@ struct rule {
 };
 
 static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *claims,
-			 struct rule *rules)
+                         struct rule *rules)
 {
 	int n = 0;
 	char who[80];
@@ -95,11 +95,11 @@ static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *
 	int ok;
 
 	if (sp_db_query(&res,
-			"SELECT u.token_version, u.is_active, "
-			"EXISTS(SELECT 1 FROM revoked_access_tokens t WHERE t.jti = ?), "
-			"EXISTS(SELECT 1 FROM refresh_chains c WHERE c.id = ? AND c.revoked_at IS "
-			"NOT NULL) FROM users u WHERE u.id = ?",
-			"ssl", c->jti, c->sid, c->uid) != 0) {
+	                "SELECT u.token_version, u.is_active, "
+	                "EXISTS(SELECT 1 FROM revoked_access_tokens t WHERE t.jti = ?), "
+	                "EXISTS(SELECT 1 FROM refresh_chains c WHERE c.id = ? AND c.revoked_at IS "
+	                "NOT NULL) FROM users u WHERE u.id = ?",
+	                "ssl", c->jti, c->sid, c->uid) != 0) {
 		sp_fail_unavailable(r);
 		return -1;
 	}
@@ -152,7 +152,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		rules[i].reset = (wnd + 1) * w;
 		rules[i].count = 0;
 		sp_kv_key(rules[i].key, sizeof rules[i].key, "rl:%s:%s:%lld", rules[i].name,
-			  rules[i].subject, wnd);
+		          rules[i].subject, wnd);
 		argv[argc++] = rules[i].key;
 	}
 	nkeys = n;
@@ -195,9 +195,8 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {
-		rules[i].count = rep->element[i]->type == REDIS_REPLY_INTEGER
-					 ? rep->element[i]->integer
-					 : 0;
+		rules[i].count =
+		    rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
 		if (!peek && blocked < 0 && rules[i].count > rules[i].rule->limit)
 			blocked = i;
 	}

@@ -66,7 +66,8 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Percent-decodes s[0..n); plus_space turns '+' into ' ' (query strings). NULL on %00 or bad escapes. */
+/* Percent-decodes s[0..n); plus_space turns '+' into ' ' (query strings). NULL on %00 or bad
+ * escapes. */
 static char *url_decode(const char *s, size_t n, int plus_space)
 {
 	char *out = sp_xmalloc(n + 1);
@@ -275,8 +276,8 @@ int sp_req_read_body(sp_req *r, size_t cap)
 	r->body = sp_xmalloc((size_t)len + 1);
 	r->body_len = 0;
 	while (r->body_len < (size_t)len) {
-		long n = r->read ? r->read(r->io, r->body + r->body_len, (size_t)len - r->body_len)
-				 : 0;
+		long n =
+		    r->read ? r->read(r->io, r->body + r->body_len, (size_t)len - r->body_len) : 0;
 		if (n <= 0)
 			break;
 		r->body_len += (size_t)n;
@@ -346,7 +347,7 @@ void sp_add_header(sp_req *r, const char *name, const char *value)
 const char *sp_json_text(json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						     JSON_C_TO_STRING_NOSLASHESCAPE);
+	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
 static void finish_json(sp_req *r, int status, json_object *root)
@@ -431,7 +432,7 @@ void sp_fail_unavailable(sp_req *r)
 {
 	sp_add_header(r, "Retry-After", "5");
 	sp_fail(r, 503, "SERVICE_UNAVAILABLE",
-		"A backing service is unavailable; please retry shortly");
+	        "A backing service is unavailable; please retry shortly");
 }
 
 void sp_field_error_add(sp_req *r, const char *field, const char *message)
@@ -463,22 +464,38 @@ void sp_no_content(sp_req *r, int status)
 const char *sp_status_text(int s)
 {
 	switch (s) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -489,8 +506,9 @@ static void add_cors(sp_req *r, sp_buf *h)
 		return;
 	sp_buf_adds(h, "Access-Control-Allow-Origin: ");
 	sp_buf_adds(h, r->origin);
-	sp_buf_adds(h, "\r\nAccess-Control-Expose-Headers: X-RateLimit-Limit, X-RateLimit-Remaining, "
-		       "X-RateLimit-Reset, Retry-After, X-Request-Id\r\n");
+	sp_buf_adds(h,
+	            "\r\nAccess-Control-Expose-Headers: X-RateLimit-Limit, X-RateLimit-Remaining, "
+	            "X-RateLimit-Reset, Retry-After, X-Request-Id\r\n");
 }
 
 void sp_send(sp_req *r)
@@ -501,23 +519,24 @@ void sp_send(sp_req *r)
 	sp_buf_addf(&h, "Status: %d %s\r\n", r->status, sp_status_text(r->status));
 	if (r->status != 204)
 		sp_buf_addf(&h, "Content-Type: %s\r\n",
-			    r->content_type_out ? r->content_type_out
-						: "application/json; charset=utf-8");
+		            r->content_type_out ? r->content_type_out
+		                                : "application/json; charset=utf-8");
 	sp_buf_addf(&h, "Content-Length: %zu\r\n", r->status == 204 ? 0 : r->body_out.len);
 	sp_buf_adds(&h, "X-Content-Type-Options: nosniff\r\n"
-			"X-Frame-Options: DENY\r\n"
-			"Referrer-Policy: no-referrer\r\n"
-			"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
-			"Cross-Origin-Resource-Policy: same-origin\r\n"
-			"Cache-Control: no-store\r\n");
+	                "X-Frame-Options: DENY\r\n"
+	                "Referrer-Policy: no-referrer\r\n"
+	                "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+	                "Cross-Origin-Resource-Policy: same-origin\r\n"
+	                "Cache-Control: no-store\r\n");
 	if (r->is_https)
-		sp_buf_adds(&h, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
+		sp_buf_adds(&h,
+		            "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n");
 	sp_buf_addf(&h, "X-Request-Id: %s\r\n", r->request_id);
 	if (r->rl_set)
 		sp_buf_addf(&h,
-			    "X-RateLimit-Limit: %ld\r\nX-RateLimit-Remaining: %ld\r\n"
-			    "X-RateLimit-Reset: %lld\r\n",
-			    r->rl_limit, r->rl_remaining < 0 ? 0 : r->rl_remaining, r->rl_reset);
+		            "X-RateLimit-Limit: %ld\r\nX-RateLimit-Remaining: %ld\r\n"
+		            "X-RateLimit-Reset: %lld\r\n",
+		            r->rl_limit, r->rl_remaining < 0 ? 0 : r->rl_remaining, r->rl_reset);
 	add_cors(r, &h);
 	if (r->headers.len)
 		sp_buf_add(&h, r->headers.data, r->headers.len);

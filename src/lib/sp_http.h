@@ -41,7 +41,7 @@ typedef struct sp_req {
 	sp_write_fn write;
 
 	char method[16];
-	char *path;	      /* decoded path without query, e.g. "/api/v1/auth/me" */
+	char *path;           /* decoded path without query, e.g. "/api/v1/auth/me" */
 	const char *api_path; /* path below SP_API_BASE, e.g. "/auth/me" ("" if outside) */
 	sp_kv_pair query[SP_MAX_QUERY];
 	size_t n_query;

@@ -109,7 +109,7 @@ static int load_script(sp_kv_script *s)
 		return -1;
 	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
 		sp_error("redis script %s did not load: %s", s->name,
-			 rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+		         rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
 		freeReplyObject(rep);
 		return -1;
 	}
@@ -119,8 +119,7 @@ static int load_script(sp_kv_script *s)
 	return 0;
 }
 
-redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv,
-		       const size_t *lens)
+redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, const size_t *lens)
 {
 	const char *av[64];
 	size_t al[64];

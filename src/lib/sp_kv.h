@@ -22,8 +22,7 @@ int sp_kv_up(void);
 redisReply *sp_kv_cmd(const char *fmt, ...);
 redisReply *sp_kv_argv(int argc, const char **argv, const size_t *lens);
 /* EVALSHA of a script with nkeys keys then args; loads it on first use or NOSCRIPT. */
-redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv,
-		       const size_t *lens);
+redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, const size_t *lens);
 void sp_kv_close(void);
 
 /* Called after every successful (re)connect, e.g. to replay state missed while down. */

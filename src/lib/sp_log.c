@@ -39,7 +39,7 @@ void sp_log(enum sp_log_level lvl, const char *msg, const char *kv)
 	sp_buf_init(&b);
 	sp_iso8601(sp_now_ms(), ts);
 	sp_buf_addf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d", ts,
-		    names[lvl], prog, (int)getpid());
+	            names[lvl], prog, (int)getpid());
 	if (msg) {
 		sp_buf_adds(&b, ",\"msg\":\"");
 		sp_buf_add_json_escaped(&b, msg, strlen(msg));

@@ -25,10 +25,10 @@ static const double buckets[] = {1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500}
 
 /* Adds all pending values to the shared hash atomically (one round trip). */
 static sp_kv_script flush_script = {
-	"metrics",
-	"for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-	"return 1\n",
-	""};
+    "metrics",
+    "for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "return 1\n",
+    ""};
 
 void sp_metrics_add(const char *name, double v)
 {
@@ -55,18 +55,18 @@ void sp_metrics_request(const char *route, int status, double ms)
 	char name[256];
 
 	snprintf(name, sizeof name, "sp_http_requests_total{route=\"%s\",status=\"%d\"}", route,
-		 status);
+	         status);
 	sp_metrics_inc(name);
 	for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++) {
 		if (ms <= buckets[i]) {
 			snprintf(name, sizeof name,
-				 "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"%g\"}", route,
-				 buckets[i]);
+			         "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"%g\"}",
+			         route, buckets[i]);
 			sp_metrics_inc(name);
 		}
 	}
 	snprintf(name, sizeof name, "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"+Inf\"}",
-		 route);
+	         route);
 	sp_metrics_inc(name);
 	snprintf(name, sizeof name, "sp_http_request_duration_ms_sum{route=\"%s\"}", route);
 	sp_metrics_add(name, ms);
@@ -136,7 +136,7 @@ int sp_metrics_render(char **out)
 	qsort(names, n, sizeof *names, cmp_names);
 	sp_buf_init(&b);
 	sp_buf_adds(&b, "# TYPE sp_http_requests_total counter\n"
-			"# TYPE sp_http_request_duration_ms histogram\n");
+	                "# TYPE sp_http_request_duration_ms histogram\n");
 	for (size_t i = 0; i < n; i++) {
 		/* the value follows its name in the HGETALL reply */
 		redisReply *val = NULL;

@@ -13,7 +13,7 @@ int sp_outbox_add(const char *event_type, long long user_id, json_object *payloa
 	if (payload == NULL)
 		payload = json_object_new_object();
 	rc = sp_db_exec("INSERT INTO outbox (event_type, user_id, payload) VALUES (?, ?, ?)", "sls",
-			event_type, user_id, sp_json_text(payload));
+	                event_type, user_id, sp_json_text(payload));
 	json_object_put(payload);
 	return rc == 1 ? 0 : -1;
 }

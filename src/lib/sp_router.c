@@ -52,7 +52,7 @@ static void clear_params(sp_req *r)
 }
 
 enum sp_match sp_route_match(const sp_route *routes, size_t n, sp_req *r, const sp_route **out,
-			     char *allow, size_t allowlen)
+                             char *allow, size_t allowlen)
 {
 	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
 	int path_known = 0;

@@ -11,7 +11,7 @@
 #include "sp_http.h"
 
 enum sp_auth_mode {
-	SP_AUTH_NONE,	  /* public; a token, if any, is ignored */
+	SP_AUTH_NONE,     /* public; a token, if any, is ignored */
 	SP_AUTH_OPTIONAL, /* public, but a token given must be valid */
 	SP_AUTH_REQUIRED,
 	SP_AUTH_ADMIN,
@@ -43,6 +43,6 @@ enum sp_match { SP_MATCH_OK, SP_MATCH_NOT_FOUND, SP_MATCH_BAD_METHOD };
  * SP_MATCH_BAD_METHOD, allow receives the comma-separated methods the path has.
  */
 enum sp_match sp_route_match(const sp_route *routes, size_t n, sp_req *r, const sp_route **out,
-			     char *allow, size_t allowlen);
+                             char *allow, size_t allowlen);
 
 #endif

@@ -51,7 +51,7 @@ json_object *sp_user_json(const sp_res *res, size_t row, size_t c)
 	json_object_object_add(u, "createdAt", sp_json_dbtime(sp_res_str(res, row, c + 8)));
 	json_object_object_add(u, "lastLoginAt", sp_json_dbtime(sp_res_str(res, row, c + 9)));
 	json_object_object_add(u, "isActive",
-			       json_object_new_boolean(sp_res_ll(res, row, c + 10, 0) == 1));
+	                       json_object_new_boolean(sp_res_ll(res, row, c + 10, 0) == 1));
 	/* without an active paid subscription a user is at Free */
 	json_object_object_add(u, "accessLevel", json_object_new_string("Free"));
 	json_object_object_add(u, "subscription", NULL);

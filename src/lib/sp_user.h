@@ -10,8 +10,8 @@
 #include "sp_db.h"
 
 /* The columns sp_user_json reads, in order; alias the users table as u. */
-#define SP_USER_COLS                                                                             \
-	"u.id, u.name, u.email, u.phone, u.bio, u.role, u.preferences, u.picture_path, "          \
+#define SP_USER_COLS                                                                               \
+	"u.id, u.name, u.email, u.phone, u.bio, u.role, u.preferences, u.picture_path, "           \
 	"u.created_at, u.last_login_at, u.is_active"
 #define SP_USER_NCOLS 11
 

@@ -274,7 +274,7 @@ void sp_sha256_hex(const void *data, size_t len, char out[65])
 }
 
 void sp_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-		    unsigned char out[32])
+                    unsigned char out[32])
 {
 	unsigned int olen = 32;
 

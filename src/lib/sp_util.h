@@ -49,7 +49,7 @@ void sp_random_hex(char *out, size_t nbytes);
 void sp_sha256_hex(const void *data, size_t len, char out[65]);
 /* HMAC-SHA256 raw (32 bytes). */
 void sp_hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
-		    unsigned char out[32]);
+                    unsigned char out[32]);
 /* Constant-time equality of two byte strings of possibly different length. */
 int sp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 

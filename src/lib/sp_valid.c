@@ -87,7 +87,7 @@ const char *sp_password_problem(const char *pw, size_t len)
 
 /* Fetches a string field; records type errors. Returns SP_V_* and sets *s, *len. */
 static int get_string(sp_req *r, json_object *o, const char *field, int required, const char **s,
-		      size_t *len)
+                      size_t *len)
 {
 	json_object *v;
 
@@ -119,7 +119,7 @@ static int get_string(sp_req *r, json_object *o, const char *field, int required
 }
 
 int sp_v_text(sp_req *r, json_object *o, const char *field, int required, long min, long max,
-	      char *out, size_t outsz)
+              char *out, size_t outsz)
 {
 	const char *s;
 	size_t len;
@@ -156,8 +156,7 @@ int sp_v_text(sp_req *r, json_object *o, const char *field, int required, long m
 	return SP_V_OK;
 }
 
-int sp_v_email(sp_req *r, json_object *o, const char *field, int required, char *out,
-	       size_t outsz)
+int sp_v_email(sp_req *r, json_object *o, const char *field, int required, char *out, size_t outsz)
 {
 	const char *s;
 	size_t len;
@@ -172,7 +171,8 @@ int sp_v_email(sp_req *r, json_object *o, const char *field, int required, char 
 	while (len > 0 && isspace((unsigned char)s[len - 1]))
 		len--;
 	if (len == 0 || len >= outsz || len > 254) {
-		sp_field_error_add(r, field, len == 0 ? "is required" : "must be a valid e-mail address");
+		sp_field_error_add(r, field,
+		                   len == 0 ? "is required" : "must be a valid e-mail address");
 		return SP_V_INVALID;
 	}
 	for (size_t i = 0; i < len; i++)
@@ -238,7 +238,7 @@ int sp_v_phone(sp_req *r, json_object *o, const char *field, char *out, size_t o
 }
 
 int sp_v_int(sp_req *r, json_object *o, const char *field, int required, long long min,
-	     long long max, long long *out)
+             long long max, long long *out)
 {
 	json_object *v;
 	char msg[96];
@@ -285,7 +285,7 @@ int sp_v_bool(sp_req *r, json_object *o, const char *field, int required, int *o
 }
 
 int sp_v_query_int(sp_req *r, const char *name, long long def, long long min, long long max,
-		   long long *out)
+                   long long *out)
 {
 	const char *v = sp_query(r, name);
 	char msg[96];

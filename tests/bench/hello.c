@@ -8,7 +8,7 @@ int main(void)
 {
 	FCGX_Request r;
 	static const char resp[] = "Status: 200 OK\r\nContent-Type: application/json\r\n"
-				   "Content-Length: 17\r\n\r\n{\"hello\":\"world\"}";
+	                           "Content-Length: 17\r\n\r\n{\"hello\":\"world\"}";
 
 	FCGX_Init();
 	FCGX_InitRequest(&r, 0, 0);

@@ -26,7 +26,7 @@ static void test_file_values_and_defaults(void)
 	char err[256] = "", text[512];
 
 	snprintf(text, sizeof text, "# comment\n%shttp.max_body = 2048\nratelimit.auth = 7/60\n",
-		 secret_line);
+	         secret_line);
 	write_conf(text);
 	CU_ASSERT_EQUAL_FATAL(sp_settings_load(path, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(sp_cfg.max_body, 2048);
@@ -95,7 +95,8 @@ static void test_line_without_equals_is_an_error(void)
 
 static void test_list_contains_exact_items(void)
 {
-	CU_ASSERT_TRUE(sp_list_contains("https://a.example, https://b.example", "https://b.example"));
+	CU_ASSERT_TRUE(
+	    sp_list_contains("https://a.example, https://b.example", "https://b.example"));
 	CU_ASSERT_FALSE(sp_list_contains("https://a.example", "https://a.example.evil"));
 	CU_ASSERT_FALSE(sp_list_contains("", "x"));
 }

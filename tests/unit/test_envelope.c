@@ -71,10 +71,11 @@ static void test_success_envelope_shape(void)
 	sp_ok(&r, 201, "Created", d);
 	root = json_tokener_parse(r.body_out.data);
 	CU_ASSERT_EQUAL(r.status, 201);
-	CU_ASSERT_TRUE(json_object_object_get_ex(root, "success", &v) && json_object_get_boolean(v));
+	CU_ASSERT_TRUE(json_object_object_get_ex(root, "success", &v) &&
+	               json_object_get_boolean(v));
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "message", &v));
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "data", &v) &&
-		       json_object_is_type(v, json_type_object));
+	               json_object_is_type(v, json_type_object));
 	json_object_put(root);
 	finish(&r, &f);
 }
@@ -92,15 +93,16 @@ static void test_error_envelope_lists_fields(void)
 	sp_fail_validation(&r);
 	root = json_tokener_parse(r.body_out.data);
 	CU_ASSERT_EQUAL(r.status, 400);
-	CU_ASSERT_TRUE(json_object_object_get_ex(root, "success", &v) && !json_object_get_boolean(v));
+	CU_ASSERT_TRUE(json_object_object_get_ex(root, "success", &v) &&
+	               !json_object_get_boolean(v));
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "code", &v) &&
-		       strcmp(json_object_get_string(v), "VALIDATION_ERROR") == 0);
+	               strcmp(json_object_get_string(v), "VALIDATION_ERROR") == 0);
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "message", &v));
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "errors", &e));
 	CU_ASSERT_EQUAL(json_object_array_length(e), 2);
 	v = json_object_array_get_idx(e, 1);
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(json_object_object_get(v, "field")),
-			       "password");
+	                       "password");
 	json_object_put(root);
 	finish(&r, &f);
 }
@@ -116,7 +118,7 @@ static void test_plain_error_has_empty_errors(void)
 	sp_fail(&r, 404, "NOT_FOUND", "No such thing");
 	root = json_tokener_parse(r.body_out.data);
 	CU_ASSERT_TRUE(json_object_object_get_ex(root, "errors", &e) &&
-		       json_object_array_length(e) == 0);
+	               json_object_array_length(e) == 0);
 	json_object_put(root);
 	finish(&r, &f);
 }
@@ -135,7 +137,7 @@ static void test_send_writes_security_headers(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.out.data, "X-Frame-Options: DENY\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.out.data, "Referrer-Policy: no-referrer\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(
-		f.out.data, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"));
+	    f.out.data, "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.out.data, "Cross-Origin-Resource-Policy: same-origin\r\n"));
 	CU_ASSERT_PTR_NULL(strstr(f.out.data, "Strict-Transport-Security"));
 	finish(&r, &f);
@@ -145,8 +147,9 @@ static void test_oversized_body_is_413_unread(void)
 {
 	sp_req r;
 	struct fake f;
-	const char *p[] = {"REQUEST_METHOD", "POST", "REQUEST_URI", "/api/v1/x", "CONTENT_LENGTH",
-			   "2000000", "CONTENT_TYPE", "application/json", NULL};
+	const char *p[] = {
+	    "REQUEST_METHOD", "POST",         "REQUEST_URI",      "/api/v1/x", "CONTENT_LENGTH",
+	    "2000000",        "CONTENT_TYPE", "application/json", NULL};
 
 	start(&r, &f, p, "{}");
 	CU_ASSERT_EQUAL(sp_req_read_body(&r, 1048576), 413);
@@ -207,10 +210,15 @@ static void test_forwarded_for_only_from_trusted_proxy(void)
 {
 	sp_req r;
 	struct fake f;
-	const char *direct[] = {"REQUEST_URI", "/api/v1/x", "REMOTE_ADDR", "10.1.1.1",
-				"HTTP_X_FORWARDED_FOR", "203.0.113.9", NULL};
-	const char *proxied[] = {"REQUEST_URI", "/api/v1/x", "REMOTE_ADDR", "127.0.0.1",
-				 "HTTP_X_FORWARDED_FOR", "198.51.100.7, 203.0.113.9", NULL};
+	const char *direct[] = {"REQUEST_URI",          "/api/v1/x",   "REMOTE_ADDR", "10.1.1.1",
+	                        "HTTP_X_FORWARDED_FOR", "203.0.113.9", NULL};
+	const char *proxied[] = {"REQUEST_URI",
+	                         "/api/v1/x",
+	                         "REMOTE_ADDR",
+	                         "127.0.0.1",
+	                         "HTTP_X_FORWARDED_FOR",
+	                         "198.51.100.7, 203.0.113.9",
+	                         NULL};
 
 	free(sp_cfg.trusted_proxies);
 	sp_cfg.trusted_proxies = strdup("127.0.0.1");

@@ -118,9 +118,10 @@ static void test_tampered_payload_is_rejected(void)
 {
 	sp_claims c = claims(), out;
 	char *tok = NULL, *dot1, *dot2, forged[2048];
-	const char *payload = "{\"sub\":\"1\",\"role\":\"admin\",\"jti\":\"0123456789abcdef0123456789abcdef\","
-			      "\"sid\":\"fedcba9876543210fedcba9876543210\",\"typ\":\"access\","
-			      "\"tv\":3,\"iat\":1800000000,\"exp\":1800000900}";
+	const char *payload =
+	    "{\"sub\":\"1\",\"role\":\"admin\",\"jti\":\"0123456789abcdef0123456789abcdef\","
+	    "\"sid\":\"fedcba9876543210fedcba9876543210\",\"typ\":\"access\","
+	    "\"tv\":3,\"iat\":1800000000,\"exp\":1800000900}";
 	unsigned char b64[1024];
 	int n;
 

@@ -12,17 +12,17 @@ static int h(sp_req *r)
 }
 
 static const sp_route routes[] = {
-	{"GET", "/auth/me", h, SP_AUTH_REQUIRED, 0, NULL},
-	{"POST", "/auth/login", h, SP_AUTH_NONE, 0, NULL},
-	{"GET", "/content/:id", h, SP_AUTH_OPTIONAL, 0, NULL},
-	{"PUT", "/content/:id", h, SP_AUTH_ADMIN, 0, NULL},
-	{"POST", "/content/:id/stream", h, SP_AUTH_REQUIRED, 0, NULL},
-	{"GET", "=/metrics", h, SP_AUTH_NONE, 0, NULL},
+    {"GET", "/auth/me", h, SP_AUTH_REQUIRED, 0, NULL},
+    {"POST", "/auth/login", h, SP_AUTH_NONE, 0, NULL},
+    {"GET", "/content/:id", h, SP_AUTH_OPTIONAL, 0, NULL},
+    {"PUT", "/content/:id", h, SP_AUTH_ADMIN, 0, NULL},
+    {"POST", "/content/:id/stream", h, SP_AUTH_REQUIRED, 0, NULL},
+    {"GET", "=/metrics", h, SP_AUTH_NONE, 0, NULL},
 };
 #define N (sizeof routes / sizeof routes[0])
 
-static enum sp_match match(const char *method, const char *path, const sp_route **out,
-			   char *allow, sp_req *r)
+static enum sp_match match(const char *method, const char *path, const sp_route **out, char *allow,
+                           sp_req *r)
 {
 	memset(r, 0, sizeof *r);
 	strcpy(r->method, method);
@@ -71,7 +71,7 @@ static void test_unknown_path_is_not_found(void)
 	CU_ASSERT_EQUAL(match("GET", "/api/v1/nope", &out, allow, &r), SP_MATCH_NOT_FOUND);
 	CU_ASSERT_EQUAL(match("GET", "/api/v1/content", &out, allow, &r), SP_MATCH_NOT_FOUND);
 	CU_ASSERT_EQUAL(match("GET", "/api/v1/content/1/stream/x", &out, allow, &r),
-			SP_MATCH_NOT_FOUND);
+	                SP_MATCH_NOT_FOUND);
 	CU_ASSERT_EQUAL(match("GET", "/auth/me", &out, allow, &r), SP_MATCH_NOT_FOUND);
 }
 
@@ -81,8 +81,7 @@ static void test_wrong_method_lists_allow(void)
 	const sp_route *out = NULL;
 	char allow[128];
 
-	CU_ASSERT_EQUAL(match("DELETE", "/api/v1/content/7", &out, allow, &r),
-			SP_MATCH_BAD_METHOD);
+	CU_ASSERT_EQUAL(match("DELETE", "/api/v1/content/7", &out, allow, &r), SP_MATCH_BAD_METHOD);
 	CU_ASSERT_PTR_NOT_NULL(strstr(allow, "GET"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(allow, "PUT"));
 	CU_ASSERT_PTR_NULL(strstr(allow, "DELETE"));

@@ -29,7 +29,7 @@ static void test_utf8_count_rejects_invalid(void)
 	CU_ASSERT_EQUAL(sp_utf8_count("abc", 3), 3);
 	CU_ASSERT_EQUAL(sp_utf8_count("\xc3\xa9t\xc3\xa9", 5), 3);
 	CU_ASSERT_EQUAL(sp_utf8_count("\xf0\x9f\x8e\xac", 4), 1);
-	CU_ASSERT_EQUAL(sp_utf8_count("\xc3", 1), -1);	       /* truncated */
+	CU_ASSERT_EQUAL(sp_utf8_count("\xc3", 1), -1);         /* truncated */
 	CU_ASSERT_EQUAL(sp_utf8_count("\xc0\xaf", 2), -1);     /* overlong */
 	CU_ASSERT_EQUAL(sp_utf8_count("\xed\xa0\x80", 3), -1); /* surrogate */
 	CU_ASSERT_EQUAL(sp_utf8_count("\xff", 1), -1);
@@ -72,7 +72,7 @@ static void test_sha256_known_vector(void)
 
 	sp_sha256_hex("abc", 3, out);
 	CU_ASSERT_STRING_EQUAL(out,
-			       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_json_escape(void)

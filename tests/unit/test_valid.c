@@ -32,10 +32,10 @@ static void test_phone_rules(void)
 static void test_password_rules(void)
 {
 	CU_ASSERT_PTR_NULL(sp_password_problem("Secret123", 9));
-	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("Sec123", 6));     /* short */
-	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("secret123", 9));  /* no upper */
-	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SECRET123", 9));  /* no lower */
-	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SecretABC", 9));  /* no digit */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("Sec123", 6));    /* short */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("secret123", 9)); /* no upper */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SECRET123", 9)); /* no lower */
+	CU_ASSERT_PTR_NOT_NULL(sp_password_problem("SecretABC", 9)); /* no digit */
 	char longpw[80];
 	memset(longpw, 'a', sizeof longpw - 1);
 	longpw[0] = 'A';
@@ -50,7 +50,7 @@ static void test_every_failing_field_is_collected(void)
 	char name[401], email[255], phone[24];
 	const char *pw;
 	json_object *o = json_tokener_parse(
-		"{\"name\":\"A\",\"email\":\"nope\",\"password\":\"short\",\"phone\":\"x\"}");
+	    "{\"name\":\"A\",\"email\":\"nope\",\"password\":\"short\",\"phone\":\"x\"}");
 
 	sp_req_init(&r, NULL, NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(sp_v_text(&r, o, "name", 1, 2, 100, name, sizeof name), SP_V_INVALID);
@@ -66,8 +66,8 @@ static void test_types_nul_and_lengths(void)
 {
 	sp_req r;
 	char name[401], email[255];
-	json_object *o = json_tokener_parse(
-		"{\"name\":42,\"email\":\"ANN@Example.COM\",\"bio\":\"a\\u0000b\"}");
+	json_object *o =
+	    json_tokener_parse("{\"name\":42,\"email\":\"ANN@Example.COM\",\"bio\":\"a\\u0000b\"}");
 
 	sp_req_init(&r, NULL, NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(sp_v_text(&r, o, "name", 1, 2, 100, name, sizeof name), SP_V_INVALID);
