@@ -287,7 +287,7 @@ static int auth_login(sp_req *r)
 		tokens_free(&t);
 		return unavailable(r);
 	}
-	sp_auth_forget_user(uid); /* lastLoginAt changed */
+	sp_user_caches_drop(uid); /* lastLoginAt changed */
 	data = json_object_new_object();
 	json_object_object_add(data, "user", user);
 	add_tokens(data, &t);
@@ -360,7 +360,7 @@ static void publish_password_change(long long uid)
 			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 0, 0), 0);
 		sp_res_free(&res);
 	}
-	sp_auth_forget_user(uid);
+	sp_user_caches_drop(uid);
 }
 
 static int auth_change_password(sp_req *r)
@@ -401,7 +401,7 @@ static int auth_change_password(sp_req *r)
 		return unavailable(r);
 	}
 	sp_auth_cache_tv(r->user_id, tv, 0);
-	sp_auth_forget_user(r->user_id);
+	sp_user_caches_drop(r->user_id);
 	data = json_object_new_object();
 	add_tokens(data, &t);
 	tokens_free(&t);

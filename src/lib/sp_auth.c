@@ -7,6 +7,8 @@
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
+#include "sp_tier.h"
+#include "sp_user.h"
 #include "sp_util.h"
 
 #include <crypt.h>
@@ -187,17 +189,6 @@ void sp_auth_cache_tv(long long uid, long tv, int only_if_absent)
 		freeReplyObject(rep);
 }
 
-void sp_auth_forget_user(long long uid)
-{
-	char key[64];
-	redisReply *rep;
-
-	sp_kv_key(key, sizeof key, "me:%lld", uid);
-	rep = sp_kv_cmd("DEL %s", key);
-	if (rep)
-		freeReplyObject(rep);
-}
-
 void sp_auth_resync(void)
 {
 	sp_res res;
@@ -225,7 +216,8 @@ void sp_auth_resync(void)
 		for (size_t i = 0; i < res.nrows; i++) {
 			long long uid = sp_res_ll(&res, i, 0, 0);
 			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, i, 1, 0), 0);
-			sp_auth_forget_user(uid);
+			sp_user_caches_drop(uid);
+			sp_level_publish(uid);
 		}
 		sp_res_free(&res);
 	}

@@ -36,8 +36,6 @@ void sp_auth_mark_jti_revoked(const char *jti, long long ttl);
 void sp_auth_mark_chain_revoked(const char *sid);
 /* Stores a user's new token version in the cache (writers SET, fillers SET NX). */
 void sp_auth_cache_tv(long long uid, long tv, int only_if_absent);
-/* Drops a user's cached profile document. */
-void sp_auth_forget_user(long long uid);
 /*
  * After Redis (re)connects, replay from MariaDB the revocations and token
  * versions that may have been missed while it was unreachable.

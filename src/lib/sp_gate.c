@@ -18,7 +18,8 @@
  * Each counter is a fixed window: the key carries the window number and
  * expires with it, INCR is atomic, so concurrent processes never lose a
  * count. KEYS: n counters, then (for a token holder) the jti deny mark, the
- * chain deny mark, the token version and an optional prefetch key.
+ * chain deny mark, the token version, the cached level and an optional
+ * prefetch key.
  * ARGV: n, count (1) or peek (0), then limit and window per counter.
  */
 static sp_kv_script gate_script = {
@@ -39,7 +40,8 @@ static sp_kv_script gate_script = {
     "  out[n + 1] = redis.call('EXISTS', KEYS[n + 1])\n"
     "  out[n + 2] = redis.call('EXISTS', KEYS[n + 2])\n"
     "  out[n + 3] = redis.call('GET', KEYS[n + 3]) or ''\n"
-    "  if #KEYS > n + 3 then out[n + 4] = redis.call('GET', KEYS[n + 4]) or '' end\n"
+    "  out[n + 4] = redis.call('GET', KEYS[n + 4]) or ''\n"
+    "  if #KEYS > n + 4 then out[n + 5] = redis.call('GET', KEYS[n + 5]) or '' end\n"
     "end\n"
     "return out\n",
     ""};
@@ -137,7 +139,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 	struct rule rules[4];
 	const char *argv[24];
 	char nbuf[8], lim[4][24], win[4][24];
-	char k_jti[128], k_sid[128], k_tv[64], k_pre[64];
+	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[64];
 	int n = collect_rules(r, route, claims, rules);
 	int argc = 0, nkeys, blocked = -1;
 	long long now = sp_now_ms() / 1000;
@@ -160,10 +162,12 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		sp_kv_key(k_jti, sizeof k_jti, "deny:jti:%s", claims->jti);
 		sp_kv_key(k_sid, sizeof k_sid, "deny:sid:%s", claims->sid);
 		sp_kv_key(k_tv, sizeof k_tv, "tv:%lld", claims->uid);
+		sp_kv_key(k_lvl, sizeof k_lvl, "lvl:%lld", claims->uid);
 		argv[argc++] = k_jti;
 		argv[argc++] = k_sid;
 		argv[argc++] = k_tv;
-		nkeys += 3;
+		argv[argc++] = k_lvl;
+		nkeys += 4;
 		if (route && route->prefetch) {
 			sp_kv_key(k_pre, sizeof k_pre, "%s:%lld", route->prefetch, claims->uid);
 			argv[argc++] = k_pre;
@@ -210,9 +214,9 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		sp_fail(r, 429, "RATE_LIMITED", "Too many requests; please retry later");
 		return -1;
 	}
-	if (claims && rep->elements >= (size_t)n + 3) {
+	if (claims && rep->elements >= (size_t)n + 4) {
 		redisReply *e_jti = rep->element[n], *e_sid = rep->element[n + 1];
-		redisReply *e_tv = rep->element[n + 2];
+		redisReply *e_tv = rep->element[n + 2], *e_lvl = rep->element[n + 3];
 		if (e_jti->integer || e_sid->integer) {
 			freeReplyObject(rep);
 			sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
@@ -222,8 +226,10 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 			tv = strtol(e_tv->str, NULL, 10);
 			have_tv = 1;
 		}
-		if (rep->elements > (size_t)n + 3) {
-			redisReply *e_pre = rep->element[n + 3];
+		if (e_lvl->type == REDIS_REPLY_STRING && e_lvl->len > 0)
+			r->level_cached = sp_xstrndup(e_lvl->str, e_lvl->len);
+		if (rep->elements > (size_t)n + 4) {
+			redisReply *e_pre = rep->element[n + 4];
 			if (e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
 				r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
 		}

@@ -41,6 +41,7 @@ void sp_req_free(sp_req *r)
 	if (r->json)
 		json_object_put(r->json);
 	free(r->prefetched);
+	free(r->level_cached);
 	for (size_t i = 0; i < r->n_errors; i++) {
 		free(r->errors[i].field);
 		free(r->errors[i].message);

@@ -69,7 +69,8 @@ typedef struct sp_req {
 	char sid[40];
 	long tv;
 	long long token_exp;
-	char *prefetched; /* value of the route's prefetch cache key, if any */
+	char *prefetched;   /* value of the route's prefetch cache key, if any */
+	char *level_cached; /* the caller's cached level (sp_tier), if any */
 
 	/* rate limit outcome for the headers */
 	int rl_set;

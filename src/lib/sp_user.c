@@ -4,6 +4,7 @@
  */
 #include "sp_user.h"
 #include "sp_http.h"
+#include "sp_kv.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,4 +72,16 @@ int sp_user_fetch(long long uid, json_object **out)
 	*out = sp_user_json(&res, 0, 0);
 	sp_res_free(&res);
 	return 0;
+}
+
+void sp_user_caches_drop(long long uid)
+{
+	char k1[64], k2[64];
+	redisReply *rep;
+
+	sp_kv_key(k1, sizeof k1, "me:%lld", uid);
+	sp_kv_key(k2, sizeof k2, "sub:%lld", uid);
+	rep = sp_kv_cmd("DEL %s %s", k1, k2);
+	if (rep)
+		freeReplyObject(rep);
 }

@@ -22,4 +22,7 @@ int sp_user_fetch(long long uid, json_object **out);
 /* The preferences object with defaults filled in, from stored JSON text (or NULL). */
 json_object *sp_user_preferences(const char *stored);
 
+/* Drops the user's cached documents (profile for /auth/me, subscription status). */
+void sp_user_caches_drop(long long uid);
+
 #endif

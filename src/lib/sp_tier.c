@@ -1,0 +1,184 @@
+/*
+ * Access levels and the caller's effective plan: Free < Basic < Premium <
+ * Ultimate as integers, resolved once per request from the gate's cache
+ * answer or MariaDB, and republished the moment a subscription changes.
+ */
+#include "sp_tier.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *tiers[] = {"Free", "Basic", "Premium", "Ultimate"};
+static const char *resolutions[] = {"480p", "720p", "1080p", "4K"};
+
+const char *sp_tier_name(int level)
+{
+	return level >= 0 && level <= 3 ? tiers[level] : "Free";
+}
+
+int sp_tier_parse(const char *s)
+{
+	for (int i = 0; s && i < 4; i++)
+		if (strcasecmp(s, tiers[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *sp_resolution_name(int r)
+{
+	return r >= 0 && r <= 3 ? resolutions[r] : "480p";
+}
+
+int sp_resolution_parse(const char *s)
+{
+	for (int i = 0; s && i < 4; i++)
+		if (strcasecmp(s, resolutions[i]) == 0)
+			return i;
+	if (s && strcasecmp(s, "2160p") == 0)
+		return 3;
+	return -1;
+}
+
+/* Version prefix so a format change never misreads an old cache entry. */
+void sp_level_encode(const sp_level *l, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "L1|%d|%lld|%d|%d|%d|%lld|%lld|%s", l->level, l->plan_id,
+	         l->max_streams, l->max_devices, l->resolution, l->sub_id, (long long)l->end_ms,
+	         l->plan_name);
+}
+
+int sp_level_decode(const char *s, sp_level *out)
+{
+	long long end = 0;
+	int n = 0;
+
+	memset(out, 0, sizeof *out);
+	if (s == NULL || strncmp(s, "L1|", 3) != 0)
+		return -1;
+	if (sscanf(s + 3, "%d|%lld|%d|%d|%d|%lld|%lld|%n", &out->level, &out->plan_id,
+	           &out->max_streams, &out->max_devices, &out->resolution, &out->sub_id, &end,
+	           &n) != 7 ||
+	    n == 0)
+		return -1;
+	out->end_ms = end;
+	snprintf(out->plan_name, sizeof out->plan_name, "%s", s + 3 + n);
+	if (out->level < 0 || out->level > 3 || out->resolution < 0 || out->resolution > 3)
+		return -1;
+	return 0;
+}
+
+int sp_level_load(long long uid, sp_level *out)
+{
+	sp_res res;
+
+	memset(out, 0, sizeof *out);
+	/* a paid (or any bought) subscription still inside its dates wins */
+	if (sp_db_query(&res,
+	                "SELECT s.id, p.id, p.name, p.access_level, p.max_streams, p.max_devices, "
+	                "p.resolution, s.end_date FROM subscriptions s JOIN plans p ON p.id = "
+	                "s.plan_id WHERE s.user_id = ? AND s.status = 'active' AND s.end_date > "
+	                "UTC_TIMESTAMP(3) ORDER BY s.start_date DESC LIMIT 1",
+	                "l", uid) != 0)
+		return -1;
+	if (res.nrows == 0) {
+		sp_res_free(&res);
+		/* no subscription: the Free plan's limits (the active one at level 0 first) */
+		if (sp_db_query(&res,
+		                "SELECT 0, id, name, access_level, max_streams, max_devices, "
+		                "resolution, NULL FROM plans WHERE access_level = 0 ORDER BY "
+		                "is_active DESC, price, display_order LIMIT 1",
+		                "") != 0)
+			return -1;
+	}
+	if (res.nrows == 0) {
+		/* no Free plan configured at all: the most restrictive defaults */
+		out->level = 0;
+		out->max_streams = 1;
+		out->max_devices = 1;
+		out->resolution = 0;
+		snprintf(out->plan_name, sizeof out->plan_name, "Free");
+	} else {
+		out->sub_id = sp_res_ll(&res, 0, 0, 0);
+		out->plan_id = sp_res_ll(&res, 0, 1, 0);
+		snprintf(out->plan_name, sizeof out->plan_name, "%s",
+		         sp_res_str(&res, 0, 2) ? sp_res_str(&res, 0, 2) : "");
+		out->level = (int)sp_res_ll(&res, 0, 3, 0);
+		out->max_streams = (int)sp_res_ll(&res, 0, 4, 1);
+		out->max_devices = (int)sp_res_ll(&res, 0, 5, 1);
+		out->resolution = (int)sp_res_ll(&res, 0, 6, 0);
+		out->end_ms = sp_res_str(&res, 0, 7) ? sp_parse_db_time(sp_res_str(&res, 0, 7)) : 0;
+	}
+	if (out->sub_id == 0)
+		out->level = SP_LEVEL_FREE;
+	sp_res_free(&res);
+	return 0;
+}
+
+static void cache_level(long long uid, const sp_level *l, int only_if_absent)
+{
+	char key[64], val[256];
+	redisReply *rep;
+
+	sp_kv_key(key, sizeof key, "lvl:%lld", uid);
+	sp_level_encode(l, val, sizeof val);
+	rep = only_if_absent ? sp_kv_cmd("SET %s %s EX %ld NX", key, val, sp_cfg.cache_ttl)
+	                     : sp_kv_cmd("SET %s %s EX %ld", key, val, sp_cfg.cache_ttl);
+	if (rep)
+		freeReplyObject(rep);
+}
+
+int sp_level_get(sp_req *r, sp_level *out)
+{
+	if (r->level_cached && sp_level_decode(r->level_cached, out) == 0) {
+		/* a subscription that ended since it was cached no longer counts */
+		if (out->sub_id == 0 || out->end_ms > sp_now_ms()) {
+			sp_metrics_inc("sp_cache_hits_total{cache=\"level\"}");
+			return 0;
+		}
+	}
+	sp_metrics_inc("sp_cache_misses_total{cache=\"level\"}");
+	if (sp_level_load(r->user_id, out) != 0)
+		return -1;
+	cache_level(r->user_id, out, 1);
+	return 0;
+}
+
+void sp_level_publish(long long uid)
+{
+	sp_level l;
+
+	if (sp_level_load(uid, &l) == 0) {
+		cache_level(uid, &l, 0);
+	} else {
+		/* cannot recompute: at least never serve the old value */
+		char key[64];
+		redisReply *rep;
+		sp_kv_key(key, sizeof key, "lvl:%lld", uid);
+		rep = sp_kv_cmd("DEL %s", key);
+		if (rep)
+			freeReplyObject(rep);
+	}
+}
+
+json_object *sp_level_plan_json(const sp_level *l)
+{
+	json_object *p = json_object_new_object();
+	char id[24];
+
+	snprintf(id, sizeof id, "%lld", l->plan_id);
+	json_object_object_add(p, "id", l->plan_id ? json_object_new_string(id) : NULL);
+	json_object_object_add(p, "name", json_object_new_string(l->plan_name));
+	json_object_object_add(p, "accessLevel", json_object_new_string(sp_tier_name(l->level)));
+	json_object_object_add(p, "maxConcurrentStreams", json_object_new_int(l->max_streams));
+	json_object_object_add(p, "maxDevicesAllowed", json_object_new_int(l->max_devices));
+	json_object_object_add(p, "resolution",
+	                       json_object_new_string(sp_resolution_name(l->resolution)));
+	return p;
+}

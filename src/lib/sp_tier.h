@@ -1,0 +1,49 @@
+/*
+ * Access levels and the caller's effective plan: Free < Basic < Premium <
+ * Ultimate as integers, resolved once per request from the gate's cache
+ * answer or MariaDB, and republished the moment a subscription changes.
+ */
+#ifndef SP_TIER_H
+#define SP_TIER_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "sp_http.h"
+
+#define SP_LEVEL_FREE     0
+#define SP_LEVEL_ULTIMATE 3
+
+typedef struct sp_level {
+	int level;         /* 0..3 */
+	long long plan_id; /* the plan in force (the Free plan when none is bought) */
+	char plan_name[64];
+	int max_streams;
+	int max_devices;
+	int resolution;   /* 0 480p, 1 720p, 2 1080p, 3 4K */
+	long long sub_id; /* 0 when no paid subscription is active */
+	int64_t end_ms;   /* end of the active subscription, 0 if none */
+} sp_level;
+
+const char *sp_tier_name(int level);
+/* "Free".."Ultimate" (case-insensitive) -> 0..3, else -1. */
+int sp_tier_parse(const char *s);
+const char *sp_resolution_name(int r);
+/* "480p", "720p", "1080p", "4K" (also "2160p") -> 0..3, else -1. */
+int sp_resolution_parse(const char *s);
+
+/* The caller's level: cache answer from the gate if fresh, else MariaDB (and cache it). */
+int sp_level_get(sp_req *r, sp_level *out);
+/* Straight from MariaDB. 0 ok, -1 unavailable. */
+int sp_level_load(long long uid, sp_level *out);
+/* After a committed change: recompute from MariaDB and overwrite the cache. */
+void sp_level_publish(long long uid);
+/* The contract's plan summary of a level {id, name, accessLevel, ...}. */
+json_object *sp_level_plan_json(const sp_level *l);
+
+/* Serialisation of the cached form (exposed for tests). */
+void sp_level_encode(const sp_level *l, char *out, size_t outsz);
+int sp_level_decode(const char *s, sp_level *out);
+
+#endif
