@@ -6,6 +6,7 @@
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_gate.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_outbox.h"
@@ -28,7 +29,7 @@ static int auth_reset_password(sp_req *r);
 static const sp_route routes[] = {
     {"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL},
     {"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL},
-    {"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, "me"},
+    {"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_me},
     {"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL},
     {"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL},
     {"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},

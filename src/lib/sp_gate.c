@@ -17,10 +17,11 @@
  * One script, so that counting and the token checks cost one round trip.
  * Each counter is a fixed window: the key carries the window number and
  * expires with it, INCR is atomic, so concurrent processes never lose a
- * count. KEYS: n counters, then (for a token holder) the jti deny mark, the
- * chain deny mark, the token version, the cached level and an optional
- * prefetch key.
- * ARGV: n, count (1) or peek (0), then limit and window per counter.
+ * count. KEYS: n counters; for a token holder the jti deny mark, the chain
+ * deny mark, the token version and the cached level; then the route's
+ * prefetch key, if any.
+ * ARGV: n, count (1) or peek (0), token part (1/0), prefetch (1/0), then
+ * limit and window per counter.
  */
 static sp_kv_script gate_script = {
     "gate",
@@ -30,19 +31,21 @@ static sp_kv_script gate_script = {
     "  local c\n"
     "  if ARGV[2] == '1' then\n"
     "    c = redis.call('INCR', KEYS[i])\n"
-    "    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i])) end\n"
+    "    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4 + 2 * i])) end\n"
     "  else\n"
     "    c = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
     "  end\n"
     "  out[i] = c\n"
     "end\n"
-    "if #KEYS > n then\n"
-    "  out[n + 1] = redis.call('EXISTS', KEYS[n + 1])\n"
-    "  out[n + 2] = redis.call('EXISTS', KEYS[n + 2])\n"
-    "  out[n + 3] = redis.call('GET', KEYS[n + 3]) or ''\n"
-    "  out[n + 4] = redis.call('GET', KEYS[n + 4]) or ''\n"
-    "  if #KEYS > n + 4 then out[n + 5] = redis.call('GET', KEYS[n + 5]) or '' end\n"
+    "local k = n\n"
+    "if ARGV[3] == '1' then\n"
+    "  out[k + 1] = redis.call('EXISTS', KEYS[k + 1])\n"
+    "  out[k + 2] = redis.call('EXISTS', KEYS[k + 2])\n"
+    "  out[k + 3] = redis.call('GET', KEYS[k + 3]) or ''\n"
+    "  out[k + 4] = redis.call('GET', KEYS[k + 4]) or ''\n"
+    "  k = k + 4\n"
     "end\n"
+    "if ARGV[4] == '1' then out[k + 1] = redis.call('GET', KEYS[k + 1]) or '' end\n"
     "return out\n",
     ""};
 
@@ -139,9 +142,9 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 	struct rule rules[4];
 	const char *argv[24];
 	char nbuf[8], lim[4][24], win[4][24];
-	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[64];
+	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[192], pre[160];
 	int n = collect_rules(r, route, claims, rules);
-	int argc = 0, nkeys, blocked = -1;
+	int argc = 0, nkeys, blocked = -1, has_pre = 0;
 	long long now = sp_now_ms() / 1000;
 	redisReply *rep;
 	long tv = -1;
@@ -168,15 +171,19 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		argv[argc++] = k_tv;
 		argv[argc++] = k_lvl;
 		nkeys += 4;
-		if (route && route->prefetch) {
-			sp_kv_key(k_pre, sizeof k_pre, "%s:%lld", route->prefetch, claims->uid);
-			argv[argc++] = k_pre;
-			nkeys++;
-		}
+	}
+	if (route && route->prefetch &&
+	    route->prefetch(r, claims ? claims->uid : 0, pre, sizeof pre) == 0) {
+		sp_kv_key(k_pre, sizeof k_pre, "%s", pre);
+		argv[argc++] = k_pre;
+		nkeys++;
+		has_pre = 1;
 	}
 	snprintf(nbuf, sizeof nbuf, "%d", n);
 	argv[argc++] = nbuf;
 	argv[argc++] = peek ? "0" : "1";
+	argv[argc++] = claims ? "1" : "0";
+	argv[argc++] = has_pre ? "1" : "0";
 	for (int i = 0; i < n; i++) {
 		snprintf(lim[i], sizeof lim[i], "%ld", rules[i].rule->limit);
 		snprintf(win[i], sizeof win[i], "%ld", rules[i].rule->window + 1);
@@ -215,8 +222,9 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		return -1;
 	}
 	if (claims && rep->elements >= (size_t)n + 4) {
-		redisReply *e_jti = rep->element[n], *e_sid = rep->element[n + 1];
-		redisReply *e_tv = rep->element[n + 2], *e_lvl = rep->element[n + 3];
+		size_t k = (size_t)n;
+		redisReply *e_jti = rep->element[k], *e_sid = rep->element[k + 1];
+		redisReply *e_tv = rep->element[k + 2], *e_lvl = rep->element[k + 3];
 		if (e_jti->integer || e_sid->integer) {
 			freeReplyObject(rep);
 			sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
@@ -228,11 +236,12 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		}
 		if (e_lvl->type == REDIS_REPLY_STRING && e_lvl->len > 0)
 			r->level_cached = sp_xstrndup(e_lvl->str, e_lvl->len);
-		if (rep->elements > (size_t)n + 4) {
-			redisReply *e_pre = rep->element[n + 4];
-			if (e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
-				r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
-		}
+	}
+	if (has_pre) {
+		size_t k = (size_t)n + (claims ? 4 : 0);
+		redisReply *e_pre = k < rep->elements ? rep->element[k] : NULL;
+		if (e_pre && e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
+			r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
 	}
 	freeReplyObject(rep);
 	if (claims && !have_tv) {
@@ -246,5 +255,23 @@ check_tv:
 		sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
 		return -1;
 	}
+	return 0;
+}
+
+int sp_prefetch_me(sp_req *r, long long uid, char *key, size_t n)
+{
+	(void)r;
+	if (uid <= 0)
+		return -1;
+	snprintf(key, n, "me:%lld", uid);
+	return 0;
+}
+
+int sp_prefetch_sub(sp_req *r, long long uid, char *key, size_t n)
+{
+	(void)r;
+	if (uid <= 0)
+		return -1;
+	snprintf(key, n, "sub:%lld", uid);
 	return 0;
 }

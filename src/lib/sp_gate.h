@@ -17,4 +17,8 @@
  */
 int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek);
 
+/* Prefetch of the caller's own "<kind>:<uid>" documents. */
+int sp_prefetch_me(sp_req *r, long long uid, char *key, size_t n);
+int sp_prefetch_sub(sp_req *r, long long uid, char *key, size_t n);
+
 #endif

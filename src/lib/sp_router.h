@@ -25,6 +25,11 @@ enum sp_auth_mode {
 #define SP_RAW_BODY  0x10u /* the handler reads the body itself (multipart) */
 
 typedef int (*sp_handler)(sp_req *r);
+/*
+ * Names the cache key (without the prefix) the gate should fetch in its
+ * round trip; uid is the caller (0 when anonymous). Returns 0 to fetch.
+ */
+typedef int (*sp_prefetch_fn)(sp_req *r, long long uid, char *key, size_t n);
 
 typedef struct sp_route {
 	const char *method;
@@ -32,8 +37,8 @@ typedef struct sp_route {
 	sp_handler handler;
 	enum sp_auth_mode auth;
 	unsigned flags;
-	/* A per-user cache kind fetched with the gate's single Redis round trip ("me"), or NULL. */
-	const char *prefetch;
+	/* A cache value fetched with the gate's single Redis round trip, or NULL. */
+	sp_prefetch_fn prefetch;
 } sp_route;
 
 enum sp_match { SP_MATCH_OK, SP_MATCH_NOT_FOUND, SP_MATCH_BAD_METHOD };
