@@ -278,6 +278,10 @@ static int auth_login(sp_req *r)
 	snprintf(role, sizeof role, "%s", sp_res_str(&res, 0, 3 + 5));
 	user = sp_user_json(&res, 0, 3);
 	sp_res_free(&res);
+	if (sp_user_attach_subscription(user, uid) != 0) {
+		json_object_put(user);
+		return unavailable(r);
+	}
 
 	if (sp_db_begin() != 0 ||
 	    sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = "
@@ -318,7 +322,9 @@ static int auth_me(sp_req *r)
 		sp_fail(r, 401, "UNAUTHORIZED", "Account no longer exists");
 		return -1;
 	}
-	json_object_object_add(user, "currentSubscription", NULL);
+	json_object *cur = NULL;
+	json_object_object_get_ex(user, "subscription", &cur);
+	json_object_object_add(user, "currentSubscription", cur ? json_object_get(cur) : NULL);
 	data = json_object_new_object();
 	json_object_object_add(data, "user", user);
 	/* fill the cache only if no writer got there first (SET NX) */

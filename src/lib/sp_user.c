@@ -5,6 +5,7 @@
 #include "sp_user.h"
 #include "sp_http.h"
 #include "sp_kv.h"
+#include "sp_sub.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,24 @@ int sp_user_fetch(long long uid, json_object **out)
 	}
 	*out = sp_user_json(&res, 0, 0);
 	sp_res_free(&res);
+	if (sp_user_attach_subscription(*out, uid) != 0) {
+		json_object_put(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int sp_user_attach_subscription(json_object *user, long long uid)
+{
+	json_object *sub = NULL, *plan, *lvl;
+
+	if (sp_sub_current(uid, &sub) != 0)
+		return -1;
+	if (sub && json_object_object_get_ex(sub, "plan", &plan) &&
+	    json_object_object_get_ex(plan, "accessLevel", &lvl))
+		json_object_object_add(user, "accessLevel", json_object_get(lvl));
+	json_object_object_add(user, "subscription", sub);
 	return 0;
 }
 

@@ -17,7 +17,9 @@
 
 /* Builds the user object from res row (columns from col0 on). */
 json_object *sp_user_json(const sp_res *res, size_t row, size_t col0);
-/* Loads user uid: 0 found (*out set), 1 not found, -1 database unavailable. */
+/* Sets user.subscription (the one in force, or null) and user.accessLevel. 0 ok. */
+int sp_user_attach_subscription(json_object *user, long long uid);
+/* Loads user uid with its subscription: 0 found (*out set), 1 not found, -1 unavailable. */
 int sp_user_fetch(long long uid, json_object **out);
 /* The preferences object with defaults filled in, from stored JSON text (or NULL). */
 json_object *sp_user_preferences(const char *stored);
