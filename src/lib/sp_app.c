@@ -8,6 +8,7 @@
  */
 #include "sp_app.h"
 #include "sp_auth.h"
+#include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_gate.h"
@@ -170,6 +171,13 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	}
 }
 
+/* After Redis (re)connects: replay what may have been missed while it was away. */
+static void on_kv_connect(void)
+{
+	sp_auth_resync();
+	sp_cache_resync();
+}
+
 int sp_app_main(const sp_app *app, int argc, char **argv)
 {
 	char err[512];
@@ -184,7 +192,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		return 78;
 	}
 	sp_log_init(app->name, sp_cfg.log_level);
-	sp_kv_on_connect(sp_auth_resync);
+	sp_kv_on_connect(on_kv_connect);
 	if (app->init && app->init() != 0)
 		return 1;
 	if (FCGX_Init() != 0)

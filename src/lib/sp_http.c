@@ -387,6 +387,16 @@ void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, jso
 	finish_json(r, status, root);
 }
 
+void sp_reply_raw(sp_req *r, int status, const char *body_json)
+{
+	if (r->responded)
+		return;
+	r->status = status;
+	sp_buf_reset(&r->body_out);
+	sp_buf_adds(&r->body_out, body_json);
+	r->responded = 1;
+}
+
 void sp_ok_raw(sp_req *r, int status, const char *data_json)
 {
 	if (r->responded)

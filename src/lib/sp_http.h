@@ -107,6 +107,8 @@ void sp_add_header(sp_req *r, const char *name, const char *value);
 void sp_ok(sp_req *r, int status, const char *message, json_object *data);
 /* Like sp_ok; extra's members are added at the top level (count, pagination). */
 void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, json_object *extra);
+/* A whole response body given as already-serialised JSON (a cache hit). */
+void sp_reply_raw(sp_req *r, int status, const char *body_json);
 /* Like sp_ok with data given as already-serialised JSON (a cache hit). */
 void sp_ok_raw(sp_req *r, int status, const char *data_json);
 void sp_fail(sp_req *r, int status, const char *code, const char *message);

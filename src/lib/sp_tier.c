@@ -8,7 +8,7 @@
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
-#include "sp_metrics.h"
+#include "sp_cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,11 +139,11 @@ int sp_level_get(sp_req *r, sp_level *out)
 	if (r->level_cached && sp_level_decode(r->level_cached, out) == 0) {
 		/* a subscription that ended since it was cached no longer counts */
 		if (out->sub_id == 0 || out->end_ms > sp_now_ms()) {
-			sp_metrics_inc("sp_cache_hits_total{cache=\"level\"}");
+			sp_cache_count("level", 1);
 			return 0;
 		}
 	}
-	sp_metrics_inc("sp_cache_misses_total{cache=\"level\"}");
+	sp_cache_count("level", 0);
 	if (sp_level_load(r->user_id, out) != 0)
 		return -1;
 	cache_level(r->user_id, out, 1);
