@@ -1,0 +1,384 @@
+/*
+ * The users area: profile and preferences, the profile picture (multipart,
+ * checked by magic bytes, served by the web server), registered devices.
+ */
+#include "sp_app.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_log.h"
+#include "sp_multipart.h"
+#include "sp_tier.h"
+#include "sp_user.h"
+#include "sp_valid.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int users_profile(sp_req *r);
+static int users_picture(sp_req *r);
+static int users_devices(sp_req *r);
+static int users_device_delete(sp_req *r);
+
+static const sp_route routes[] = {
+	{"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL},
+	{"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL},
+	{"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+	{"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY,
+	 NULL},
+};
+
+#define PICTURE_MAX (5L * 1024 * 1024)
+/* room for the multipart headers and delimiters around a 5 MB picture */
+#define PICTURE_BODY_MAX (PICTURE_MAX + 64 * 1024)
+
+static int unavailable(sp_req *r)
+{
+	sp_db_rollback();
+	sp_fail_unavailable(r);
+	return -1;
+}
+
+static int reply_user(sp_req *r, const char *msg)
+{
+	json_object *user = NULL, *data;
+	int rc = sp_user_fetch(r->user_id, &user);
+
+	if (rc < 0)
+		return unavailable(r);
+	if (rc > 0) {
+		sp_fail(r, 404, "NOT_FOUND", "Account not found");
+		return -1;
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "user", user);
+	sp_ok(r, 200, msg, data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- profile */
+
+/*
+ * Merges the given preferences over the stored ones, validating each key;
+ * returns the merged object (caller frees) or NULL after recording errors.
+ */
+static json_object *merge_preferences(sp_req *r, json_object *in, const char *stored)
+{
+	json_object *out = sp_user_preferences(stored), *v, *n, *cur;
+
+	if (!json_object_is_type(in, json_type_object)) {
+		sp_field_error_add(r, "preferences", "must be an object");
+		json_object_put(out);
+		return NULL;
+	}
+	if (json_object_object_get_ex(in, "genres", &v)) {
+		size_t len = v && json_object_is_type(v, json_type_array) ? json_object_array_length(v)
+									   : 999;
+		json_object *g = json_object_new_array();
+		if (len > 20)
+			sp_field_error_add(r, "preferences.genres",
+					   "must be an array of at most 20 genre names");
+		for (size_t i = 0; len <= 20 && i < len; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			const char *s = e && json_object_is_type(e, json_type_string)
+						? json_object_get_string(e)
+						: NULL;
+			size_t sl = s ? (size_t)json_object_get_string_len(e) : 0;
+			long chars = s ? sp_utf8_count(s, sl) : -1;
+			if (s == NULL || chars < 1 || chars > 50 || strlen(s) != sl) {
+				sp_field_error_add(r, "preferences.genres",
+						   "must hold 1-50 character names");
+				break;
+			}
+			json_object_array_add(g, json_object_new_string(s));
+		}
+		json_object_object_add(out, "genres", g);
+	}
+	if (json_object_object_get_ex(in, "language", &v)) {
+		const char *s = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+									      : "";
+		size_t len = strlen(s), ok = len >= 2 && len <= 10;
+		for (size_t i = 0; ok && i < len; i++)
+			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-';
+		if (!ok)
+			sp_field_error_add(r, "preferences.language",
+					   "must be a language tag such as en or pt-BR");
+		else
+			json_object_object_add(out, "language", json_object_new_string(s));
+	}
+	if (json_object_object_get_ex(in, "notifications", &n)) {
+		static const char *keys[] = {"email", "expiry", "newContent"};
+		if (n == NULL || !json_object_is_type(n, json_type_object)) {
+			sp_field_error_add(r, "preferences.notifications", "must be an object");
+		} else {
+			json_object_object_get_ex(out, "notifications", &cur);
+			for (size_t i = 0; i < 3; i++) {
+				char field[64];
+				if (!json_object_object_get_ex(n, keys[i], &v))
+					continue;
+				snprintf(field, sizeof field, "preferences.notifications.%s", keys[i]);
+				if (v == NULL || !json_object_is_type(v, json_type_boolean))
+					sp_field_error_add(r, field, "must be true or false");
+				else
+					json_object_object_add(cur, keys[i],
+							       json_object_new_boolean(
+								       json_object_get_boolean(v)));
+			}
+		}
+	}
+	if (r->n_errors) {
+		json_object_put(out);
+		return NULL;
+	}
+	return out;
+}
+
+static int users_profile(sp_req *r)
+{
+	char name[401], bio[2001], phone[24];
+	int rc_name, rc_bio, rc_phone, has_prefs;
+	json_object *prefs_in = NULL, *prefs = NULL;
+	sp_res res;
+	long long n;
+
+	rc_name = sp_v_text(r, r->json, "name", 0, 2, 100, name, sizeof name);
+	if (rc_name == SP_V_NULL)
+		sp_field_error_add(r, "name", "cannot be removed");
+	rc_bio = sp_v_text(r, r->json, "bio", 0, 0, 500, bio, sizeof bio);
+	rc_phone = sp_v_phone(r, r->json, "phone", phone, sizeof phone);
+	has_prefs = json_object_object_get_ex(r->json, "preferences", &prefs_in);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	if (rc_name == SP_V_ABSENT && rc_bio == SP_V_ABSENT && rc_phone == SP_V_ABSENT && !has_prefs) {
+		sp_field_error_add(r, "body", "give at least one of name, bio, phone, preferences");
+		return sp_fail_validation(r);
+	}
+	if (has_prefs) {
+		if (sp_db_query(&res, "SELECT preferences FROM users WHERE id = ?", "l",
+				r->user_id) != 0)
+			return unavailable(r);
+		prefs = merge_preferences(r, prefs_in, res.nrows ? sp_res_str(&res, 0, 0) : NULL);
+		sp_res_free(&res);
+		if (prefs == NULL)
+			return sp_fail_validation(r);
+	}
+	/* each column keeps its value unless given; null clears bio and phone */
+	n = sp_db_exec("UPDATE users SET name = IF(?, ?, name), bio = IF(?, ?, bio), phone = IF(?, "
+		       "?, phone), preferences = IF(?, ?, preferences) WHERE id = ?",
+		       "isisisisl", rc_name == SP_V_OK, name, rc_bio != SP_V_ABSENT,
+		       rc_bio == SP_V_OK && bio[0] ? bio : NULL, rc_phone != SP_V_ABSENT,
+		       rc_phone == SP_V_OK ? phone : NULL, prefs != NULL,
+		       prefs ? sp_json_text(prefs) : NULL, r->user_id);
+	if (prefs)
+		json_object_put(prefs);
+	if (n < 0)
+		return unavailable(r);
+	sp_user_caches_drop(r->user_id);
+	return reply_user(r, "Profile updated");
+}
+
+/* ---------------------------------------------------------------- picture */
+
+static const char *image_ext(const unsigned char *p, size_t n)
+{
+	static const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+
+	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+		return "jpg";
+	if (n >= sizeof png && memcmp(p, png, sizeof png) == 0)
+		return "png";
+	return NULL;
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	}
+	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Writes the file under a temporary name and renames it, so readers never see half. */
+static int store_file(const char *dir, const char *name, const char *data, size_t len)
+{
+	char tmp[1024], dst[1024];
+	int fd;
+	size_t off = 0;
+
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) != 0 || rename(tmp, dst) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Removes a previous picture, only ever a plain file name inside our directory. */
+static void remove_old(const char *dir, const char *url)
+{
+	const char *base = url ? strrchr(url, '/') : NULL;
+	char path[600];
+
+	if (base == NULL || base[1] == '\0' || base[1] == '.' || strchr(base + 1, '\\'))
+		return;
+	snprintf(path, sizeof path, "%s%s", dir, base);
+	unlink(path);
+}
+
+static int users_picture(sp_req *r)
+{
+	char dir[512], name[96], url[256], rnd[17], path[1024];
+	const char *ext;
+	const char *root = sp_conf_str("uploads.dir", "www/uploads");
+	const char *prefix = sp_conf_str("uploads.url", "/uploads");
+	sp_part part;
+	sp_res res;
+	char *old = NULL;
+	json_object *data;
+	int rc;
+
+	if (r->content_type == NULL || strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
+		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+			"Content-Type must be multipart/form-data with a 'picture' part");
+		return -1;
+	}
+	if (sp_req_read_body(r, PICTURE_BODY_MAX) != 0)
+		return -1;
+	rc = sp_multipart_find(r->content_type, r->body, r->body_len, "picture", &part);
+	if (rc == SP_MP_NO_PART) {
+		sp_field_error_add(r, "picture", "is required (a JPEG or PNG file part)");
+		return sp_fail_validation(r);
+	}
+	if (rc != SP_MP_OK) {
+		sp_field_error_add(r, "picture",
+				   rc == SP_MP_NO_BOUNDARY ? "multipart body has no boundary"
+							   : "multipart body is malformed or truncated");
+		return sp_fail_validation(r);
+	}
+	if ((long)part.len > PICTURE_MAX) {
+		sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "The picture is larger than 5 MB");
+		return -1;
+	}
+	/* the bytes decide, never the file name or the declared type */
+	ext = image_ext((const unsigned char *)part.data, part.len);
+	if (ext == NULL) {
+		sp_field_error_add(r, "picture", "must be a JPEG or PNG image");
+		return sp_fail_validation(r);
+	}
+	snprintf(dir, sizeof dir, "%s/avatars", root);
+	sp_random_hex(rnd, 8);
+	snprintf(name, sizeof name, "%lld-%s.%s", r->user_id, rnd, ext);
+	snprintf(url, sizeof url, "%s/avatars/%s", prefix, name);
+	if (mkdirs(dir) != 0 || store_file(dir, name, part.data, part.len) != 0) {
+		sp_error("cannot store profile picture in %s", dir);
+		sp_fail_unavailable(r);
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (sp_db_query(&res, "SELECT picture_path FROM users WHERE id = ?", "l", r->user_id) != 0) {
+		unlink(path);
+		return unavailable(r);
+	}
+	old = res.nrows && sp_res_str(&res, 0, 0) ? sp_xstrdup(sp_res_str(&res, 0, 0)) : NULL;
+	sp_res_free(&res);
+	if (sp_db_exec("UPDATE users SET picture_path = ? WHERE id = ?", "sl", url, r->user_id) < 0) {
+		unlink(path);
+		free(old);
+		return unavailable(r);
+	}
+	if (old)
+		remove_old(dir, old);
+	free(old);
+	sp_user_caches_drop(r->user_id);
+	data = json_object_new_object();
+	json_object_object_add(data, "pictureUrl", json_object_new_string(url));
+	sp_ok(r, 200, "Profile picture updated", data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static int users_devices(sp_req *r)
+{
+	sp_res res;
+	json_object *arr, *data, *extra;
+
+	if (sp_db_query(&res,
+			"SELECT device_id, device_name, device_type, last_used, created_at FROM "
+			"devices WHERE user_id = ? ORDER BY last_used DESC",
+			"l", r->user_id) != 0)
+		return unavailable(r);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
+		json_object_object_add(d, "deviceName", sp_json_str_or_null(sp_res_str(&res, i, 1)));
+		json_object_object_add(d, "deviceType", sp_json_str_or_null(sp_res_str(&res, i, 2)));
+		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
+		json_object_object_add(d, "registeredAt", sp_json_dbtime(sp_res_str(&res, i, 4)));
+		json_object_array_add(arr, d);
+	}
+	sp_res_free(&res);
+	data = json_object_new_object();
+	json_object_object_add(data, "devices", arr);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "count", json_object_new_int((int)json_object_array_length(arr)));
+	sp_ok_ex(r, 200, NULL, data, extra);
+	return 0;
+}
+
+static int users_device_delete(sp_req *r)
+{
+	const char *id = sp_param(r, "deviceId");
+	long long n;
+
+	if (id == NULL || strlen(id) > 128) {
+		sp_field_error_add(r, "deviceId", "must be at most 128 characters");
+		return sp_fail_validation(r);
+	}
+	n = sp_db_exec("DELETE FROM devices WHERE user_id = ? AND device_id = ?", "ls", r->user_id, id);
+	if (n < 0)
+		return unavailable(r);
+	if (n == 0) {
+		sp_fail(r, 404, "NOT_FOUND", "No such device");
+		return -1;
+	}
+	sp_user_caches_drop(r->user_id);
+	sp_ok(r, 200, "Device removed; its slot is free", NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const sp_app app = {"users", routes, sizeof routes / sizeof routes[0], NULL};
+
+	return sp_app_main(&app, argc, argv);
+}
