@@ -35,15 +35,15 @@ static int subs_cancel(sp_req *r);
 static int plans_list_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
-	{"GET", "/subscriptions/plans", plans_list, SP_AUTH_NONE, SP_NO_BODY, plans_list_key},
-	{"GET", "/subscriptions/plans/:planId", plans_get, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
-	{"POST", "/subscriptions/plans", plans_create, SP_AUTH_ADMIN, 0, NULL},
-	{"PUT", "/subscriptions/plans/:planId", plans_update, SP_AUTH_ADMIN, 0, NULL},
-	{"DELETE", "/subscriptions/plans/:planId", plans_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL},
-	{"POST", "/subscriptions/subscribe", subs_subscribe, SP_AUTH_REQUIRED, 0, NULL},
-	{"GET", "/subscriptions/status", subs_status, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_sub},
-	{"GET", "/subscriptions/history", subs_history, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-	{"PUT", "/subscriptions/cancel", subs_cancel, SP_AUTH_REQUIRED, 0, NULL},
+    {"GET", "/subscriptions/plans", plans_list, SP_AUTH_NONE, SP_NO_BODY, plans_list_key},
+    {"GET", "/subscriptions/plans/:planId", plans_get, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
+    {"POST", "/subscriptions/plans", plans_create, SP_AUTH_ADMIN, 0, NULL},
+    {"PUT", "/subscriptions/plans/:planId", plans_update, SP_AUTH_ADMIN, 0, NULL},
+    {"DELETE", "/subscriptions/plans/:planId", plans_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL},
+    {"POST", "/subscriptions/subscribe", subs_subscribe, SP_AUTH_REQUIRED, 0, NULL},
+    {"GET", "/subscriptions/status", subs_status, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_sub},
+    {"GET", "/subscriptions/history", subs_history, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    {"PUT", "/subscriptions/cancel", subs_cancel, SP_AUTH_REQUIRED, 0, NULL},
 };
 
 #define PLANS_GROUP "plans"
@@ -66,8 +66,8 @@ static int unavailable(sp_req *r)
 static json_object *plan_json(const sp_res *res, size_t row)
 {
 	json_object *p = json_object_new_object();
-	json_object *features = json_tokener_parse(sp_res_str(res, row, 10) ? sp_res_str(res, row, 10)
-									     : "[]");
+	json_object *features =
+	    json_tokener_parse(sp_res_str(res, row, 10) ? sp_res_str(res, row, 10) : "[]");
 
 	if (features == NULL || !json_object_is_type(features, json_type_array)) {
 		if (features)
@@ -79,27 +79,28 @@ static json_object *plan_json(const sp_res *res, size_t row)
 	json_object_object_add(p, "description", sp_json_str_or_null(sp_res_str(res, row, 2)));
 	json_object_object_add(p, "price", sp_json_money(sp_res_str(res, row, 3)));
 	json_object_object_add(p, "currency", sp_json_str_or_null(sp_res_str(res, row, 4)));
-	json_object_object_add(p, "validityDays", json_object_new_int((int)sp_res_ll(res, row, 5, 0)));
-	json_object_object_add(p, "accessLevel",
-			       json_object_new_string(sp_tier_name((int)sp_res_ll(res, row, 6, 0))));
-	json_object_object_add(p, "maxDevicesAllowed",
-			       json_object_new_int((int)sp_res_ll(res, row, 7, 1)));
-	json_object_object_add(p, "maxConcurrentStreams",
-			       json_object_new_int((int)sp_res_ll(res, row, 8, 1)));
+	json_object_object_add(p, "validityDays",
+	                       json_object_new_int((int)sp_res_ll(res, row, 5, 0)));
 	json_object_object_add(
-		p, "resolution",
-		json_object_new_string(sp_resolution_name((int)sp_res_ll(res, row, 9, 0))));
+	    p, "accessLevel", json_object_new_string(sp_tier_name((int)sp_res_ll(res, row, 6, 0))));
+	json_object_object_add(p, "maxDevicesAllowed",
+	                       json_object_new_int((int)sp_res_ll(res, row, 7, 1)));
+	json_object_object_add(p, "maxConcurrentStreams",
+	                       json_object_new_int((int)sp_res_ll(res, row, 8, 1)));
+	json_object_object_add(
+	    p, "resolution",
+	    json_object_new_string(sp_resolution_name((int)sp_res_ll(res, row, 9, 0))));
 	json_object_object_add(p, "features", features);
 	json_object_object_add(p, "downloadAllowed",
-			       json_object_new_boolean(sp_res_ll(res, row, 11, 0) == 1));
+	                       json_object_new_boolean(sp_res_ll(res, row, 11, 0) == 1));
 	json_object_object_add(p, "adsEnabled",
-			       json_object_new_boolean(sp_res_ll(res, row, 12, 0) == 1));
+	                       json_object_new_boolean(sp_res_ll(res, row, 12, 0) == 1));
 	json_object_object_add(p, "isPopular",
-			       json_object_new_boolean(sp_res_ll(res, row, 13, 0) == 1));
+	                       json_object_new_boolean(sp_res_ll(res, row, 13, 0) == 1));
 	json_object_object_add(p, "displayOrder",
-			       json_object_new_int((int)sp_res_ll(res, row, 14, 0)));
+	                       json_object_new_int((int)sp_res_ll(res, row, 14, 0)));
 	json_object_object_add(p, "isActive",
-			       json_object_new_boolean(sp_res_ll(res, row, 15, 0) == 1));
+	                       json_object_new_boolean(sp_res_ll(res, row, 15, 0) == 1));
 	json_object_object_add(p, "createdAt", sp_json_dbtime(sp_res_str(res, row, 16)));
 	json_object_object_add(p, "updatedAt", sp_json_dbtime(sp_res_str(res, row, 17)));
 	return p;
@@ -126,7 +127,7 @@ static int parse_list_q(sp_req *r, struct list_q *q, int report)
 		ok = 0;
 		if (report)
 			sp_field_error_add(r, "accessLevel",
-					   "must be one of Free, Basic, Premium, Ultimate");
+			                   "must be one of Free, Basic, Premium, Ultimate");
 	}
 	if (sort) {
 		if (strcmp(sort, "price") == 0)
@@ -139,7 +140,7 @@ static int parse_list_q(sp_req *r, struct list_q *q, int report)
 			ok = 0;
 			if (report)
 				sp_field_error_add(r, "sortBy",
-						   "must be one of price, name, displayOrder");
+				                   "must be one of price, name, displayOrder");
 		}
 	}
 	if (order) {
@@ -182,17 +183,17 @@ static int plans_list(sp_req *r)
 	}
 	sp_cache_count("plans", 0);
 	/* ORDER BY from fixed choices only: each CASE is active for one sort code */
-	if (sp_db_query(&res,
-			"SELECT " PLAN_COLS " FROM plans p WHERE p.is_active = 1 AND (? < 0 OR "
-			"p.access_level = ?) ORDER BY "
-			"CASE WHEN ? = 1 THEN p.price END ASC, CASE WHEN ? = -1 THEN p.price END DESC, "
-			"CASE WHEN ? = 2 THEN p.name END ASC, CASE WHEN ? = -2 THEN p.name END DESC, "
-			"CASE WHEN ? = 3 THEN p.display_order END ASC, "
-			"CASE WHEN ? = -3 THEN p.display_order END DESC, p.display_order, p.id",
-			"iiiiiiii", q.level, q.level, q.sort * (q.desc ? -1 : 1),
-			q.sort * (q.desc ? -1 : 1), q.sort * (q.desc ? -1 : 1),
-			q.sort * (q.desc ? -1 : 1), q.sort * (q.desc ? -1 : 1),
-			q.sort * (q.desc ? -1 : 1)) != 0)
+	if (sp_db_query(
+	        &res,
+	        "SELECT " PLAN_COLS " FROM plans p WHERE p.is_active = 1 AND (? < 0 OR "
+	        "p.access_level = ?) ORDER BY "
+	        "CASE WHEN ? = 1 THEN p.price END ASC, CASE WHEN ? = -1 THEN p.price END DESC, "
+	        "CASE WHEN ? = 2 THEN p.name END ASC, CASE WHEN ? = -2 THEN p.name END DESC, "
+	        "CASE WHEN ? = 3 THEN p.display_order END ASC, "
+	        "CASE WHEN ? = -3 THEN p.display_order END DESC, p.display_order, p.id",
+	        "iiiiiiii", q.level, q.level, q.sort * (q.desc ? -1 : 1),
+	        q.sort * (q.desc ? -1 : 1), q.sort * (q.desc ? -1 : 1), q.sort * (q.desc ? -1 : 1),
+	        q.sort * (q.desc ? -1 : 1), q.sort * (q.desc ? -1 : 1)) != 0)
 		return unavailable(r);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < res.nrows; i++)
@@ -201,7 +202,8 @@ static int plans_list(sp_req *r)
 	data = json_object_new_object();
 	json_object_object_add(data, "plans", arr);
 	extra = json_object_new_object();
-	json_object_object_add(extra, "count", json_object_new_int((int)json_object_array_length(arr)));
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(arr)));
 	sp_ok_ex(r, 200, NULL, data, extra);
 	/* the reply body is the cached value */
 	snprintf(key, sizeof key, "plans:list:%d:%d:%d", q.level, q.sort, q.desc);
@@ -228,11 +230,12 @@ static int plans_get(sp_req *r)
 
 	if (path_id(r, "planId", &id) != 0)
 		return -1;
-	if (sp_db_query(&res,
-			"SELECT " PLAN_COLS ", (SELECT COUNT(*) FROM subscriptions s WHERE s.plan_id = "
-			"p.id AND s.status = 'active' AND s.end_date > UTC_TIMESTAMP(3)) FROM plans p "
-			"WHERE p.id = ?",
-			"l", id) != 0)
+	if (sp_db_query(
+	        &res,
+	        "SELECT " PLAN_COLS ", (SELECT COUNT(*) FROM subscriptions s WHERE s.plan_id = "
+	        "p.id AND s.status = 'active' AND s.end_date > UTC_TIMESTAMP(3)) FROM plans p "
+	        "WHERE p.id = ?",
+	        "l", id) != 0)
 		return unavailable(r);
 	if (res.nrows == 0 || (!admin && sp_res_ll(&res, 0, 15, 0) != 1)) {
 		sp_res_free(&res);
@@ -242,7 +245,7 @@ static int plans_get(sp_req *r)
 	data = json_object_new_object();
 	json_object_object_add(data, "plan", plan_json(&res, 0));
 	json_object_object_add(data, "subscribersCount",
-			       json_object_new_int64(sp_res_ll(&res, 0, 18, 0)));
+	                       json_object_new_int64(sp_res_ll(&res, 0, 18, 0)));
 	sp_res_free(&res);
 	sp_ok(r, 200, NULL, data);
 	return 0;
@@ -255,12 +258,12 @@ struct plan_in {
 	long long validity, devices, streams, order;
 	int level, resolution, download, ads, popular, active;
 	int has_name, has_description, has_currency, has_price, has_features, has_validity,
-		has_devices, has_streams, has_order, has_level, has_resolution, has_download,
-		has_ads, has_popular, has_active;
+	    has_devices, has_streams, has_order, has_level, has_resolution, has_download, has_ads,
+	    has_popular, has_active;
 };
 
 static int v_enum(sp_req *r, const char *field, int required, int (*parse)(const char *),
-		  const char *msg, int *out)
+                  const char *msg, int *out)
 {
 	json_object *v;
 
@@ -269,7 +272,8 @@ static int v_enum(sp_req *r, const char *field, int required, int (*parse)(const
 			sp_field_error_add(r, field, "is required");
 		return required ? SP_V_INVALID : SP_V_ABSENT;
 	}
-	if (!json_object_is_type(v, json_type_string) || (*out = parse(json_object_get_string(v))) < 0) {
+	if (!json_object_is_type(v, json_type_string) ||
+	    (*out = parse(json_object_get_string(v))) < 0) {
 		sp_field_error_add(r, field, msg);
 		return SP_V_INVALID;
 	}
@@ -292,7 +296,8 @@ static int v_price(sp_req *r, int required, char *out, size_t n)
 	}
 	d = json_object_get_double(v);
 	if (!isfinite(d) || d < 0 || d > 100000 || fabs(d * 100 - round(d * 100)) > 1e-6) {
-		sp_field_error_add(r, "price", "must be from 0 to 100000 with at most two decimals");
+		sp_field_error_add(r, "price",
+		                   "must be from 0 to 100000 with at most two decimals");
 		return SP_V_INVALID;
 	}
 	snprintf(out, n, "%.2f", d);
@@ -313,11 +318,14 @@ static int v_features(sp_req *r, char **out)
 	clean = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(v, i);
-		const char *s = e && json_object_is_type(e, json_type_string) ? json_object_get_string(e)
-									      : NULL;
+		const char *s = e && json_object_is_type(e, json_type_string)
+		                    ? json_object_get_string(e)
+		                    : NULL;
 		long len = s ? sp_utf8_count(s, (size_t)json_object_get_string_len(e)) : -1;
-		if (s == NULL || len < 1 || len > 100 || strlen(s) != (size_t)json_object_get_string_len(e)) {
-			sp_field_error_add(r, "features", "must be an array of 1-100 character strings");
+		if (s == NULL || len < 1 || len > 100 ||
+		    strlen(s) != (size_t)json_object_get_string_len(e)) {
+			sp_field_error_add(r, "features",
+			                   "must be an array of 1-100 character strings");
 			json_object_put(clean);
 			return SP_V_INVALID;
 		}
@@ -333,36 +341,40 @@ static int read_plan(sp_req *r, struct plan_in *p, int creating)
 	const char *cur;
 
 	memset(p, 0, sizeof *p);
-	p->has_name = sp_v_text(r, r->json, "name", creating, 2, 50, p->name, sizeof p->name) ==
-		      SP_V_OK;
+	p->has_name =
+	    sp_v_text(r, r->json, "name", creating, 2, 50, p->name, sizeof p->name) == SP_V_OK;
 	p->has_description = sp_v_text(r, r->json, "description", 0, 0, 1000, p->description,
-					sizeof p->description) == SP_V_OK;
+	                               sizeof p->description) == SP_V_OK;
 	p->has_price = v_price(r, creating, p->price, sizeof p->price) == SP_V_OK;
-	if (sp_v_text(r, r->json, "currency", 0, 3, 3, p->currency, sizeof p->currency) == SP_V_OK) {
+	if (sp_v_text(r, r->json, "currency", 0, 3, 3, p->currency, sizeof p->currency) ==
+	    SP_V_OK) {
 		for (cur = p->currency; *cur; cur++)
 			if (*cur < 'A' || *cur > 'Z')
 				break;
 		if (*cur)
-			sp_field_error_add(r, "currency", "must be a 3-letter ISO 4217 code like USD");
+			sp_field_error_add(r, "currency",
+			                   "must be a 3-letter ISO 4217 code like USD");
 		else
 			p->has_currency = 1;
 	}
-	p->has_validity = sp_v_int(r, r->json, "validityDays", creating, 1, 3650, &p->validity) ==
-			  SP_V_OK;
-	p->has_level = v_enum(r, "accessLevel", creating, sp_tier_parse,
-			      "must be one of Free, Basic, Premium, Ultimate", &p->level) == SP_V_OK;
-	p->has_devices = sp_v_int(r, r->json, "maxDevicesAllowed", creating, 1, 100, &p->devices) ==
-			 SP_V_OK;
-	p->has_streams = sp_v_int(r, r->json, "maxConcurrentStreams", creating, 1, 100,
-				  &p->streams) == SP_V_OK;
-	p->has_resolution = v_enum(r, "resolution", creating, sp_resolution_parse,
-				   "must be one of 480p, 720p, 1080p, 4K", &p->resolution) == SP_V_OK;
+	p->has_validity =
+	    sp_v_int(r, r->json, "validityDays", creating, 1, 3650, &p->validity) == SP_V_OK;
+	p->has_level =
+	    v_enum(r, "accessLevel", creating, sp_tier_parse,
+	           "must be one of Free, Basic, Premium, Ultimate", &p->level) == SP_V_OK;
+	p->has_devices =
+	    sp_v_int(r, r->json, "maxDevicesAllowed", creating, 1, 100, &p->devices) == SP_V_OK;
+	p->has_streams =
+	    sp_v_int(r, r->json, "maxConcurrentStreams", creating, 1, 100, &p->streams) == SP_V_OK;
+	p->has_resolution =
+	    v_enum(r, "resolution", creating, sp_resolution_parse,
+	           "must be one of 480p, 720p, 1080p, 4K", &p->resolution) == SP_V_OK;
 	p->has_features = v_features(r, &p->features) == SP_V_OK;
 	p->has_download = sp_v_bool(r, r->json, "downloadAllowed", 0, &p->download) == SP_V_OK;
 	p->has_ads = sp_v_bool(r, r->json, "adsEnabled", 0, &p->ads) == SP_V_OK;
 	p->has_popular = sp_v_bool(r, r->json, "isPopular", 0, &p->popular) == SP_V_OK;
-	p->has_order = sp_v_int(r, r->json, "displayOrder", 0, -100000, 100000, &p->order) ==
-		       SP_V_OK;
+	p->has_order =
+	    sp_v_int(r, r->json, "displayOrder", 0, -100000, 100000, &p->order) == SP_V_OK;
 	p->has_active = sp_v_bool(r, r->json, "isActive", 0, &p->active) == SP_V_OK;
 	if (r->n_errors) {
 		free(p->features);
@@ -405,14 +417,15 @@ static int plans_create(sp_req *r)
 
 	if (read_plan(r, &p, 1) != 0)
 		return -1;
-	if (sp_db_exec("INSERT INTO plans (name, description, price, currency, validity_days, "
-		       "access_level, max_devices, max_streams, resolution, features, "
-		       "download_allowed, ads_enabled, is_popular, display_order, is_active) VALUES "
-		       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       "ssssliiiisiiili", p.name, p.has_description ? p.description : NULL, p.price,
-		       p.has_currency ? p.currency : "USD", p.validity, p.level, (int)p.devices,
-		       (int)p.streams, p.resolution, p.features ? p.features : "[]", p.download,
-		       p.ads, p.popular, p.order, p.has_active ? p.active : 1) != 1) {
+	if (sp_db_exec(
+	        "INSERT INTO plans (name, description, price, currency, validity_days, "
+	        "access_level, max_devices, max_streams, resolution, features, "
+	        "download_allowed, ads_enabled, is_popular, display_order, is_active) VALUES "
+	        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        "ssssliiiisiiili", p.name, p.has_description ? p.description : NULL, p.price,
+	        p.has_currency ? p.currency : "USD", p.validity, p.level, (int)p.devices,
+	        (int)p.streams, p.resolution, p.features ? p.features : "[]", p.download, p.ads,
+	        p.popular, p.order, p.has_active ? p.active : 1) != 1) {
 		free(p.features);
 		if (sp_db_errno() == SP_ER_DUP_ENTRY)
 			return name_taken(r);
@@ -430,8 +443,8 @@ static void republish_subscribers(long long plan_id)
 	sp_res res;
 
 	if (sp_db_query(&res,
-			"SELECT user_id FROM subscriptions WHERE plan_id = ? AND status = 'active'", "l",
-			plan_id) != 0)
+	                "SELECT user_id FROM subscriptions WHERE plan_id = ? AND status = 'active'",
+	                "l", plan_id) != 0)
 		return;
 	for (size_t i = 0; i < res.nrows; i++) {
 		long long uid = sp_res_ll(&res, i, 0, 0);
@@ -450,21 +463,20 @@ static int plans_update(sp_req *r)
 		return -1;
 	/* one statement: each column keeps its value unless the field was given */
 	n = sp_db_exec(
-		"UPDATE plans SET name = IF(?, ?, name), description = IF(?, ?, description), "
-		"price = IF(?, ?, price), currency = IF(?, ?, currency), validity_days = IF(?, ?, "
-		"validity_days), access_level = IF(?, ?, access_level), max_devices = IF(?, ?, "
-		"max_devices), max_streams = IF(?, ?, max_streams), resolution = IF(?, ?, "
-		"resolution), features = IF(?, ?, features), download_allowed = IF(?, ?, "
-		"download_allowed), ads_enabled = IF(?, ?, ads_enabled), is_popular = IF(?, ?, "
-		"is_popular), display_order = IF(?, ?, display_order), is_active = IF(?, ?, "
-		"is_active) WHERE id = ?",
-		"isisisisiliiiliiiiisiiiiiiiliil",
-		p.has_name, p.name, p.has_description, p.description, p.has_price, p.price,
-		p.has_currency, p.currency, p.has_validity, p.validity, p.has_level, p.level,
-		p.has_devices, p.devices, p.has_streams, (int)p.streams, p.has_resolution,
-		p.resolution, p.has_features, p.features ? p.features : "[]", p.has_download,
-		p.download, p.has_ads, p.ads, p.has_popular, p.popular, p.has_order, p.order,
-		p.has_active, p.active, id);
+	    "UPDATE plans SET name = IF(?, ?, name), description = IF(?, ?, description), "
+	    "price = IF(?, ?, price), currency = IF(?, ?, currency), validity_days = IF(?, ?, "
+	    "validity_days), access_level = IF(?, ?, access_level), max_devices = IF(?, ?, "
+	    "max_devices), max_streams = IF(?, ?, max_streams), resolution = IF(?, ?, "
+	    "resolution), features = IF(?, ?, features), download_allowed = IF(?, ?, "
+	    "download_allowed), ads_enabled = IF(?, ?, ads_enabled), is_popular = IF(?, ?, "
+	    "is_popular), display_order = IF(?, ?, display_order), is_active = IF(?, ?, "
+	    "is_active) WHERE id = ?",
+	    "isisisisiliiiliiiiisiiiiiiiliil", p.has_name, p.name, p.has_description, p.description,
+	    p.has_price, p.price, p.has_currency, p.currency, p.has_validity, p.validity,
+	    p.has_level, p.level, p.has_devices, p.devices, p.has_streams, (int)p.streams,
+	    p.has_resolution, p.resolution, p.has_features, p.features ? p.features : "[]",
+	    p.has_download, p.download, p.has_ads, p.ads, p.has_popular, p.popular, p.has_order,
+	    p.order, p.has_active, p.active, id);
 	free(p.features);
 	if (n < 0) {
 		if (sp_db_errno() == SP_ER_DUP_ENTRY)
@@ -495,7 +507,8 @@ static int plans_delete(sp_req *r)
 	if (sp_db_exec("UPDATE plans SET is_active = 0 WHERE id = ?", "l", id) < 0)
 		return unavailable(r);
 	sp_cache_drop_group(PLANS_GROUP);
-	return reply_plan(r, 200, id, "Plan deactivated; current subscribers keep it until it ends");
+	return reply_plan(r, 200, id,
+	                  "Plan deactivated; current subscribers keep it until it ends");
 }
 
 /* ---------------------------------------------------------------- subscribe */
@@ -507,9 +520,10 @@ static json_object *load_sub(long long sub_id, int *err)
 
 	*err = 0;
 	if (sp_db_query(&res,
-			"SELECT " SP_SUB_COLS " FROM subscriptions s JOIN plans p ON p.id = s.plan_id "
-			"WHERE s.id = ?",
-			"l", sub_id) != 0) {
+	                "SELECT " SP_SUB_COLS
+	                " FROM subscriptions s JOIN plans p ON p.id = s.plan_id "
+	                "WHERE s.id = ?",
+	                "l", sub_id) != 0) {
 		*err = 1;
 		return NULL;
 	}
@@ -557,15 +571,16 @@ static int subs_subscribe(sp_req *r)
 	read_plan_id(r, &plan_id);
 	if (sp_v_text(r, r->json, "paymentMethod", 1, 1, 32, method, sizeof method) == SP_V_OK &&
 	    !pay->supports(method))
-		sp_field_error_add(r, "paymentMethod", "must be one of card, paypal, bank_transfer");
+		sp_field_error_add(r, "paymentMethod",
+		                   "must be one of card, paypal, bank_transfer");
 	sp_v_bool(r, r->json, "autoRenew", 0, &auto_renew);
 	if (r->n_errors)
 		return sp_fail_validation(r);
 
 	if (sp_db_query(&res,
-			"SELECT price, currency, validity_days, is_active, name, access_level FROM "
-			"plans WHERE id = ?",
-			"l", plan_id) != 0)
+	                "SELECT price, currency, validity_days, is_active, name, access_level FROM "
+	                "plans WHERE id = ?",
+	                "l", plan_id) != 0)
 		return unavailable(r);
 	if (res.nrows == 0) {
 		sp_res_free(&res);
@@ -614,15 +629,16 @@ static int subs_subscribe(sp_req *r)
 		goto fail;
 	sp_res_free(&res);
 	if (sp_db_exec("UPDATE subscriptions SET status = IF(end_date <= UTC_TIMESTAMP(3), "
-		       "'expired', 'replaced'), ended_at = UTC_TIMESTAMP(3), auto_renew = 0 WHERE "
-		       "user_id = ? AND status = 'active'",
-		       "l", r->user_id) < 0 ||
-	    sp_db_exec("INSERT INTO subscriptions (user_id, plan_id, status, start_date, end_date, "
-		       "auto_renew, transaction_id, amount, currency, payment_method, payment_date) "
-		       "VALUES (?, ?, 'active', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? DAY, "
-		       "?, ?, ?, ?, ?, UTC_TIMESTAMP(3))",
-		       "lllissss", r->user_id, plan_id, validity, auto_renew, paid.transaction_id,
-		       amount, currency, method) != 1)
+	               "'expired', 'replaced'), ended_at = UTC_TIMESTAMP(3), auto_renew = 0 WHERE "
+	               "user_id = ? AND status = 'active'",
+	               "l", r->user_id) < 0 ||
+	    sp_db_exec(
+	        "INSERT INTO subscriptions (user_id, plan_id, status, start_date, end_date, "
+	        "auto_renew, transaction_id, amount, currency, payment_method, payment_date) "
+	        "VALUES (?, ?, 'active', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) + INTERVAL ? DAY, "
+	        "?, ?, ?, ?, ?, UTC_TIMESTAMP(3))",
+	        "lllissss", r->user_id, plan_id, validity, auto_renew, paid.transaction_id, amount,
+	        currency, method) != 1)
 		goto fail;
 	sub_id = (long long)sp_db_insert_id();
 	json_object_object_add(ev, "subscriptionId", json_object_new_int64(sub_id));
@@ -630,7 +646,7 @@ static int subs_subscribe(sp_req *r)
 		goto fail_owned;
 	ev = NULL;
 	if (sp_db_exec("UPDATE users SET updated_at = UTC_TIMESTAMP(3) WHERE id = ?", "l",
-		       r->user_id) < 0 ||
+	               r->user_id) < 0 ||
 	    sp_db_commit() != 0)
 		goto fail_owned;
 	publish(r->user_id);
@@ -660,9 +676,9 @@ static json_object *devices_json(long long uid, int *err)
 
 	*err = 0;
 	if (sp_db_query(&res,
-			"SELECT device_id, device_name, device_type, last_used FROM devices WHERE "
-			"user_id = ? ORDER BY last_used DESC",
-			"l", uid) != 0) {
+	                "SELECT device_id, device_name, device_type, last_used FROM devices WHERE "
+	                "user_id = ? ORDER BY last_used DESC",
+	                "l", uid) != 0) {
 		*err = 1;
 		return NULL;
 	}
@@ -670,8 +686,10 @@ static json_object *devices_json(long long uid, int *err)
 	for (size_t i = 0; i < res.nrows; i++) {
 		json_object *d = json_object_new_object();
 		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
-		json_object_object_add(d, "deviceName", sp_json_str_or_null(sp_res_str(&res, i, 1)));
-		json_object_object_add(d, "deviceType", sp_json_str_or_null(sp_res_str(&res, i, 2)));
+		json_object_object_add(d, "deviceName",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
+		json_object_object_add(d, "deviceType",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
 		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
 		json_object_array_add(arr, d);
 	}
@@ -723,8 +741,8 @@ static int subs_status(sp_req *r)
 		json_object_put(devs);
 		json_object_object_add(data, "subscription", NULL);
 		json_object_object_add(data, "message",
-				       json_object_new_string("No active subscription; you are on "
-							      "the Free tier"));
+		                       json_object_new_string("No active subscription; you are on "
+		                                              "the Free tier"));
 		end_ms = 0;
 	}
 	{
@@ -753,14 +771,15 @@ static int subs_history(sp_req *r)
 	if (r->n_errors)
 		return sp_fail_validation(r);
 	if (sp_db_query(&res, "SELECT COUNT(*) FROM subscriptions WHERE user_id = ?", "l",
-			r->user_id) != 0)
+	                r->user_id) != 0)
 		return unavailable(r);
 	total = sp_res_ll(&res, 0, 0, 0);
 	sp_res_free(&res);
-	if (sp_db_query(&res,
-			"SELECT " SP_SUB_COLS " FROM subscriptions s JOIN plans p ON p.id = s.plan_id "
-			"WHERE s.user_id = ? ORDER BY s.created_at DESC, s.id DESC LIMIT ? OFFSET ?",
-			"lll", r->user_id, limit, (page - 1) * limit) != 0)
+	if (sp_db_query(
+	        &res,
+	        "SELECT " SP_SUB_COLS " FROM subscriptions s JOIN plans p ON p.id = s.plan_id "
+	        "WHERE s.user_id = ? ORDER BY s.created_at DESC, s.id DESC LIMIT ? OFFSET ?",
+	        "lll", r->user_id, limit, (page - 1) * limit) != 0)
 		return unavailable(r);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < res.nrows; i++)
@@ -769,7 +788,8 @@ static int subs_history(sp_req *r)
 	data = json_object_new_object();
 	json_object_object_add(data, "subscriptions", arr);
 	extra = json_object_new_object();
-	json_object_object_add(extra, "count", json_object_new_int((int)json_object_array_length(arr)));
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(arr)));
 	pg = json_object_new_object();
 	json_object_object_add(pg, "page", json_object_new_int64(page));
 	json_object_object_add(pg, "limit", json_object_new_int64(limit));
@@ -795,10 +815,11 @@ static int subs_cancel(sp_req *r)
 	if (r->n_errors)
 		return sp_fail_validation(r);
 	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res,
-			"SELECT id, cancelled_at IS NOT NULL FROM subscriptions WHERE user_id = ? AND "
-			"status = 'active' AND end_date > UTC_TIMESTAMP(3) FOR UPDATE",
-			"l", r->user_id) != 0)
+	    sp_db_query(
+	        &res,
+	        "SELECT id, cancelled_at IS NOT NULL FROM subscriptions WHERE user_id = ? AND "
+	        "status = 'active' AND end_date > UTC_TIMESTAMP(3) FOR UPDATE",
+	        "l", r->user_id) != 0)
 		return unavailable(r);
 	if (res.nrows == 0) {
 		sp_res_free(&res);
@@ -819,14 +840,14 @@ static int subs_cancel(sp_req *r)
 	json_object_object_add(ev, "reason", has_reason ? json_object_new_string(reason) : NULL);
 	/* access continues until end_date; only the renewal stops */
 	if (sp_db_exec("UPDATE subscriptions SET auto_renew = 0, cancelled_at = UTC_TIMESTAMP(3), "
-		       "cancel_reason = ? WHERE id = ?",
-		       "sl", has_reason ? reason : NULL, sub_id) != 1) {
+	               "cancel_reason = ? WHERE id = ?",
+	               "sl", has_reason ? reason : NULL, sub_id) != 1) {
 		json_object_put(ev);
 		return unavailable(r);
 	}
 	if (sp_outbox_add("subscription.cancelled", r->user_id, ev) != 0 ||
 	    sp_db_exec("UPDATE users SET updated_at = UTC_TIMESTAMP(3) WHERE id = ?", "l",
-		       r->user_id) < 0 ||
+	               r->user_id) < 0 ||
 	    sp_db_commit() != 0)
 		return unavailable(r);
 	publish(r->user_id);

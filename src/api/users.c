@@ -26,11 +26,10 @@ static int users_devices(sp_req *r);
 static int users_device_delete(sp_req *r);
 
 static const sp_route routes[] = {
-	{"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL},
-	{"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL},
-	{"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-	{"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY,
-	 NULL},
+    {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL},
+    {"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL},
+    {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    {"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
 };
 
 #define PICTURE_MAX (5L * 1024 * 1024)
@@ -77,22 +76,23 @@ static json_object *merge_preferences(sp_req *r, json_object *in, const char *st
 		return NULL;
 	}
 	if (json_object_object_get_ex(in, "genres", &v)) {
-		size_t len = v && json_object_is_type(v, json_type_array) ? json_object_array_length(v)
-									   : 999;
+		size_t len = v && json_object_is_type(v, json_type_array)
+		                 ? json_object_array_length(v)
+		                 : 999;
 		json_object *g = json_object_new_array();
 		if (len > 20)
 			sp_field_error_add(r, "preferences.genres",
-					   "must be an array of at most 20 genre names");
+			                   "must be an array of at most 20 genre names");
 		for (size_t i = 0; len <= 20 && i < len; i++) {
 			json_object *e = json_object_array_get_idx(v, i);
 			const char *s = e && json_object_is_type(e, json_type_string)
-						? json_object_get_string(e)
-						: NULL;
+			                    ? json_object_get_string(e)
+			                    : NULL;
 			size_t sl = s ? (size_t)json_object_get_string_len(e) : 0;
 			long chars = s ? sp_utf8_count(s, sl) : -1;
 			if (s == NULL || chars < 1 || chars > 50 || strlen(s) != sl) {
 				sp_field_error_add(r, "preferences.genres",
-						   "must hold 1-50 character names");
+				                   "must hold 1-50 character names");
 				break;
 			}
 			json_object_array_add(g, json_object_new_string(s));
@@ -100,14 +100,15 @@ static json_object *merge_preferences(sp_req *r, json_object *in, const char *st
 		json_object_object_add(out, "genres", g);
 	}
 	if (json_object_object_get_ex(in, "language", &v)) {
-		const char *s = v && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									      : "";
+		const char *s =
+		    v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 		size_t len = strlen(s), ok = len >= 2 && len <= 10;
 		for (size_t i = 0; ok && i < len; i++)
-			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-';
+			ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+			     s[i] == '-';
 		if (!ok)
 			sp_field_error_add(r, "preferences.language",
-					   "must be a language tag such as en or pt-BR");
+			                   "must be a language tag such as en or pt-BR");
 		else
 			json_object_object_add(out, "language", json_object_new_string(s));
 	}
@@ -121,13 +122,14 @@ static json_object *merge_preferences(sp_req *r, json_object *in, const char *st
 				char field[64];
 				if (!json_object_object_get_ex(n, keys[i], &v))
 					continue;
-				snprintf(field, sizeof field, "preferences.notifications.%s", keys[i]);
+				snprintf(field, sizeof field, "preferences.notifications.%s",
+				         keys[i]);
 				if (v == NULL || !json_object_is_type(v, json_type_boolean))
 					sp_field_error_add(r, field, "must be true or false");
 				else
-					json_object_object_add(cur, keys[i],
-							       json_object_new_boolean(
-								       json_object_get_boolean(v)));
+					json_object_object_add(
+					    cur, keys[i],
+					    json_object_new_boolean(json_object_get_boolean(v)));
 			}
 		}
 	}
@@ -154,13 +156,14 @@ static int users_profile(sp_req *r)
 	has_prefs = json_object_object_get_ex(r->json, "preferences", &prefs_in);
 	if (r->n_errors)
 		return sp_fail_validation(r);
-	if (rc_name == SP_V_ABSENT && rc_bio == SP_V_ABSENT && rc_phone == SP_V_ABSENT && !has_prefs) {
+	if (rc_name == SP_V_ABSENT && rc_bio == SP_V_ABSENT && rc_phone == SP_V_ABSENT &&
+	    !has_prefs) {
 		sp_field_error_add(r, "body", "give at least one of name, bio, phone, preferences");
 		return sp_fail_validation(r);
 	}
 	if (has_prefs) {
 		if (sp_db_query(&res, "SELECT preferences FROM users WHERE id = ?", "l",
-				r->user_id) != 0)
+		                r->user_id) != 0)
 			return unavailable(r);
 		prefs = merge_preferences(r, prefs_in, res.nrows ? sp_res_str(&res, 0, 0) : NULL);
 		sp_res_free(&res);
@@ -169,11 +172,11 @@ static int users_profile(sp_req *r)
 	}
 	/* each column keeps its value unless given; null clears bio and phone */
 	n = sp_db_exec("UPDATE users SET name = IF(?, ?, name), bio = IF(?, ?, bio), phone = IF(?, "
-		       "?, phone), preferences = IF(?, ?, preferences) WHERE id = ?",
-		       "isisisisl", rc_name == SP_V_OK, name, rc_bio != SP_V_ABSENT,
-		       rc_bio == SP_V_OK && bio[0] ? bio : NULL, rc_phone != SP_V_ABSENT,
-		       rc_phone == SP_V_OK ? phone : NULL, prefs != NULL,
-		       prefs ? sp_json_text(prefs) : NULL, r->user_id);
+	               "?, phone), preferences = IF(?, ?, preferences) WHERE id = ?",
+	               "isisisisl", rc_name == SP_V_OK, name, rc_bio != SP_V_ABSENT,
+	               rc_bio == SP_V_OK && bio[0] ? bio : NULL, rc_phone != SP_V_ABSENT,
+	               rc_phone == SP_V_OK ? phone : NULL, prefs != NULL,
+	               prefs ? sp_json_text(prefs) : NULL, r->user_id);
 	if (prefs)
 		json_object_put(prefs);
 	if (n < 0)
@@ -265,9 +268,10 @@ static int users_picture(sp_req *r)
 	json_object *data;
 	int rc;
 
-	if (r->content_type == NULL || strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
+	if (r->content_type == NULL ||
+	    strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
 		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
-			"Content-Type must be multipart/form-data with a 'picture' part");
+		        "Content-Type must be multipart/form-data with a 'picture' part");
 		return -1;
 	}
 	if (sp_req_read_body(r, PICTURE_BODY_MAX) != 0)
@@ -279,8 +283,9 @@ static int users_picture(sp_req *r)
 	}
 	if (rc != SP_MP_OK) {
 		sp_field_error_add(r, "picture",
-				   rc == SP_MP_NO_BOUNDARY ? "multipart body has no boundary"
-							   : "multipart body is malformed or truncated");
+		                   rc == SP_MP_NO_BOUNDARY
+		                       ? "multipart body has no boundary"
+		                       : "multipart body is malformed or truncated");
 		return sp_fail_validation(r);
 	}
 	if ((long)part.len > PICTURE_MAX) {
@@ -303,13 +308,15 @@ static int users_picture(sp_req *r)
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	if (sp_db_query(&res, "SELECT picture_path FROM users WHERE id = ?", "l", r->user_id) != 0) {
+	if (sp_db_query(&res, "SELECT picture_path FROM users WHERE id = ?", "l", r->user_id) !=
+	    0) {
 		unlink(path);
 		return unavailable(r);
 	}
 	old = res.nrows && sp_res_str(&res, 0, 0) ? sp_xstrdup(sp_res_str(&res, 0, 0)) : NULL;
 	sp_res_free(&res);
-	if (sp_db_exec("UPDATE users SET picture_path = ? WHERE id = ?", "sl", url, r->user_id) < 0) {
+	if (sp_db_exec("UPDATE users SET picture_path = ? WHERE id = ?", "sl", url, r->user_id) <
+	    0) {
 		unlink(path);
 		free(old);
 		return unavailable(r);
@@ -332,16 +339,18 @@ static int users_devices(sp_req *r)
 	json_object *arr, *data, *extra;
 
 	if (sp_db_query(&res,
-			"SELECT device_id, device_name, device_type, last_used, created_at FROM "
-			"devices WHERE user_id = ? ORDER BY last_used DESC",
-			"l", r->user_id) != 0)
+	                "SELECT device_id, device_name, device_type, last_used, created_at FROM "
+	                "devices WHERE user_id = ? ORDER BY last_used DESC",
+	                "l", r->user_id) != 0)
 		return unavailable(r);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < res.nrows; i++) {
 		json_object *d = json_object_new_object();
 		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
-		json_object_object_add(d, "deviceName", sp_json_str_or_null(sp_res_str(&res, i, 1)));
-		json_object_object_add(d, "deviceType", sp_json_str_or_null(sp_res_str(&res, i, 2)));
+		json_object_object_add(d, "deviceName",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
+		json_object_object_add(d, "deviceType",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
 		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
 		json_object_object_add(d, "registeredAt", sp_json_dbtime(sp_res_str(&res, i, 4)));
 		json_object_array_add(arr, d);
@@ -350,7 +359,8 @@ static int users_devices(sp_req *r)
 	data = json_object_new_object();
 	json_object_object_add(data, "devices", arr);
 	extra = json_object_new_object();
-	json_object_object_add(extra, "count", json_object_new_int((int)json_object_array_length(arr)));
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(arr)));
 	sp_ok_ex(r, 200, NULL, data, extra);
 	return 0;
 }
@@ -364,7 +374,8 @@ static int users_device_delete(sp_req *r)
 		sp_field_error_add(r, "deviceId", "must be at most 128 characters");
 		return sp_fail_validation(r);
 	}
-	n = sp_db_exec("DELETE FROM devices WHERE user_id = ? AND device_id = ?", "ls", r->user_id, id);
+	n = sp_db_exec("DELETE FROM devices WHERE user_id = ? AND device_id = ?", "ls", r->user_id,
+	               id);
 	if (n < 0)
 		return unavailable(r);
 	if (n == 0) {

@@ -1,6 +1,7 @@
 /*
  * sp-admin: the operator's tool. migrate applies sql/migrations once each
- * and records them; create-admin makes (or resets) an administrator.
+ * and records them; create-admin makes (or resets) an administrator; seed
+ * adds the demo accounts (one per plan) when they are missing.
  */
 #include "sp_auth.h"
 #include "sp_config.h"
@@ -22,7 +23,9 @@ static int usage(void)
 {
 	fprintf(stderr,
 	        "usage: sp-admin migrate [--dir DIR]\n"
-	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n");
+	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
+	        "       sp-admin seed                        (demo users; password from "
+	        "SP_DEMO_PASSWORD)\n");
 	return 64;
 }
 
@@ -171,6 +174,63 @@ static int cmd_create_admin(const char *email, const char *name)
 	return 0;
 }
 
+/*
+ * Demo accounts, one per plan, each with an active subscription bought
+ * through the same tables the API uses. Existing accounts are left alone.
+ */
+static int cmd_seed(void)
+{
+	static const struct {
+		const char *email, *name, *plan;
+	} demo[] = {
+	    {"free@demo.local", "Fiona Free", NULL},
+	    {"basic@demo.local", "Bruno Basic", "Basic"},
+	    {"premium@demo.local", "Priya Premium", "Premium"},
+	    {"ultimate@demo.local", "Umar Ultimate", "Ultimate"},
+	};
+	const char *pw = getenv("SP_DEMO_PASSWORD");
+	char hash[128];
+	int created = 0;
+
+	if (pw == NULL || *pw == '\0')
+		pw = "Demo12345";
+	if (sp_password_problem(pw, strlen(pw)) != NULL) {
+		fprintf(stderr, "seed: SP_DEMO_PASSWORD does not meet the password rules\n");
+		return 64;
+	}
+	if (sp_password_hash(pw, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
+		return 1;
+	for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++) {
+		long long n, uid;
+		char txn[40], rnd[17];
+
+		n = sp_db_exec(
+		    "INSERT IGNORE INTO users (name, email, password_hash) VALUES (?, ?, ?)", "sss",
+		    demo[i].name, demo[i].email, hash);
+		if (n < 0)
+			return 1;
+		if (n == 0)
+			continue;
+		uid = (long long)sp_db_insert_id();
+		created++;
+		if (demo[i].plan == NULL)
+			continue;
+		sp_random_hex(rnd, 8);
+		snprintf(txn, sizeof txn, "seed_%s", rnd);
+		if (sp_db_exec(
+		        "INSERT INTO subscriptions (user_id, plan_id, status, start_date, "
+		        "end_date, auto_renew, transaction_id, amount, currency, payment_method, "
+		        "payment_date) SELECT ?, id, 'active', UTC_TIMESTAMP(3), UTC_TIMESTAMP(3) "
+		        "+ INTERVAL validity_days DAY, 1, ?, price, currency, 'card', "
+		        "UTC_TIMESTAMP(3) FROM plans WHERE name = ?",
+		        "lss", uid, txn, demo[i].plan) != 1)
+			return 1;
+	}
+	printf("demo users: %d created (password %s)\n", created,
+	       getenv("SP_DEMO_PASSWORD") ? "from SP_DEMO_PASSWORD" : "Demo12345");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -189,6 +249,8 @@ int main(int argc, char **argv)
 		if (argc >= 4 && strcmp(argv[2], "--dir") == 0)
 			dir = argv[3];
 		rc = cmd_migrate(dir);
+	} else if (strcmp(argv[1], "seed") == 0) {
+		rc = cmd_seed();
 	} else if (strcmp(argv[1], "create-admin") == 0 && argc >= 3) {
 		rc = cmd_create_admin(argv[2], argc >= 4 ? argv[3] : "Administrator");
 	} else {

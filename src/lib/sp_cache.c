@@ -14,18 +14,18 @@
  * so a group drop can never miss a key that was just filled.
  */
 static sp_kv_script put_script = {"cache_put",
-				  "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\n"
-				  "redis.call('SADD', KEYS[2], KEYS[1])\n"
-				  "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
-				  "return 1\n",
-				  ""};
+                                  "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\n"
+                                  "redis.call('SADD', KEYS[2], KEYS[1])\n"
+                                  "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
+                                  "return 1\n",
+                                  ""};
 
 static sp_kv_script drop_script = {"cache_drop",
-				   "local keys = redis.call('SMEMBERS', KEYS[1])\n"
-				   "for i = 1, #keys do redis.call('DEL', keys[i]) end\n"
-				   "redis.call('DEL', KEYS[1])\n"
-				   "return #keys\n",
-				   ""};
+                                   "local keys = redis.call('SMEMBERS', KEYS[1])\n"
+                                   "for i = 1, #keys do redis.call('DEL', keys[i]) end\n"
+                                   "redis.call('DEL', KEYS[1])\n"
+                                   "return #keys\n",
+                                   ""};
 
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl)
 {
@@ -65,7 +65,7 @@ void sp_cache_count(const char *cache, int hit)
 	char name[128];
 
 	snprintf(name, sizeof name, "sp_cache_%s_total{cache=\"%s\"}", hit ? "hits" : "misses",
-		 cache);
+	         cache);
 	sp_metrics_inc(name);
 }
 

@@ -30,7 +30,8 @@ static int header_param(const char *v, size_t vlen, const char *param, char *out
 				if (p >= end || *p != '"')
 					return -1;
 			} else {
-				while (p < end && *p != ';' && *p != ' ' && *p != '\r' && j + 1 < outsz)
+				while (p < end && *p != ';' && *p != ' ' && *p != '\r' &&
+				       j + 1 < outsz)
 					out[j++] = *p++;
 			}
 			out[j] = '\0';
@@ -41,7 +42,7 @@ static int header_param(const char *v, size_t vlen, const char *param, char *out
 }
 
 enum sp_mp_result sp_multipart_find(const char *content_type, const char *body, size_t len,
-				    const char *name, sp_part *out)
+                                    const char *name, sp_part *out)
 {
 	char boundary[80], delim[84];
 	size_t dl;
@@ -51,7 +52,7 @@ enum sp_mp_result sp_multipart_find(const char *content_type, const char *body, 
 	if (content_type == NULL || strncasecmp(content_type, "multipart/form-data", 19) != 0)
 		return SP_MP_NOT_MULTIPART;
 	if (header_param(content_type, strlen(content_type), "boundary", boundary,
-			 sizeof boundary) != 0 ||
+	                 sizeof boundary) != 0 ||
 	    strlen(boundary) > 70)
 		return SP_MP_NO_BOUNDARY;
 	dl = (size_t)snprintf(delim, sizeof delim, "--%s", boundary);
@@ -86,17 +87,18 @@ enum sp_mp_result sp_multipart_find(const char *content_type, const char *body, 
 			const char *eol = memmem_s(h, (size_t)(hdr_end - h), "\r\n", 2);
 			size_t hl = eol ? (size_t)(eol - h) : (size_t)(hdr_end - h);
 			if (hl > 20 && strncasecmp(h, "Content-Disposition:", 20) == 0) {
-				if (header_param(h + 20, hl - 20, "name", pname, sizeof pname) == 0 &&
+				if (header_param(h + 20, hl - 20, "name", pname, sizeof pname) ==
+				        0 &&
 				    strcmp(pname, name) == 0)
 					is_named = 1;
 				header_param(h + 20, hl - 20, "filename", out->filename,
-					     sizeof out->filename);
+				             sizeof out->filename);
 			} else if (hl > 13 && strncasecmp(h, "Content-Type:", 13) == 0) {
 				const char *v = h + 13;
 				while (*v == ' ' && v < h + hl)
 					v++;
 				snprintf(out->content_type, sizeof out->content_type, "%.*s",
-					 (int)(h + hl - v), v);
+				         (int)(h + hl - v), v);
 			}
 			h += hl + 2;
 		}

@@ -19,10 +19,10 @@ enum sp_mp_result {
 	SP_MP_NOT_MULTIPART, /* content type is not multipart/form-data */
 	SP_MP_NO_BOUNDARY,
 	SP_MP_MALFORMED, /* truncated part, missing headers or closing delimiter */
-	SP_MP_NO_PART,	 /* well formed, but no part with that name */
+	SP_MP_NO_PART,   /* well formed, but no part with that name */
 };
 
 enum sp_mp_result sp_multipart_find(const char *content_type, const char *body, size_t len,
-				    const char *name, sp_part *out);
+                                    const char *name, sp_part *out);
 
 #endif
