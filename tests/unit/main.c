@@ -17,6 +17,8 @@ int main(void)
 	suite_jwt();
 	suite_bcrypt();
 	suite_envelope();
+	suite_tier();
+	suite_multipart();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();

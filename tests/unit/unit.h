@@ -11,6 +11,8 @@ void suite_jwt(void);
 void suite_bcrypt(void);
 void suite_envelope(void);
 void suite_util(void);
+void suite_tier(void);
+void suite_multipart(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
