@@ -178,7 +178,39 @@ static int cmd_create_admin(const char *email, const char *name)
  * Demo accounts, one per plan, each with an active subscription bought
  * through the same tables the API uses. Existing accounts are left alone.
  */
-static int cmd_seed(void)
+static int seed_content(const char *sql_dir)
+{
+	char err[512];
+	char *path, *sql;
+	sp_res res;
+	long long n;
+
+	if (sp_db_query(&res, "SELECT COUNT(*) FROM content", "") != 0)
+		return 1;
+	n = sp_res_ll(&res, 0, 0, 0);
+	sp_res_free(&res);
+	if (n > 0) {
+		printf("catalogue: %lld titles present, not seeded\n", n);
+		return 0;
+	}
+	path = sp_xasprintf("%s/seed/demo_content.sql", sql_dir);
+	sql = slurp(path, err, sizeof err);
+	free(path);
+	if (sql == NULL) {
+		fprintf(stderr, "seed: %s\n", err);
+		return 1;
+	}
+	if (sp_db_run_script(sql, err, sizeof err) != 0) {
+		fprintf(stderr, "seed: demo catalogue failed: %s\n", err);
+		free(sql);
+		return 1;
+	}
+	free(sql);
+	printf("catalogue: demo titles seeded\n");
+	return 0;
+}
+
+static int cmd_seed(const char *sql_dir)
 {
 	static const struct {
 		const char *email, *name, *plan;
@@ -228,7 +260,7 @@ static int cmd_seed(void)
 	}
 	printf("demo users: %d created (password %s)\n", created,
 	       getenv("SP_DEMO_PASSWORD") ? "from SP_DEMO_PASSWORD" : "Demo12345");
-	return 0;
+	return seed_content(sql_dir);
 }
 
 int main(int argc, char **argv)
@@ -246,11 +278,13 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "migrate") == 0) {
 		const char *dir = SP_DEFAULT_SQL_DIR "/migrations";
+		/* --dir names the migrations directory itself */
 		if (argc >= 4 && strcmp(argv[2], "--dir") == 0)
 			dir = argv[3];
 		rc = cmd_migrate(dir);
 	} else if (strcmp(argv[1], "seed") == 0) {
-		rc = cmd_seed();
+		rc = cmd_seed(argc >= 4 && strcmp(argv[2], "--sql-dir") == 0 ? argv[3]
+		                                                             : SP_DEFAULT_SQL_DIR);
 	} else if (strcmp(argv[1], "create-admin") == 0 && argc >= 3) {
 		rc = cmd_create_admin(argv[2], argc >= 4 ? argv[3] : "Administrator");
 	} else {
