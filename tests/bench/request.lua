@@ -1,0 +1,58 @@
+-- wrk script for tests/bench/run: builds one request from the environment,
+-- counts every response that is not 2xx, and prints one machine-readable line.
+--
+--   BENCH_METHOD  GET (default) or POST
+--   BENCH_BODY    request body; sent as application/json when set
+--   BENCH_TOKEN   access token; sent as "Authorization: Bearer <token>" when set
+
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY") or ""
+local token = os.getenv("BENCH_TOKEN") or ""
+
+wrk.method = method
+if body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+if token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+-- Each wrk thread runs its own Lua state; setup() keeps a handle on each so
+-- done() can add up their counters.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  non2xx = 0
+  first_bad = 0
+end
+
+function response(status, headers, resp_body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+    if first_bad == 0 then
+      first_bad = status
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local bad, status = 0, 0
+  for _, t in ipairs(threads) do
+    bad = bad + t:get("non2xx")
+    if status == 0 then
+      status = t:get("first_bad")
+    end
+  end
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH requests=%d duration_us=%d non2xx=%d first_bad_status=%d " ..
+    "p50_us=%d p99_us=%d errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d\n",
+    summary.requests, summary.duration, bad, status,
+    latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.timeout))
+end
