@@ -333,6 +333,11 @@ again:
 			goto conn_lost;
 		return -1;
 	}
+	if ((unsigned long)p.n != mysql_stmt_param_count(st)) {
+		sp_error("statement wants %lu parameters, %d given", mysql_stmt_param_count(st),
+		         p.n);
+		return -1;
+	}
 	if ((p.n && mysql_stmt_bind_param(st, p.bind) != 0) || mysql_stmt_execute(st) != 0) {
 		last_errno = mysql_stmt_errno(st);
 		if (is_conn_error(last_errno))

@@ -19,7 +19,8 @@
  * expires with it, INCR is atomic, so concurrent processes never lose a
  * count. KEYS: n counters; for a token holder the jti deny mark, the chain
  * deny mark, the token version and the cached level; then the route's
- * prefetch key, if any.
+ * prefetch key, if any. A prefetch key may hold "{L}", replaced here by the
+ * level digit of the cached level (a per-level page), or skipped if unknown.
  * ARGV: n, count (1) or peek (0), token part (1/0), prefetch (1/0), then
  * limit and window per counter.
  */
@@ -38,14 +39,23 @@ static sp_kv_script gate_script = {
     "  out[i] = c\n"
     "end\n"
     "local k = n\n"
+    "local lvl = ''\n"
     "if ARGV[3] == '1' then\n"
     "  out[k + 1] = redis.call('EXISTS', KEYS[k + 1])\n"
     "  out[k + 2] = redis.call('EXISTS', KEYS[k + 2])\n"
     "  out[k + 3] = redis.call('GET', KEYS[k + 3]) or ''\n"
-    "  out[k + 4] = redis.call('GET', KEYS[k + 4]) or ''\n"
+    "  lvl = redis.call('GET', KEYS[k + 4]) or ''\n"
+    "  out[k + 4] = lvl\n"
     "  k = k + 4\n"
     "end\n"
-    "if ARGV[4] == '1' then out[k + 1] = redis.call('GET', KEYS[k + 1]) or '' end\n"
+    "if ARGV[4] == '1' then\n"
+    "  local key = KEYS[k + 1]\n"
+    "  if string.find(key, '{L}', 1, true) then\n"
+    "    local lv = string.match(lvl, '^L1|(%d)|')\n"
+    "    if lv then key = string.gsub(key, '{L}', lv) else key = nil end\n"
+    "  end\n"
+    "  if key then out[k + 1] = redis.call('GET', key) or '' else out[k + 1] = '' end\n"
+    "end\n"
     "return out\n",
     ""};
 

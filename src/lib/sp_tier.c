@@ -139,6 +139,7 @@ int sp_level_get(sp_req *r, sp_level *out)
 	if (r->level_cached && sp_level_decode(r->level_cached, out) == 0) {
 		/* a subscription that ended since it was cached no longer counts */
 		if (out->sub_id == 0 || out->end_ms > sp_now_ms()) {
+			out->from_cache = 1;
 			sp_cache_count("level", 1);
 			return 0;
 		}

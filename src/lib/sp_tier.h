@@ -24,6 +24,7 @@ typedef struct sp_level {
 	int resolution;   /* 0 480p, 1 720p, 2 1080p, 3 4K */
 	long long sub_id; /* 0 when no paid subscription is active */
 	int64_t end_ms;   /* end of the active subscription, 0 if none */
+	int from_cache;   /* set by sp_level_get: answered from the gate's cached value */
 } sp_level;
 
 const char *sp_tier_name(int level);

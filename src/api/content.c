@@ -1,0 +1,467 @@
+/*
+ * The content catalogue: browse with filters, sort, full-text search and
+ * paging (level checked in SQL), details with recommendations, featured and
+ * trending; pages are cached per level and dropped on any admin write.
+ */
+#include "content_json.h"
+#include "sp_app.h"
+#include "sp_cache.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_tier.h"
+#include "sp_valid.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int content_list(sp_req *r);
+static int content_featured(sp_req *r);
+static int content_trending(sp_req *r);
+static int content_details(sp_req *r);
+static int list_key(sp_req *r, long long uid, char *key, size_t n);
+static int details_key(sp_req *r, long long uid, char *key, size_t n);
+int content_create(sp_req *r);
+int content_update(sp_req *r);
+int content_delete(sp_req *r);
+
+static const sp_route routes[] = {
+    {"GET", "/content", content_list, SP_AUTH_OPTIONAL, SP_NO_BODY | SP_RL_SEARCH, list_key},
+    {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
+    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
+    {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key},
+    {"POST", "/content", content_create, SP_AUTH_ADMIN, 0, NULL},
+    {"PUT", "/content/:id", content_update, SP_AUTH_ADMIN, 0, NULL},
+    {"DELETE", "/content/:id", content_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL},
+};
+
+#define LIST_TTL    60
+#define DETAILS_TTL 3600
+
+static int unavailable(sp_req *r)
+{
+	sp_fail_unavailable(r);
+	return -1;
+}
+
+/*
+ * The caller's level for the catalogue: anonymous callers are Free. Sets
+ * *cached when it came from the gate's cache (so a prefetched page, keyed
+ * by that same level, may be used).
+ */
+static int caller_level(sp_req *r, int *level, int *cached)
+{
+	sp_level l;
+
+	*cached = 1;
+	if (!r->authenticated) {
+		*level = SP_LEVEL_FREE;
+		return 0;
+	}
+	if (sp_level_get(r, &l) != 0)
+		return -1;
+	*level = l.level;
+	*cached = l.from_cache;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+static const char *const types[] = {"movie", "series", "documentary", "short", "trailer"};
+static const char *const sorts[] = {"releaseDate", "views", "rating", "title"};
+
+struct list_q {
+	int type; /* index in types, -1 any */
+	char genre[51];
+	int level_f;      /* accessLevel filter, -1 any */
+	char search[256]; /* boolean-mode query built from words only, "" none */
+	int has_search;
+	int sort, desc, locked;
+	long long page, limit;
+};
+
+/*
+ * Turns free text into a safe boolean-mode query: words only (letters and
+ * digits, any script), each required and prefix-matched ("+word*"), at most
+ * eight. Operators, quotes and punctuation never reach MariaDB.
+ */
+static void search_terms(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+	int terms = 0;
+	const unsigned char *p = (const unsigned char *)in;
+
+	out[0] = '\0';
+	while (*p && terms < 8) {
+		const unsigned char *w;
+		size_t wl;
+		while (*p && !(isalnum(*p) || *p >= 0x80))
+			p++;
+		w = p;
+		while (*p && (isalnum(*p) || *p >= 0x80))
+			p++;
+		wl = (size_t)(p - w);
+		if (wl < 2 || wl > 40 || o + wl + 4 >= outsz)
+			continue;
+		out[o++] = '+';
+		memcpy(out + o, w, wl);
+		o += wl;
+		out[o++] = '*';
+		out[o++] = ' ';
+		out[o] = '\0';
+		terms++;
+	}
+	if (o > 0)
+		out[o - 1] = '\0';
+}
+
+static int parse_list(sp_req *r, struct list_q *q, int report)
+{
+	const char *v;
+	int n_err = (int)r->n_errors;
+
+#define BAD(f, m)                                                                                  \
+	do {                                                                                       \
+		if (report)                                                                        \
+			sp_field_error_add(r, f, m);                                               \
+		else                                                                               \
+			return -1;                                                                 \
+	} while (0)
+	memset(q, 0, sizeof *q);
+	q->type = -1;
+	q->level_f = -1;
+	q->desc = 1;
+	if ((v = sp_query(r, "type")) != NULL) {
+		for (int i = 0; i < 5; i++)
+			if (strcmp(v, types[i]) == 0)
+				q->type = i;
+		if (q->type < 0)
+			BAD("type", "must be one of movie, series, documentary, short, trailer");
+	}
+	if ((v = sp_query(r, "genre")) != NULL) {
+		long n = sp_utf8_count(v, strlen(v));
+		if (n < 1 || n > 50)
+			BAD("genre", "must be 1 to 50 characters");
+		else
+			snprintf(q->genre, sizeof q->genre, "%s", v);
+	}
+	if ((v = sp_query(r, "accessLevel")) != NULL && (q->level_f = sp_tier_parse(v)) < 0)
+		BAD("accessLevel", "must be one of Free, Basic, Premium, Ultimate");
+	if ((v = sp_query(r, "search")) != NULL) {
+		long n = sp_utf8_count(v, strlen(v));
+		if (n < 0 || n > 200)
+			BAD("search", "must be valid text of at most 200 characters");
+		else {
+			q->has_search = 1;
+			search_terms(v, q->search, sizeof q->search);
+		}
+	}
+	q->sort = 0;
+	if ((v = sp_query(r, "sortBy")) != NULL) {
+		q->sort = -1;
+		for (int i = 0; i < 4; i++)
+			if (strcmp(v, sorts[i]) == 0)
+				q->sort = i;
+		if (q->sort < 0) {
+			q->sort = 0;
+			BAD("sortBy", "must be one of releaseDate, views, rating, title");
+		}
+	}
+	q->desc = q->sort != 3; /* newest, most viewed, best rated first; titles A to Z */
+	if ((v = sp_query(r, "order")) != NULL) {
+		if (strcasecmp(v, "asc") == 0)
+			q->desc = 0;
+		else if (strcasecmp(v, "desc") == 0)
+			q->desc = 1;
+		else
+			BAD("order", "must be asc or desc");
+	}
+	if ((v = sp_query(r, "includeLocked")) != NULL) {
+		if (strcmp(v, "true") == 0)
+			q->locked = 1;
+		else if (strcmp(v, "false") != 0)
+			BAD("includeLocked", "must be true or false");
+	}
+	if (report) {
+		sp_v_query_int(r, "page", 1, 1, 100000, &q->page);
+		sp_v_query_int(r, "limit", 20, 1, 100, &q->limit);
+	} else {
+		if (sp_v_query_int(r, "page", 1, 1, 100000, &q->page) == SP_V_INVALID ||
+		    sp_v_query_int(r, "limit", 20, 1, 100, &q->limit) == SP_V_INVALID)
+			return -1;
+	}
+#undef BAD
+	return (int)r->n_errors > n_err ? -1 : 0;
+}
+
+/* The normalised query as a cache key; {L} becomes the caller's level. */
+static void list_cache_key(const struct list_q *q, const char *level, char *key, size_t n)
+{
+	char h[65];
+	sp_buf b;
+
+	sp_buf_init(&b);
+	sp_buf_addf(&b, "%d|%s|%d|%s|%d|%d|%d|%lld|%lld", q->type, q->genre, q->level_f,
+	            q->has_search ? q->search : "-", q->sort, q->desc, q->locked, q->page,
+	            q->limit);
+	sp_sha256_hex(b.data, b.len, h);
+	sp_buf_free(&b);
+	snprintf(key, n, "catalog:list:%s:%.32s", level, h);
+}
+
+static int list_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	struct list_q q;
+
+	if (parse_list(r, &q, 0) != 0) {
+		/* the handler reports these errors itself */
+		for (size_t i = 0; i < r->n_errors; i++) {
+			free(r->errors[i].field);
+			free(r->errors[i].message);
+		}
+		r->n_errors = 0;
+		return -1;
+	}
+	list_cache_key(&q, uid ? "{L}" : "0", key, n);
+	return 0;
+}
+
+/*
+ * One statement per sort order and direction, with and without search:
+ * ORDER BY cannot be a parameter, and every variant stays a prepared
+ * statement. Optional filters are "(? IS NULL OR ...)" so one text serves.
+ */
+#define LIST_FROM                                                                                  \
+	" FROM content c WHERE c.is_active = 1 AND (? = 1 OR c.access_level <= ?) AND (? IS NULL " \
+	"OR c.type = ?) AND (? < 0 OR c.access_level = ?) AND (? IS NULL OR EXISTS (SELECT 1 "     \
+	"FROM content_genres g WHERE g.content_id = c.id AND g.genre = ?))"
+#define LIST_SEARCH " AND MATCH(c.title, c.description) AGAINST (? IN BOOLEAN MODE)"
+#define LIST_SQL(search, order)                                                                    \
+	"SELECT " CONTENT_COLS LIST_FROM search " ORDER BY " order ", c.id LIMIT ? OFFSET ?"
+
+static const char *const list_sql[2][4][2] = {
+    {{LIST_SQL("", "c.release_date ASC"), LIST_SQL("", "c.release_date DESC")},
+     {LIST_SQL("", "c.views ASC"), LIST_SQL("", "c.views DESC")},
+     {LIST_SQL("", "c.rating_avg ASC"), LIST_SQL("", "c.rating_avg DESC")},
+     {LIST_SQL("", "c.title ASC"), LIST_SQL("", "c.title DESC")}},
+    {{LIST_SQL(LIST_SEARCH, "c.release_date ASC"), LIST_SQL(LIST_SEARCH, "c.release_date DESC")},
+     {LIST_SQL(LIST_SEARCH, "c.views ASC"), LIST_SQL(LIST_SEARCH, "c.views DESC")},
+     {LIST_SQL(LIST_SEARCH, "c.rating_avg ASC"), LIST_SQL(LIST_SEARCH, "c.rating_avg DESC")},
+     {LIST_SQL(LIST_SEARCH, "c.title ASC"), LIST_SQL(LIST_SEARCH, "c.title DESC")}},
+};
+static const char *const count_sql[2] = {"SELECT COUNT(*)" LIST_FROM,
+                                         "SELECT COUNT(*)" LIST_FROM LIST_SEARCH};
+
+static int content_list(sp_req *r)
+{
+	struct list_q q;
+	int level, cached, all;
+	const char *type, *genre;
+	long long total;
+	sp_res res;
+	json_object *arr, *data, *extra, *pg;
+	char key[128], lv[4];
+
+	if (parse_list(r, &q, 1) != 0)
+		return sp_fail_validation(r);
+	if (caller_level(r, &level, &cached) != 0)
+		return unavailable(r);
+	if (r->prefetched && cached) {
+		sp_cache_count("catalog", 1);
+		sp_reply_raw(r, 200, r->prefetched);
+		return 0;
+	}
+	sp_cache_count("catalog", 0);
+	all = q.locked;
+	type = q.type >= 0 ? types[q.type] : NULL;
+	genre = q.genre[0] ? q.genre : NULL;
+	if (q.has_search && q.search[0] == '\0') {
+		/* nothing searchable in the text: an empty page, no query */
+		total = 0;
+		memset(&res, 0, sizeof res);
+	} else {
+		if ((q.has_search ? sp_db_query(&res, count_sql[1], "iissiisss", all, level, type,
+		                                type, q.level_f, q.level_f, genre, genre, q.search)
+		                  : sp_db_query(&res, count_sql[0], "iissiiss", all, level, type,
+		                                type, q.level_f, q.level_f, genre, genre)) != 0)
+			return unavailable(r);
+		total = sp_res_ll(&res, 0, 0, 0);
+		sp_res_free(&res);
+		if ((q.has_search ? sp_db_query(&res, list_sql[1][q.sort][q.desc], "iissiisssll",
+		                                all, level, type, type, q.level_f, q.level_f, genre,
+		                                genre, q.search, q.limit, (q.page - 1) * q.limit)
+		                  : sp_db_query(&res, list_sql[0][q.sort][q.desc], "iissiissll",
+		                                all, level, type, type, q.level_f, q.level_f, genre,
+		                                genre, q.limit, (q.page - 1) * q.limit)) != 0)
+			return unavailable(r);
+	}
+	arr = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++)
+		json_object_array_add(arr, content_item_json(&res, i, level));
+	sp_res_free(&res);
+	data = json_object_new_object();
+	json_object_object_add(data, "content", arr);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(arr)));
+	pg = json_object_new_object();
+	json_object_object_add(pg, "page", json_object_new_int64(q.page));
+	json_object_object_add(pg, "limit", json_object_new_int64(q.limit));
+	json_object_object_add(pg, "total", json_object_new_int64(total));
+	json_object_object_add(pg, "pages", json_object_new_int64((total + q.limit - 1) / q.limit));
+	json_object_object_add(extra, "pagination", pg);
+	sp_ok_ex(r, 200, NULL, data, extra);
+	snprintf(lv, sizeof lv, "%d", level);
+	list_cache_key(&q, lv, key, sizeof key);
+	sp_cache_put(CATALOG_GROUP, key, r->body_out.data, LIST_TTL);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- featured, trending */
+
+static int reply_items(sp_req *r, sp_res *res, int level)
+{
+	json_object *arr = json_object_new_array(), *data, *extra;
+
+	for (size_t i = 0; i < res->nrows; i++)
+		json_object_array_add(arr, content_item_json(res, i, level));
+	sp_res_free(res);
+	data = json_object_new_object();
+	json_object_object_add(data, "content", arr);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(arr)));
+	sp_ok_ex(r, 200, NULL, data, extra);
+	return 0;
+}
+
+static int content_featured(sp_req *r)
+{
+	long long limit;
+	int level, cached;
+	sp_res res;
+
+	sp_v_query_int(r, "limit", 20, 1, 50, &limit);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	if (caller_level(r, &level, &cached) != 0)
+		return unavailable(r);
+	/* featured titles are shown to everyone, each with canAccess for the caller */
+	if (sp_db_query(&res,
+	                "SELECT " CONTENT_COLS " FROM content c WHERE c.is_active = 1 AND "
+	                "c.is_featured = 1 ORDER BY c.views DESC, c.id LIMIT ?",
+	                "l", limit) != 0)
+		return unavailable(r);
+	return reply_items(r, &res, level);
+}
+
+/*
+ * Most started in the last seven days, from watch events; titles nobody
+ * started in that window follow by all-time views, so the list is never empty.
+ */
+static int content_trending(sp_req *r)
+{
+	long long limit;
+	int level, cached;
+	sp_res res;
+
+	sp_v_query_int(r, "limit", 20, 1, 50, &limit);
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	if (caller_level(r, &level, &cached) != 0)
+		return unavailable(r);
+	if (sp_db_query(
+	        &res,
+	        "SELECT " CONTENT_COLS " FROM content c LEFT JOIN (SELECT content_id, COUNT(*) "
+	        "AS n FROM watch_events WHERE event = 'start' AND created_at > "
+	        "UTC_TIMESTAMP(3) - INTERVAL 7 DAY GROUP BY content_id) t ON t.content_id = "
+	        "c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, 0) DESC, c.views DESC, c.id "
+	        "LIMIT ?",
+	        "l", limit) != 0)
+		return unavailable(r);
+	return reply_items(r, &res, level);
+}
+
+/* ---------------------------------------------------------------- details */
+
+static int details_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	long long id;
+
+	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &id) != 0)
+		return -1;
+	snprintf(key, n, "catalog:item:%lld:%s", id, uid ? "{L}" : "0");
+	return 0;
+}
+
+static int content_details(sp_req *r)
+{
+	long long id;
+	int level, cached, admin = r->authenticated && strcmp(r->role, "admin") == 0;
+	sp_res res;
+	json_object *item, *recs, *data;
+	char key[96];
+
+	if (content_path_id(r, &id) != 0)
+		return -1;
+	if (caller_level(r, &level, &cached) != 0)
+		return unavailable(r);
+	/* admins also see deactivated titles, so their answers are never cached */
+	if (r->prefetched && cached && !admin) {
+		sp_cache_count("catalog", 1);
+		sp_reply_raw(r, 200, r->prefetched);
+		return 0;
+	}
+	sp_cache_count("catalog", 0);
+	if (sp_db_query(&res, "SELECT " CONTENT_DETAIL_COLS " FROM content c WHERE c.id = ?", "l",
+	                id) != 0)
+		return unavailable(r);
+	if (res.nrows == 0 || (!admin && sp_res_ll(&res, 0, CONTENT_NCOLS + 6, 0) != 1)) {
+		sp_res_free(&res);
+		sp_fail(r, 404, "NOT_FOUND", "Content not found");
+		return -1;
+	}
+	item = content_detail_json(&res, 0, level);
+	sp_res_free(&res);
+	/* other titles the caller may watch, sharing a genre, most viewed first */
+	if (sp_db_query(&res,
+	                "SELECT " CONTENT_COLS
+	                " FROM content c WHERE c.is_active = 1 AND c.id <> ? "
+	                "AND c.access_level <= ? AND EXISTS (SELECT 1 FROM content_genres g1 JOIN "
+	                "content_genres g2 ON g2.genre = g1.genre WHERE g1.content_id = c.id AND "
+	                "g2.content_id = ?) ORDER BY c.views DESC, c.id LIMIT 10",
+	                "lil", id, level, id) != 0) {
+		json_object_put(item);
+		return unavailable(r);
+	}
+	recs = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++)
+		json_object_array_add(recs, content_item_json(&res, i, level));
+	sp_res_free(&res);
+	data = json_object_new_object();
+	json_object_object_add(data, "canAccess",
+	                       json_object_get(json_object_object_get(item, "canAccess")));
+	json_object_object_add(data, "content", item);
+	json_object_object_add(data, "recommendations", recs);
+	sp_ok(r, 200, NULL, data);
+	if (!admin) {
+		snprintf(key, sizeof key, "catalog:item:%lld:%d", id, level);
+		sp_cache_put(CATALOG_GROUP, key, r->body_out.data, DETAILS_TTL);
+	}
+	return 0;
+}
+
+static int init(void)
+{
+	sp_cache_register_group(CATALOG_GROUP);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const sp_app app = {"content", routes, sizeof routes / sizeof routes[0], init};
+
+	return sp_app_main(&app, argc, argv);
+}
