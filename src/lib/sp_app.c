@@ -192,6 +192,8 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		return 78;
 	}
 	sp_log_init(app->name, sp_cfg.log_level);
+	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
+		sp_warn("cannot open log.file; logging to stderr");
 	sp_kv_on_connect(on_kv_connect);
 	if (app->init && app->init() != 0)
 		return 1;

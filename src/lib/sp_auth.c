@@ -13,6 +13,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,67 @@ static int copy_grant(jwt_t *jwt, const char *name, char *dst, size_t n)
 	return 0;
 }
 
+/*
+ * Tokens already verified by this process, keyed by their full text
+ * (signature included, so no other token can hit an entry). A client sends
+ * the same token for its whole life, so most requests skip the decode and
+ * HMAC; exp is still checked on every use, revocation by the gate.
+ */
+#define VERIFIED_SLOTS 256
+
+static struct {
+	char *token;
+	const char *secret;
+	sp_claims claims;
+} verified[VERIFIED_SLOTS];
+
+static size_t token_slot(const char *t)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *t; t++)
+		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+	return (size_t)(h % VERIFIED_SLOTS);
+}
+
+static int jwt_verify_full(const char *token, const char *secret, long long now, sp_claims *out);
+
 int sp_jwt_verify(const char *token, const char *secret, long long now, sp_claims *out)
+{
+	size_t slot;
+
+	if (token == NULL || strlen(token) > 4096 || strlen(token) < 16) {
+		memset(out, 0, sizeof *out);
+		return -1;
+	}
+	slot = token_slot(token);
+	if (verified[slot].token && verified[slot].secret == secret &&
+	    strcmp(verified[slot].token, token) == 0) {
+		if (verified[slot].claims.exp <= now || verified[slot].claims.iat > now + 60) {
+			memset(out, 0, sizeof *out);
+			return -1;
+		}
+		*out = verified[slot].claims;
+		return 0;
+	}
+	if (jwt_verify_full(token, secret, now, out) != 0)
+		return -1;
+	free(verified[slot].token);
+	verified[slot].token = sp_xstrdup(token);
+	verified[slot].secret = secret;
+	verified[slot].claims = *out;
+	return 0;
+}
+
+void sp_jwt_cache_clear(void)
+{
+	for (size_t i = 0; i < VERIFIED_SLOTS; i++) {
+		free(verified[i].token);
+		verified[i].token = NULL;
+	}
+}
+
+static int jwt_verify_full(const char *token, const char *secret, long long now, sp_claims *out)
 {
 	jwt_t *jwt = NULL;
 	char sub[24];

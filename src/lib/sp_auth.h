@@ -31,6 +31,9 @@ int sp_jwt_issue(const sp_claims *c, const char *secret, char **out);
  */
 int sp_jwt_verify(const char *token, const char *secret, long long now, sp_claims *out);
 
+/* Forgets the verified-token cache (tests; a key change). */
+void sp_jwt_cache_clear(void);
+
 /* Redis marks for revocations already committed to MariaDB (best effort). */
 void sp_auth_mark_jti_revoked(const char *jti, long long ttl);
 void sp_auth_mark_chain_revoked(const char *sid);

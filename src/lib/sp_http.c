@@ -23,7 +23,7 @@ void sp_req_init(sp_req *r, void *io, sp_param_fn param, sp_read_fn read, sp_wri
 	r->start_ms = sp_now_ms();
 	sp_buf_init(&r->headers);
 	sp_buf_init(&r->body_out);
-	sp_random_hex(r->request_id, 8);
+	sp_request_id(r->request_id);
 }
 
 void sp_req_free(sp_req *r)

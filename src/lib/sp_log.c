@@ -8,11 +8,28 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static const char *prog = "sp";
 static enum sp_log_level min_level = SP_LOG_INFO;
 static const char *names[] = {"debug", "info", "warn", "error"};
+static int log_fd = STDERR_FILENO;
+
+int sp_log_file(const char *path)
+{
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = fd;
+	return 0;
+}
 
 void sp_log_init(const char *program, const char *level)
 {
@@ -50,7 +67,7 @@ void sp_log(enum sp_log_level lvl, const char *msg, const char *kv)
 		sp_buf_adds(&b, kv);
 	}
 	sp_buf_adds(&b, "}\n");
-	ssize_t w = write(STDERR_FILENO, b.data, b.len);
+	ssize_t w = write(log_fd, b.data, b.len);
 	(void)w;
 	sp_buf_free(&b);
 }

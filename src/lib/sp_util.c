@@ -260,6 +260,25 @@ void sp_random_hex(char *out, size_t nbytes)
 	out[2 * nbytes] = '\0';
 }
 
+void sp_request_id(char out[17])
+{
+	static uint64_t seed, counter;
+	static const char hex[] = "0123456789abcdef";
+	uint64_t z;
+
+	if (seed == 0)
+		sp_random_bytes(&seed, sizeof seed);
+	z = seed + 0x9e3779b97f4a7c15ULL * ++counter;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	for (int i = 15; i >= 0; i--) {
+		out[i] = hex[z & 15];
+		z >>= 4;
+	}
+	out[16] = '\0';
+}
+
 void sp_sha256_hex(const void *data, size_t len, char out[65])
 {
 	static const char hex[] = "0123456789abcdef";

@@ -45,6 +45,12 @@ void sp_db_time(int64_t ms, char out[32]);
 void sp_random_bytes(void *buf, size_t n);
 /* Writes 2*nbytes lowercase hex characters of fresh randomness plus NUL into out. */
 void sp_random_hex(char *out, size_t nbytes);
+/*
+ * A 16-hex-character id unique within this process and unpredictable across
+ * processes (a random per-process seed, then a counter through splitmix64):
+ * request ids cost no system call.
+ */
+void sp_request_id(char out[17]);
 /* SHA-256 of data as 64 lowercase hex characters plus NUL. */
 void sp_sha256_hex(const void *data, size_t len, char out[65]);
 /* HMAC-SHA256 raw (32 bytes). */

@@ -150,9 +150,27 @@ static void test_garbage_is_rejected(void)
 	CU_ASSERT_EQUAL(sp_jwt_verify("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", KEY, NOW, &out), -1);
 }
 
+static void test_cached_token_still_expires(void)
+{
+	sp_claims c = claims(), out;
+	char *tok = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(sp_jwt_issue(&c, KEY, &tok), 0);
+	CU_ASSERT_EQUAL(sp_jwt_verify(tok, KEY, NOW + 1, &out), 0);
+	CU_ASSERT_EQUAL(sp_jwt_verify(tok, KEY, NOW + 2, &out), 0); /* from the cache */
+	CU_ASSERT_EQUAL(sp_jwt_verify(tok, KEY, NOW + 900, &out), -1);
+	free(tok);
+}
+
+static int jwt_cleanup(void)
+{
+	sp_jwt_cache_clear();
+	return 0;
+}
+
 void suite_jwt(void)
 {
-	CU_pSuite s = CU_add_suite("jwt", NULL, NULL);
+	CU_pSuite s = CU_add_suite("jwt", NULL, jwt_cleanup);
 
 	ADD_TEST(s, test_valid_token_round_trips);
 	ADD_TEST(s, test_expired_token_is_rejected);
@@ -162,4 +180,5 @@ void suite_jwt(void)
 	ADD_TEST(s, test_other_hmac_alg_with_right_key_is_rejected);
 	ADD_TEST(s, test_tampered_payload_is_rejected);
 	ADD_TEST(s, test_garbage_is_rejected);
+	ADD_TEST(s, test_cached_token_still_expires);
 }
