@@ -149,7 +149,7 @@ static int parse_list(sp_req *r, struct list_q *q, int report)
 	}
 	if ((v = sp_query(r, "accessLevel")) != NULL && (q->level_f = sp_tier_parse(v)) < 0)
 		BAD("accessLevel", "must be one of Free, Basic, Premium, Ultimate");
-	if ((v = sp_query(r, "search")) != NULL) {
+	if ((v = sp_query(r, "search")) != NULL && v[0] != '\0') {
 		long n = sp_utf8_count(v, strlen(v));
 		if (n < 0 || n > 200)
 			BAD("search", "must be valid text of at most 200 characters");
