@@ -1,1 +1,810 @@
-/* placeholder */
+/*
+ * Conventions every endpoint shares: 404/405, security headers, CORS,
+ * health, readiness and metrics, rate limits and the client address, and
+ * behaviour while Redis is down (stopped and restarted through scripts/dev).
+ */
+#include "api_client.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define API "/api/v1"
+
+/* ---------------------------------------------------------------- helpers */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* case-insensitive substring */
+static int contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; hay && *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+static long hdr_long(const api_resp *r, const char *name)
+{
+	const char *v = api_hdr(r, name);
+
+	if (v == NULL || *v == '\0')
+		return -1;
+	for (const char *p = v; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	return atol(v);
+}
+
+/* One request from a fixed fake client address. */
+static long send_from(api_resp *r, const char *method, const char *path, const char *token,
+                      const char *body, const char *ip)
+{
+	char xff[64];
+	const char *hs[] = {xff, NULL};
+	api_req q = {.method = method, .path = path, .token = token, .body = body, .headers = hs};
+
+	snprintf(xff, sizeof xff, "X-Forwarded-For: %s", ip);
+	return api_do(r, &q);
+}
+
+static void unknown_login_body(char *body, size_t n)
+{
+	char email[128];
+
+	api_unique_email(email, sizeof email, "nobody");
+	snprintf(body, n, "{\"email\":\"%s\",\"password\":\"Wrong1234\"}", email);
+}
+
+static void check_429(const api_resp *r, const char *file, int line)
+{
+	long ra = hdr_long(r, "Retry-After");
+
+	api_check_error(r, 429, "RATE_LIMITED", file, line);
+	api_check_common_headers(r, file, line);
+	api_assert(ra >= 1 && ra <= 901, line, file,
+	           "429 should carry Retry-After in seconds (1..901), got %s",
+	           api_hdr(r, "Retry-After") ? api_hdr(r, "Retry-After") : "(absent)");
+	api_assert(hdr_long(r, "X-RateLimit-Remaining") == 0, line, file,
+	           "429: X-RateLimit-Remaining should be 0, got %s",
+	           api_hdr(r, "X-RateLimit-Remaining") ? api_hdr(r, "X-RateLimit-Remaining")
+	                                               : "(absent)");
+}
+#define EXPECT_429(r) check_429(&(r), __FILE__, __LINE__)
+
+/* ---------------------------------------------------------------- 404 / 405 */
+
+static void test_unknown_api_path_is_404_not_found(void)
+{
+	static const char *paths[] = {API "/definitely-not-here", API "/auth/nope",
+	                              API "/auth/me/extra", API "/nothing/here/at/all", NULL};
+	api_resp r;
+
+	for (int i = 0; paths[i]; i++) {
+		api_get(&r, paths[i], NULL);
+		EXPECT_ERROR(r, 404, "NOT_FOUND");
+		EXPECT_COMMON_HEADERS(r);
+		api_free(&r);
+	}
+	api_send(&r, "POST", API "/nothing/here", NULL, "{}");
+	EXPECT_ERROR(r, 404, "NOT_FOUND");
+	api_free(&r);
+}
+
+static void test_wrong_method_is_405_with_allow_header(void)
+{
+	static const struct {
+		const char *method, *path, *allowed;
+	} cases[] = {
+	    {"DELETE", API "/auth/me", "GET"},
+	    {"GET", API "/auth/login", "POST"},
+	    {"PATCH", API "/auth/change-password", "PUT"},
+	    {"PUT", API "/health", "GET"},
+	};
+	api_resp r;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		api_req q = {.method = cases[i].method, .path = cases[i].path};
+		const char *allow;
+
+		api_do(&r, &q);
+		EXPECT_ERROR(r, 405, NULL);
+		EXPECT_COMMON_HEADERS(r);
+		allow = api_hdr(&r, "Allow");
+		EXPECT(allow && strstr(allow, cases[i].allowed),
+		       "%s %s: Allow should list %s, got %s", cases[i].method, cases[i].path,
+		       cases[i].allowed, allow ? allow : "(absent)");
+		EXPECT(allow == NULL || strstr(allow, cases[i].method) == NULL,
+		       "%s %s: Allow should not list the refused method: %s", cases[i].method,
+		       cases[i].path, allow ? allow : "");
+		api_free(&r);
+	}
+}
+
+/* ---------------------------------------------------------------- headers */
+
+static void test_security_headers_on_every_response(void)
+{
+	static const char *pre_ok[] = {"Origin: http://allowed.example",
+	                               "Access-Control-Request-Method: POST", NULL};
+	static const char *pre_bad[] = {"Origin: http://evil.example",
+	                                "Access-Control-Request-Method: POST", NULL};
+	static const char *text[] = {"Content-Type: text/plain", NULL};
+	char email[128], body[512];
+	struct {
+		api_req q;
+		long want;
+	} cases[] = {
+	    {{.method = "GET", .path = API "/health"}, 200},
+	    {{.method = "GET", .path = API "/ready"}, 200},
+	    {{.method = "GET", .path = "/metrics", .no_xff = 1}, 200},
+	    {{.method = "POST", .path = API "/auth/register", .body = body}, 201},
+	    {{.method = "POST", .path = API "/auth/login", .body = "{}"}, 400},
+	    {{.method = "POST", .path = API "/auth/login", .body = "{x", .headers = NULL}, 400},
+	    {{.method = "GET", .path = API "/auth/me"}, 401},
+	    {{.method = "GET", .path = API "/auth/me", .token = "forged.token.value"}, 401},
+	    {{.method = "GET", .path = API "/no-such-thing"}, 404},
+	    {{.method = "DELETE", .path = API "/auth/me"}, 405},
+	    {{.method = "POST", .path = API "/auth/login", .body = "{}", .headers = text}, 415},
+	    {{.method = "OPTIONS", .path = API "/auth/login", .headers = pre_ok}, 204},
+	    {{.method = "OPTIONS", .path = API "/auth/login", .headers = pre_bad}, 403},
+	};
+
+	api_unique_email(email, sizeof email, "headers");
+	snprintf(body, sizeof body,
+	         "{\"name\":\"Head Ers\",\"email\":\"%s\",\"password\":\"Passw0rd1\"}", email);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		api_resp r;
+		api_do(&r, &cases[i].q);
+		EXPECT_STATUS(r, cases[i].want);
+		EXPECT_COMMON_HEADERS(r);
+		if (cases[i].want != 204 && cases[i].want != 200 && cases[i].want != 201)
+			EXPECT_ERROR(r, cases[i].want, NULL);
+		api_free(&r);
+	}
+}
+
+static void test_json_content_type_with_utf8_charset_is_accepted(void)
+{
+	static const char *hs[] = {"Content-Type: application/json; charset=utf-8", NULL};
+	char body[256];
+	api_req q = {.method = "POST", .path = API "/auth/login", .body = body, .headers = hs};
+	api_resp r;
+
+	unknown_login_body(body, sizeof body);
+	api_do(&r, &q);
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	api_free(&r);
+}
+
+static void test_unknown_query_parameters_are_ignored(void)
+{
+	api_resp r;
+
+	api_get(&r, API "/health?foo=bar&page=zzz&x", NULL);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+}
+
+/* ---------------------------------------------------------------- CORS */
+
+static void test_cors_preflight_from_allowed_origin_is_204(void)
+{
+	static const char *hs[] = {
+	    "Origin: http://allowed.example", "Access-Control-Request-Method: POST",
+	    "Access-Control-Request-Headers: authorization, content-type", NULL};
+	api_req q = {.method = "OPTIONS", .path = API "/auth/login", .headers = hs};
+	api_resp r;
+	const char *m, *h, *v;
+
+	api_do(&r, &q);
+	EXPECT_STATUS(r, 204);
+	EXPECT_HEADER(r, "Access-Control-Allow-Origin", "http://allowed.example");
+	m = api_hdr(&r, "Access-Control-Allow-Methods");
+	h = api_hdr(&r, "Access-Control-Allow-Headers");
+	v = api_hdr(&r, "Vary");
+	EXPECT(m && strstr(m, "POST"), "Access-Control-Allow-Methods should list POST, got %s",
+	       m ? m : "(absent)");
+	EXPECT(h && contains_ci(h, "authorization") && contains_ci(h, "content-type"),
+	       "Access-Control-Allow-Headers should list Authorization and Content-Type, got %s",
+	       h ? h : "(absent)");
+	EXPECT(v && contains_ci(v, "origin"), "Vary should name Origin, got %s",
+	       v ? v : "(absent)");
+	EXPECT(r.body_len == 0, "204 has no body, got %zu bytes", r.body_len);
+	api_free(&r);
+}
+
+static void test_cors_preflight_from_other_origin_gets_no_cors_headers(void)
+{
+	static const char *origins[] = {"http://evil.example",
+	                                "http://allowed.example.evil.example",
+	                                "https://allowed.example", "null", NULL};
+	api_resp r;
+
+	for (int i = 0; origins[i]; i++) {
+		char o[128];
+		const char *hs[] = {o, "Access-Control-Request-Method: POST", NULL};
+		api_req q = {.method = "OPTIONS", .path = API "/auth/login", .headers = hs};
+
+		snprintf(o, sizeof o, "Origin: %s", origins[i]);
+		api_do(&r, &q);
+		EXPECT(r.status == 403, "preflight from %s: expected 403, got %ld", origins[i],
+		       r.status);
+		EXPECT(api_hdr(&r, "Access-Control-Allow-Origin") == NULL,
+		       "preflight from %s: Access-Control-Allow-Origin must be absent, got %s",
+		       origins[i], api_hdr(&r, "Access-Control-Allow-Origin"));
+		EXPECT(api_hdr(&r, "Access-Control-Allow-Methods") == NULL &&
+		           api_hdr(&r, "Access-Control-Allow-Headers") == NULL &&
+		           api_hdr(&r, "Access-Control-Allow-Credentials") == NULL,
+		       "preflight from %s: no other CORS headers", origins[i]);
+		api_free(&r);
+	}
+}
+
+static void test_cors_actual_request_echoes_only_allowed_origin(void)
+{
+	static const char *ok[] = {"Origin: http://allowed.example", NULL};
+	static const char *bad[] = {"Origin: http://evil.example", NULL};
+	api_req q1 = {.method = "GET", .path = API "/health", .headers = ok};
+	api_req q2 = {.method = "GET", .path = API "/health", .headers = bad};
+	api_resp r;
+
+	api_do(&r, &q1);
+	EXPECT_OK(r, 200);
+	EXPECT_HEADER(r, "Access-Control-Allow-Origin", "http://allowed.example");
+	EXPECT(contains_ci(api_hdr(&r, "Vary"), "origin"), "Vary: Origin on a CORS response");
+	api_free(&r);
+	api_do(&r, &q2);
+	EXPECT_OK(r, 200);
+	EXPECT(api_hdr(&r, "Access-Control-Allow-Origin") == NULL,
+	       "GET with Origin http://evil.example: Access-Control-Allow-Origin must be absent, "
+	       "got %s",
+	       api_hdr(&r, "Access-Control-Allow-Origin"));
+	api_free(&r);
+}
+
+/* ---------------------------------------------------------------- health and metrics */
+
+static void test_health_answers_200(void)
+{
+	api_resp r;
+
+	api_get(&r, API "/health", NULL);
+	EXPECT_OK(r, 200);
+	EXPECT_COMMON_HEADERS(r);
+	api_free(&r);
+}
+
+static void test_ready_reports_database_and_redis_up(void)
+{
+	api_resp r;
+
+	api_get(&r, API "/ready", NULL);
+	EXPECT_OK(r, 200);
+	EXPECT_STR(api_jstr(r.json, "data.database"), "up");
+	EXPECT_STR(api_jstr(r.json, "data.redis"), "up");
+	api_free(&r);
+}
+
+static void test_metrics_from_loopback_is_prometheus_text(void)
+{
+	api_req q = {.method = "GET", .path = "/metrics", .no_xff = 1};
+	api_resp r;
+	const char *ct;
+
+	/* at least one counted request first */
+	api_get(&r, API "/health", NULL);
+	api_free(&r);
+	sleep(1);
+	api_do(&r, &q);
+	EXPECT_STATUS(r, 200);
+	ct = api_hdr(&r, "Content-Type");
+	EXPECT(ct && strncasecmp(ct, "text/plain", 10) == 0,
+	       "metrics Content-Type should be text/plain, got %s", ct ? ct : "(absent)");
+	EXPECT(strstr(r.body, "sp_http_requests_total") != NULL,
+	       "metrics should contain sp_http_requests_total: %.300s", r.body);
+	api_free(&r);
+}
+
+static void test_metrics_refused_to_forwarded_remote_client(void)
+{
+	api_resp r;
+
+	/* the trusted proxy on loopback forwards for a remote client: not loopback */
+	send_from(&r, "GET", "/metrics", NULL, NULL, "198.18.250.7");
+	EXPECT(r.status == 403 || r.status == 404,
+	       "GET /metrics forwarded for 198.18.250.7 by the trusted proxy: expected 403, got "
+	       "%ld",
+	       r.status);
+	EXPECT(strstr(r.body, "sp_http_requests_total") == NULL,
+	       "metrics text served to a forwarded remote client");
+	api_free(&r);
+}
+
+/* ---------------------------------------------------------------- rate limits */
+
+static void test_rate_limit_auth_endpoints_five_per_ip(void)
+{
+	char ip[32], body[256];
+	api_resp r;
+	long prev = -1;
+
+	api_fresh_ip(ip, sizeof ip);
+	for (int i = 1; i <= 5; i++) {
+		long rem;
+		unknown_login_body(body, sizeof body);
+		send_from(&r, "POST", API "/auth/login", NULL, body, ip);
+		EXPECT(r.status == 401, "login %d from %s: expected 401, got %ld", i, ip, r.status);
+		rem = hdr_long(&r, "X-RateLimit-Remaining");
+		EXPECT(prev < 0 || rem < prev,
+		       "X-RateLimit-Remaining should decrease: %ld then %ld", prev, rem);
+		if (i == 5)
+			EXPECT(rem == 0, "after the 5th of 5 the remaining count is 0, got %ld",
+			       rem);
+		prev = rem;
+		api_free(&r);
+	}
+	unknown_login_body(body, sizeof body);
+	send_from(&r, "POST", API "/auth/login", NULL, body, ip);
+	EXPECT_429(r);
+	api_free(&r);
+	/* still limited with a valid-looking login; another address is not */
+	send_from(&r, "POST", API "/auth/login", NULL, "{}", ip);
+	EXPECT_STATUS(r, 429);
+	api_free(&r);
+	unknown_login_body(body, sizeof body);
+	api_send(&r, "POST", API "/auth/login", NULL, body);
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	api_free(&r);
+}
+
+static void test_rate_limit_covers_register_and_refresh(void)
+{
+	char ip[32];
+	api_resp r;
+
+	api_fresh_ip(ip, sizeof ip);
+	for (int i = 1; i <= 5; i++) {
+		send_from(&r, "POST", API "/auth/register", NULL, "{\"name\":\"x\"}", ip);
+		EXPECT(r.status == 400, "register %d from %s: expected 400, got %ld", i, ip,
+		       r.status);
+		api_free(&r);
+	}
+	send_from(&r, "POST", API "/auth/register", NULL, "{\"name\":\"x\"}", ip);
+	EXPECT_429(r);
+	api_free(&r);
+
+	api_fresh_ip(ip, sizeof ip);
+	for (int i = 1; i <= 5; i++) {
+		send_from(&r, "POST", API "/auth/refresh", NULL, "{\"refreshToken\":\"garbage\"}",
+		          ip);
+		EXPECT(r.status == 401, "refresh %d from %s: expected 401, got %ld", i, ip,
+		       r.status);
+		api_free(&r);
+	}
+	send_from(&r, "POST", API "/auth/refresh", NULL, "{\"refreshToken\":\"garbage\"}", ip);
+	EXPECT_429(r);
+	api_free(&r);
+}
+
+static void test_rate_limit_anonymous_hundred_per_ip(void)
+{
+	char ip[32];
+	api_resp r;
+	int bad_status = 0, bad_remaining = 0;
+	long last_rem = -1;
+
+	api_fresh_ip(ip, sizeof ip);
+	for (int i = 1; i <= 100; i++) {
+		long rem;
+		send_from(&r, "GET", API "/health", NULL, NULL, ip);
+		rem = hdr_long(&r, "X-RateLimit-Remaining");
+		if (r.status != 200) {
+			if (!bad_status)
+				EXPECT(0, "anonymous request %d from %s: expected 200, got %ld", i,
+				       ip, r.status);
+			bad_status++;
+		}
+		if (rem != 100 - i || hdr_long(&r, "X-RateLimit-Limit") != 100) {
+			if (!bad_remaining)
+				EXPECT(0,
+				       "anonymous request %d: expected X-RateLimit-Limit 100 and "
+				       "Remaining %d, got %s / %s",
+				       i, 100 - i,
+				       api_hdr(&r, "X-RateLimit-Limit")
+				           ? api_hdr(&r, "X-RateLimit-Limit")
+				           : "(absent)",
+				       api_hdr(&r, "X-RateLimit-Remaining")
+				           ? api_hdr(&r, "X-RateLimit-Remaining")
+				           : "(absent)");
+			bad_remaining++;
+		}
+		last_rem = rem;
+		api_free(&r);
+	}
+	EXPECT(last_rem == 0, "remaining after 100 requests: %ld", last_rem);
+	send_from(&r, "GET", API "/health", NULL, NULL, ip);
+	EXPECT_429(r);
+	api_free(&r);
+	/* the limit is per address */
+	api_get(&r, API "/health", NULL);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+}
+
+static void test_rate_limit_authenticated_five_hundred_per_user(void)
+{
+	api_user u;
+	api_resp r;
+	int bad = 0;
+
+	if (api_user_register(&u, "rl-user") != 0)
+		return;
+	/* a fresh address each time: the limit follows the user */
+	for (int i = 1; i <= 500; i++) {
+		long rem;
+		api_get(&r, API "/auth/me", u.token);
+		rem = hdr_long(&r, "X-RateLimit-Remaining");
+		if (r.status != 200 || rem != 500 - i || hdr_long(&r, "X-RateLimit-Limit") != 500) {
+			if (!bad)
+				EXPECT(0,
+				       "authenticated request %d: expected 200 with Limit 500 and "
+				       "Remaining %d, got %ld %s / %s",
+				       i, 500 - i, r.status,
+				       api_hdr(&r, "X-RateLimit-Limit")
+				           ? api_hdr(&r, "X-RateLimit-Limit")
+				           : "(absent)",
+				       api_hdr(&r, "X-RateLimit-Remaining")
+				           ? api_hdr(&r, "X-RateLimit-Remaining")
+				           : "(absent)");
+			bad++;
+		}
+		api_free(&r);
+	}
+	api_get(&r, API "/auth/me", u.token);
+	EXPECT_429(r);
+	api_free(&r);
+	api_user_free(&u);
+}
+
+static void test_forwarded_for_believed_from_trusted_proxy(void)
+{
+	char body[256];
+	api_resp r;
+
+	/* six sign-ins from loopback, each forwarded for a different client */
+	for (int i = 1; i <= 6; i++) {
+		unknown_login_body(body, sizeof body);
+		api_send(&r, "POST", API "/auth/login", NULL, body);
+		EXPECT(r.status == 401,
+		       "login %d for a new forwarded client: expected 401, got %ld", i, r.status);
+		api_free(&r);
+	}
+}
+
+static void test_forwarded_for_ignored_from_untrusted_peer(void)
+{
+	char body[256], xff[64];
+	api_resp r;
+
+	for (int i = 1; i <= 6; i++) {
+		const char *hs[] = {xff, NULL};
+		api_req q = {.method = "POST",
+		             .path = API "/auth/login",
+		             .body = body,
+		             .headers = hs,
+		             .iface = "127.0.0.2"};
+		char ip[32];
+
+		api_fresh_ip(ip, sizeof ip);
+		snprintf(xff, sizeof xff, "X-Forwarded-For: %s", ip);
+		unknown_login_body(body, sizeof body);
+		api_do(&r, &q);
+		if (r.status == 0)
+			EXPECT(0, "cannot connect from 127.0.0.2: %s", r.curl_error);
+		if (i <= 5)
+			EXPECT(r.status == 401,
+			       "login %d from peer 127.0.0.2 (X-Forwarded-For %s): expected 401, "
+			       "got %ld",
+			       i, ip, r.status);
+		else
+			EXPECT_429(r);
+		api_free(&r);
+	}
+}
+
+/* ---------------------------------------------------------------- Redis down */
+
+static const char *ready_redis(void)
+{
+	static char state[16];
+	api_resp r;
+
+	api_get(&r, API "/ready", NULL);
+	snprintf(state, sizeof state, "%s",
+	         r.status == 200 && api_jstr(r.json, "data.redis") ? api_jstr(r.json, "data.redis")
+	                                                           : "?");
+	api_free(&r);
+	return state;
+}
+
+static int redis_down(void)
+{
+	int rc = api_redis_stop();
+
+	EXPECT(rc == 0, "\"$SP_DEV\" stop redis failed");
+	return rc;
+}
+
+/* Starts Redis and waits until the stack reports it up, plus the programs'
+ * one-second reconnect pause. */
+static void redis_up(void)
+{
+	double t0 = now_s();
+	int rc = api_redis_start();
+
+	EXPECT(rc == 0, "\"$SP_DEV\" start redis failed");
+	while (now_s() - t0 < 15 && strcmp(ready_redis(), "up") != 0)
+		usleep(200000);
+	EXPECT(strcmp(ready_redis(), "up") == 0, "/ready reports redis up after a restart");
+	usleep(1200000);
+}
+
+/* After a restart: /auth/me with token answered through Redis (the
+ * per-user counter moved) must be want; returns how many were. */
+static int me_via_redis(const char *token, long want, const char *what)
+{
+	double t0 = now_s();
+	int via_redis = 0, wrong = 0;
+
+	while (now_s() - t0 < 10 && via_redis < 8) {
+		api_resp r;
+		long lim, rem;
+
+		api_get(&r, API "/auth/me", token);
+		lim = hdr_long(&r, "X-RateLimit-Limit");
+		rem = hdr_long(&r, "X-RateLimit-Remaining");
+		if (r.status != want) {
+			if (!wrong)
+				EXPECT(0, "%s: expected %ld, got %ld %s", what, want, r.status,
+				       r.body);
+			wrong++;
+		}
+		if (lim > 0 && rem >= 0 && rem < lim)
+			via_redis++;
+		api_free(&r);
+		usleep(100000);
+	}
+	EXPECT(via_redis >= 4, "%s: only %d answers went through Redis after the restart", what,
+	       via_redis);
+	return via_redis;
+}
+
+static void test_ready_reports_redis_down_and_stays_200(void)
+{
+	api_resp r;
+
+	if (redis_down() == 0) {
+		for (int i = 0; i < 3; i++) {
+			api_get(&r, API "/ready", NULL);
+			EXPECT_OK(r, 200);
+			EXPECT_STR(api_jstr(r.json, "data.database"), "up");
+			EXPECT_STR(api_jstr(r.json, "data.redis"), "down");
+			EXPECT_COMMON_HEADERS(r);
+			api_free(&r);
+		}
+		api_get(&r, API "/health", NULL);
+		EXPECT_OK(r, 200);
+		api_free(&r);
+	}
+	redis_up();
+	api_get(&r, API "/ready", NULL);
+	EXPECT_OK(r, 200);
+	EXPECT_STR(api_jstr(r.json, "data.redis"), "up");
+	api_free(&r);
+}
+
+static void test_login_and_me_work_while_redis_is_down(void)
+{
+	api_user u;
+	api_resp r;
+	char body[512];
+	char *token = NULL;
+
+	if (api_user_register(&u, "redis-down") != 0)
+		return;
+	if (redis_down() == 0) {
+		EXPECT_STR(ready_redis(), "down");
+		snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u.email,
+		         u.password);
+		api_send(&r, "POST", API "/auth/login", NULL, body);
+		EXPECT_OK(r, 200);
+		EXPECT_COMMON_HEADERS(r);
+		api_take_str(&token, &r, "data.token");
+		api_free(&r);
+		for (int i = 0; i < 3; i++) {
+			api_get(&r, API "/auth/me", token);
+			EXPECT_OK(r, 200);
+			EXPECT_STR(api_jstr(r.json, "data.user.id"), u.id);
+			EXPECT_COMMON_HEADERS(r);
+			api_free(&r);
+			api_get(&r, API "/auth/me", u.token);
+			EXPECT_OK(r, 200);
+			api_free(&r);
+		}
+		/* a wrong token is still refused */
+		api_get(&r, API "/auth/me", "forged.token.value");
+		EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+		api_free(&r);
+	}
+	redis_up();
+	free(token);
+	api_user_free(&u);
+}
+
+static void test_logout_during_redis_outage_stays_revoked_after_recovery(void)
+{
+	api_user u, other;
+	api_resp r;
+	char body[256];
+
+	if (api_user_register(&u, "redis-logout") != 0)
+		return;
+	other = u;
+	other.token = other.refresh = NULL;
+	if (api_user_login(&other) != 0) {
+		api_user_free(&u);
+		return;
+	}
+	if (redis_down() == 0) {
+		EXPECT_STR(ready_redis(), "down");
+		api_send(&r, "POST", API "/auth/logout", u.token, NULL);
+		EXPECT_OK(r, 200);
+		api_free(&r);
+		for (int i = 0; i < 3; i++) {
+			api_get(&r, API "/auth/me", u.token);
+			EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+			api_free(&r);
+		}
+	}
+	redis_up();
+	me_via_redis(u.token, 401, "token revoked while Redis was down, after Redis is back");
+	snprintf(body, sizeof body, "{\"refreshToken\":\"%s\"}", u.refresh);
+	api_send(&r, "POST", API "/auth/refresh", NULL, body);
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	api_free(&r);
+	api_get(&r, API "/auth/me", other.token);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+	api_user_free(&other);
+	api_user_free(&u);
+}
+
+static void test_logout_before_redis_outage_stays_revoked(void)
+{
+	api_user u, other;
+	api_resp r;
+
+	if (api_user_register(&u, "redis-before") != 0)
+		return;
+	other = u;
+	other.token = other.refresh = NULL;
+	if (api_user_login(&other) != 0) {
+		api_user_free(&u);
+		return;
+	}
+	api_send(&r, "POST", API "/auth/logout", u.token, NULL);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+	api_get(&r, API "/auth/me", u.token);
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	api_free(&r);
+	if (redis_down() == 0) {
+		EXPECT_STR(ready_redis(), "down");
+		for (int i = 0; i < 4; i++) {
+			api_get(&r, API "/auth/me", u.token);
+			EXPECT(r.status == 401,
+			       "signed-out token while Redis is down (MariaDB fallback): expected "
+			       "401, got %ld %s",
+			       r.status, r.body);
+			EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+			api_free(&r);
+			api_get(&r, API "/auth/me", other.token);
+			EXPECT_OK(r, 200);
+			api_free(&r);
+		}
+	}
+	redis_up();
+	me_via_redis(u.token, 401, "token revoked before the outage, after Redis is back");
+	api_user_free(&other);
+	api_user_free(&u);
+}
+
+static void test_metrics_answer_200_right_after_redis_restart(void)
+{
+	api_req q = {.method = "GET", .path = "/metrics", .no_xff = 1};
+	api_resp r;
+
+	double t0 = now_s();
+	long st = 0;
+
+	/* the metrics program holds a working Redis connection */
+	while (st != 200 && now_s() - t0 < 5) {
+		api_do(&r, &q);
+		st = r.status;
+		api_free(&r);
+		if (st != 200)
+			usleep(300000);
+	}
+	EXPECT(st == 200, "GET /metrics with Redis up: expected 200 within 5 s, last %ld", st);
+	if (redis_down() == 0) {
+		int rc = api_redis_start();
+		EXPECT(rc == 0, "\"$SP_DEV\" start redis failed");
+		/* Redis answers again (scripts/dev start waited for PING): no reason for a 503 */
+		api_do(&r, &q);
+		EXPECT(r.status == 200,
+		       "GET /metrics right after Redis came back: expected 200, got %ld %.200s",
+		       r.status, r.body);
+		api_free(&r);
+	}
+	redis_up();
+	api_do(&r, &q);
+	EXPECT_STATUS(r, 200);
+	api_free(&r);
+}
+
+/* ---------------------------------------------------------------- registry */
+
+static int suite_cleanup(void)
+{
+	api_redis_ensure_started();
+	return 0;
+}
+
+int api_suite_http(void)
+{
+	CU_pSuite s = CU_add_suite("http", NULL, suite_cleanup);
+
+	if (s == NULL)
+		return -1;
+#define ADD(t)                                                                                     \
+	if (CU_add_test(s, #t, t) == NULL)                                                         \
+		return -1;
+	ADD(test_health_answers_200);
+	ADD(test_ready_reports_database_and_redis_up);
+	ADD(test_unknown_api_path_is_404_not_found);
+	ADD(test_wrong_method_is_405_with_allow_header);
+	ADD(test_security_headers_on_every_response);
+	ADD(test_json_content_type_with_utf8_charset_is_accepted);
+	ADD(test_unknown_query_parameters_are_ignored);
+	ADD(test_cors_preflight_from_allowed_origin_is_204);
+	ADD(test_cors_preflight_from_other_origin_gets_no_cors_headers);
+	ADD(test_cors_actual_request_echoes_only_allowed_origin);
+	ADD(test_metrics_from_loopback_is_prometheus_text);
+	ADD(test_metrics_refused_to_forwarded_remote_client);
+	ADD(test_rate_limit_auth_endpoints_five_per_ip);
+	ADD(test_rate_limit_covers_register_and_refresh);
+	ADD(test_rate_limit_anonymous_hundred_per_ip);
+	ADD(test_rate_limit_authenticated_five_hundred_per_user);
+	ADD(test_forwarded_for_believed_from_trusted_proxy);
+	ADD(test_forwarded_for_ignored_from_untrusted_peer);
+	ADD(test_ready_reports_redis_down_and_stays_200);
+	ADD(test_login_and_me_work_while_redis_is_down);
+	ADD(test_logout_during_redis_outage_stays_revoked_after_recovery);
+	ADD(test_logout_before_redis_outage_stays_revoked);
+	ADD(test_metrics_answer_200_right_after_redis_restart);
+#undef ADD
+	return 0;
+}

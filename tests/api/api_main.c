@@ -1,2 +1,55 @@
-/* placeholder */
-int main(void){return 0;}
+/*
+ * Black-box API tests against a running stack (scripts/dev test-up or the
+ * stack scripts/dev test starts). Environment: SP_TEST_BASE, SP_CONFIG,
+ * SP_DEV, SP_STACK=test, SP_ADMIN_EMAIL, SP_ADMIN_PASSWORD.
+ * Ends with "api: N passed, M failed" (tests) and exits non-zero on failure.
+ */
+#include "api_client.h"
+
+#include <CUnit/Basic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void on_signal(int sig)
+{
+	/* never leave the stack without Redis */
+	api_redis_ensure_started();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+int main(void)
+{
+	unsigned run, failed;
+
+	/* keep CUnit's lines and the failure details (stderr) in order in a log */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (api_init() != 0) {
+		fprintf(stderr, "api: cannot initialise libcurl\n");
+		printf("api: 0 passed, 1 failed\n");
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGSEGV, on_signal);
+	signal(SIGABRT, on_signal);
+	fprintf(stderr, "api: testing %s\n", api_base());
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (api_suite_auth() != 0 || api_suite_http() != 0) {
+		fprintf(stderr, "api: cannot register suites: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		printf("api: 0 passed, 1 failed\n");
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	run = CU_get_number_of_tests_run();
+	failed = CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	api_free_kept();
+	api_cleanup();
+	printf("\napi: %u passed, %u failed\n", run - failed, failed);
+	return failed ? 1 : 0;
+}

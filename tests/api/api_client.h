@@ -1,0 +1,149 @@
+/*
+ * The API tests' HTTP client and shared helpers: one request with method,
+ * path, headers and body; the status, headers and parsed JSON back; checks
+ * that report the request and what came back when they fail; users; and
+ * direct reads of MariaDB through libsp.
+ */
+#ifndef API_CLIENT_H
+#define API_CLIENT_H
+
+#include <stddef.h>
+
+#include <CUnit/CUnit.h>
+#include <json-c/json.h>
+
+#define API_MAX_HEADERS 64
+
+typedef struct api_header {
+	char *name;
+	char *value;
+} api_header;
+
+typedef struct api_resp {
+	long status;     /* 0 when the transfer failed */
+	char method[16]; /* what was asked, for failure messages */
+	char path[256];
+	char *body; /* always NUL-terminated */
+	size_t body_len;
+	api_header headers[API_MAX_HEADERS];
+	int n_headers;
+	json_object *json; /* parsed body, NULL when it is not JSON */
+	char curl_error[256];
+} api_resp;
+
+/* A request. headers: NULL-terminated "Name: value" lines. Unless the caller
+ * passes its own, the client adds a fresh "X-Forwarded-For: 198.18.x.y" and,
+ * for a body, "Content-Type: application/json". "Name:" removes a header. */
+typedef struct api_req {
+	const char *method;
+	const char *path;  /* "/api/v1/..." or an absolute URL */
+	const char *token; /* Authorization: Bearer token, when not NULL */
+	const char *const *headers;
+	const char *body;  /* NULL: no body */
+	size_t body_len;   /* 0: strlen(body) */
+	const char *iface; /* local source address (CURLOPT_INTERFACE) */
+	int no_xff;        /* 1: send no X-Forwarded-For at all */
+} api_req;
+
+/* Global setup from the environment; 0 when SP_TEST_BASE is usable. */
+int api_init(void);
+void api_cleanup(void);
+const char *api_base(void);
+
+/* Performs the request; resp is always filled (status 0 on transport error). */
+long api_do(api_resp *resp, const api_req *req);
+/* Shorthands. */
+long api_get(api_resp *resp, const char *path, const char *token);
+long api_send(api_resp *resp, const char *method, const char *path, const char *token,
+              const char *json_body);
+void api_free(api_resp *resp);
+
+/* A new fake client address "198.18.x.y" (one per call) into out (>= 32 bytes). */
+void api_fresh_ip(char *out, size_t n);
+
+/* The value of a response header (case-insensitive name), NULL if absent. */
+const char *api_hdr(const api_resp *r, const char *name);
+/* JSON at a dotted path ("data.user.email"; "errors.0.field"), NULL if absent. */
+json_object *api_jget(json_object *o, const char *path);
+const char *api_jstr(json_object *o, const char *path);
+/* 1 when the path exists and holds JSON null. */
+int api_jnull(json_object *o, const char *path);
+/* The set of errors[].field values as "a,b,c" (in order) into out. */
+void api_error_fields(const api_resp *r, char *out, size_t n);
+/* 1 when errors[] names field. */
+int api_has_error_field(const api_resp *r, const char *field);
+
+/* Records a CUnit assertion with a formatted message (copied). */
+void api_assert(int ok, int line, const char *file, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Checks with the request and the response in the failure message. */
+void api_check_status(const api_resp *r, long want, const char *file, int line);
+/* status, JSON error envelope {success:false, code, message, errors[]} and code. */
+void api_check_error(const api_resp *r, long want, const char *code, const char *file, int line);
+/* status and success envelope {success:true, data:{...}}. */
+void api_check_ok(const api_resp *r, long want, const char *file, int line);
+void api_check_header(const api_resp *r, const char *name, const char *want, const char *file,
+                      int line);
+/* The contract's security and rate-limit headers, and no versioned Server banner. */
+void api_check_common_headers(const api_resp *r, const char *file, int line);
+
+#define EXPECT_STATUS(r, st)         api_check_status(&(r), (st), __FILE__, __LINE__)
+#define EXPECT_ERROR(r, st, code)    api_check_error(&(r), (st), (code), __FILE__, __LINE__)
+#define EXPECT_OK(r, st)             api_check_ok(&(r), (st), __FILE__, __LINE__)
+#define EXPECT_HEADER(r, name, want) api_check_header(&(r), (name), (want), __FILE__, __LINE__)
+#define EXPECT_COMMON_HEADERS(r)     api_check_common_headers(&(r), __FILE__, __LINE__)
+#define EXPECT(cond, ...)            api_assert((cond) ? 1 : 0, __LINE__, __FILE__, __VA_ARGS__)
+#define EXPECT_STR(got, want)        api_check_str((got), (want), #got, __FILE__, __LINE__)
+
+void api_check_str(const char *got, const char *want, const char *what, const char *file, int line);
+int api_streq(const char *a, const char *b);
+/* Frees the failure messages kept for CUnit (after CU_cleanup_registry). */
+void api_free_kept(void);
+
+/* ---------------------------------------------------------------- users */
+
+typedef struct api_user {
+	char name[64];
+	char email[128];
+	char password[80];
+	char id[24];
+	char *token;   /* access token of the last sign-in (malloc'd) */
+	char *refresh; /* its refresh token (malloc'd) */
+} api_user;
+
+/* A unique e-mail "prefix-RUN-N@example.com" into out. */
+void api_unique_email(char *out, size_t n, const char *prefix);
+/* Registers a fresh user (201 expected); 0 ok. Fills id, token, refresh. */
+int api_user_register(api_user *u, const char *prefix);
+/* Signs in again (200 expected); replaces token and refresh. 0 ok. */
+int api_user_login(api_user *u);
+void api_user_free(api_user *u);
+/* Replaces *dst with a copy of the string at path in r's JSON (NULL if absent). */
+void api_take_str(char **dst, const api_resp *r, const char *path);
+
+/* ---------------------------------------------------------------- database */
+
+/* 0 when MariaDB is reachable with the stack's settings (SP_CONFIG). */
+int api_db_ready(void);
+/* First cell of a query with one string / one integer / no parameter; -1 on error or no row. */
+long long api_db_ll_s(const char *sql, const char *s);
+long long api_db_ll_l(const char *sql, long long v);
+long long api_db_ll(const char *sql);
+/* First cell as a malloc'd string (NULL on error, no row or SQL NULL). */
+char *api_db_str_s(const char *sql, const char *s);
+char *api_db_str_l(const char *sql, long long v);
+
+/* ---------------------------------------------------------------- stack */
+
+/* "$SP_DEV" stop|start redis (SP_STACK=test in the environment); 0 ok. */
+int api_redis_stop(void);
+int api_redis_start(void);
+/* Restarts Redis if a test stopped it and did not bring it back. */
+void api_redis_ensure_started(void);
+
+/* Suites. */
+int api_suite_auth(void);
+int api_suite_http(void);
+
+#endif
