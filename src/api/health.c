@@ -58,11 +58,11 @@ static int health_ready(sp_req *r)
 /* Prometheus text; loopback (or metrics.allow) only. */
 static int health_metrics(sp_req *r)
 {
-	const char *peer = sp_req_header(r, "REMOTE_ADDR");
 	const char *allow = sp_conf_str("metrics.allow", "127.0.0.1,::1");
 	char *text = NULL;
 
-	if (peer == NULL || !sp_list_contains(allow, peer)) {
+	/* the client address, so a request relayed by a trusted proxy is judged by its origin */
+	if (!sp_list_contains(allow, r->client_ip)) {
 		sp_fail(r, 403, "FORBIDDEN", "Metrics are not available from this address");
 		return -1;
 	}

@@ -4,6 +4,7 @@
  */
 #include "sp_http.h"
 #include "sp_config.h"
+#include "sp_jsonv.h"
 #include "sp_log.h"
 
 #include <ctype.h>
@@ -304,6 +305,11 @@ int sp_req_parse_json(sp_req *r)
 	if (r->body_len == 0) {
 		r->json = json_object_new_object();
 		return 0;
+	}
+	/* json-c alone would accept single quotes, NaN, Infinity and raw control characters */
+	if (sp_json_check(r->body, r->body_len, 32) != 0) {
+		sp_fail(r, 400, "MALFORMED_JSON", "Request body is not valid JSON");
+		return 400;
 	}
 	tok = json_tokener_new_ex(32);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);

@@ -72,33 +72,56 @@ int sp_kv_up(void)
 	return sp_kv_connect() == 0;
 }
 
-static redisReply *checked(redisReply *rep, const char *what)
+/*
+ * A connection that worked before may have been closed under us (a Redis
+ * restart): the first command then fails at once with EOF or a broken pipe.
+ * That is retried once on a fresh connection; a timeout is not, since the
+ * command may have run.
+ */
+static int stale_connection(void)
 {
-	if (rep == NULL) {
-		fail(what);
-		return NULL;
-	}
-	return rep;
+	return ctx && (ctx->err == REDIS_ERR_EOF ||
+	               (ctx->err == REDIS_ERR_IO && strstr(ctx->errstr, "timed out") == NULL));
+}
+
+static int reconnect_now(void)
+{
+	sp_kv_close();
+	retry_after_ms = 0;
+	return sp_kv_connect();
 }
 
 redisReply *sp_kv_cmd(const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, again;
 	redisReply *rep;
 
 	if (sp_kv_connect() != 0)
 		return NULL;
 	va_start(ap, fmt);
+	va_copy(again, ap);
 	rep = redisvCommand(ctx, fmt, ap);
+	if (rep == NULL && stale_connection() && reconnect_now() == 0)
+		rep = redisvCommand(ctx, fmt, again);
+	va_end(again);
 	va_end(ap);
-	return checked(rep, "command");
+	if (rep == NULL)
+		fail("command");
+	return rep;
 }
 
 redisReply *sp_kv_argv(int argc, const char **argv, const size_t *lens)
 {
+	redisReply *rep;
+
 	if (sp_kv_connect() != 0)
 		return NULL;
-	return checked(redisCommandArgv(ctx, argc, argv, lens), "command");
+	rep = redisCommandArgv(ctx, argc, argv, lens);
+	if (rep == NULL && stale_connection() && reconnect_now() == 0)
+		rep = redisCommandArgv(ctx, argc, argv, lens);
+	if (rep == NULL)
+		fail("command");
+	return rep;
 }
 
 static int load_script(sp_kv_script *s)

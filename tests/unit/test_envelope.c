@@ -206,6 +206,28 @@ static void test_body_checks(void)
 	finish(&r, &f);
 }
 
+static void test_lenient_json_is_malformed(void)
+{
+	static const char *bad[] = {
+	    "{'a':1}",          "{\"a\":NaN}",     "{\"a\":Infinity}", "{\"a\":1.}",
+	    "{\"a\":\"x\ty\"}", "{\"a\":01}",      "{\"a\":1,}",       "[1,]",
+	    "{\"a\" 1}",        "{\"a\":\"\\x\"}", "\"unterminated",   "{} {}"};
+	sp_req r;
+	struct fake f;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CU_ASSERT_EQUAL(parse_with("application/json", bad[i], &r, &f), 400);
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(r.body_out.data ? r.body_out.data : "", "MALFORMED_JSON"));
+		finish(&r, &f);
+	}
+	CU_ASSERT_EQUAL(parse_with("application/json",
+	                           "{\"a\":[1,-2.5e3,true,false,null,{\"b\":\"\\u00e9\\n\"}]}", &r,
+	                           &f),
+	                0);
+	finish(&r, &f);
+}
+
 static void test_forwarded_for_only_from_trusted_proxy(void)
 {
 	sp_req r;
@@ -261,6 +283,7 @@ void suite_envelope(void)
 	ADD_TEST(s, test_send_writes_security_headers);
 	ADD_TEST(s, test_oversized_body_is_413_unread);
 	ADD_TEST(s, test_body_checks);
+	ADD_TEST(s, test_lenient_json_is_malformed);
 	ADD_TEST(s, test_forwarded_for_only_from_trusted_proxy);
 	ADD_TEST(s, test_path_and_query_decoding);
 }
