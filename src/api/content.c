@@ -82,10 +82,27 @@ struct list_q {
 	long long page, limit;
 };
 
+/* InnoDB's default full-text stopwords: never indexed, so never required. */
+static int stopword(const unsigned char *w, size_t n)
+{
+	static const char *const words[] = {"a",    "about", "an",  "are",  "as",   "at",   "be",
+	                                    "by",   "com",   "de",  "en",   "for",  "from", "how",
+	                                    "i",    "in",    "is",  "it",   "la",   "of",   "on",
+	                                    "or",   "that",  "the", "this", "to",   "was",  "what",
+	                                    "when", "where", "who", "will", "with", "und",  "www"};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i]) == n && strncasecmp((const char *)w, words[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Turns free text into a safe boolean-mode query: words only (letters and
  * digits, any script), each required and prefix-matched ("+word*"), at most
- * eight. Operators, quotes and punctuation never reach MariaDB.
+ * eight. Operators, quotes and punctuation never reach MariaDB. Words the
+ * index does not hold (shorter than its 3-character minimum, stopwords) are
+ * left out rather than required, so "the kingdom" finds "The Silent Kingdom".
  */
 static void search_terms(const char *in, char *out, size_t outsz)
 {
@@ -103,7 +120,7 @@ static void search_terms(const char *in, char *out, size_t outsz)
 		while (*p && (isalnum(*p) || *p >= 0x80))
 			p++;
 		wl = (size_t)(p - w);
-		if (wl < 2 || wl > 40 || o + wl + 4 >= outsz)
+		if (wl < 3 || wl > 40 || o + wl + 4 >= outsz || stopword(w, wl))
 			continue;
 		out[o++] = '+';
 		memcpy(out + o, w, wl);

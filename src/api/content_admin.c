@@ -90,10 +90,11 @@ static int v_date(sp_req *r, int required, char *out)
 	if (end == NULL || (*end != '\0' && *end != 'T') || strlen(buf) < 10 || buf[4] != '-' ||
 	    tm.tm_year < -100 || tm.tm_year > 300)
 		goto bad;
-	t = timegm(&tm);
+	back = tm;
+	t = timegm(&back); /* normalises its argument: 2025-02-30 becomes March 2 */
 	gmtime_r(&t, &back);
-	if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon)
-		goto bad; /* 2025-02-30 */
+	if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon || back.tm_year != tm.tm_year)
+		goto bad;
 	snprintf(out, 11, "%.10s", buf);
 	return 1;
 bad:
@@ -332,7 +333,7 @@ int content_create(sp_req *r)
 	        "producer, studio, language, renditions, genres, cast_members, subtitles, "
 	        "tags, is_featured, is_active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 	        "?, ?, ?, ?, ?, ?, ?, ?)",
-	        "sssilssssssssisssssii", c.title, c.description, c.type, c.level, c.duration,
+	        "sssilsssssssssissssii", c.title, c.description, c.type, c.level, c.duration,
 	        c.release, c.has_age ? c.age : NULL, c.has_thumb ? c.thumb : NULL,
 	        c.has_banner ? c.banner : NULL, c.has_trailer ? c.trailer : NULL,
 	        c.has_director ? c.director : NULL, c.has_producer ? c.producer : NULL,

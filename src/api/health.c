@@ -50,6 +50,7 @@ static int health_ready(sp_req *r)
 	if (db) {
 		sp_ok(r, 200, NULL, d);
 	} else {
+		sp_add_header(r, "Retry-After", "5");
 		sp_fail_ex(r, 503, "SERVICE_UNAVAILABLE", "Database is unavailable", d);
 	}
 	return 0;

@@ -756,7 +756,7 @@ static int subs_status(sp_req *r)
 			freeReplyObject(rep);
 		sp_buf_free(&b);
 	}
-	sp_ok(r, 200, sub ? NULL : "No active subscription", data);
+	sp_ok(r, 200, NULL, data);
 	return 0;
 }
 

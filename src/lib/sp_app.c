@@ -125,7 +125,8 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
 		token_ok = 1;
 
-	if (sp_gate(r, route, token_ok ? &claims : NULL, 0) != 0)
+	if (sp_gate(r, route, token_ok ? &claims : NULL,
+	            route != NULL && (route->flags & SP_RL_PEEK)) != 0)
 		return;
 	if (m == SP_MATCH_NOT_FOUND) {
 		sp_fail(r, 404, "NOT_FOUND", "No such endpoint");

@@ -16,7 +16,7 @@
 #include <mysql.h>
 #include <errmsg.h>
 
-#define MAX_BIND   32
+#define MAX_BIND   64
 #define MAX_CACHED 128
 
 struct cached {

@@ -206,7 +206,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		/* Redis unreachable: limits fail open (logged and counted) */
 		if (rep)
 			freeReplyObject(rep);
-		sp_metrics_inc("ratelimit_fail_open");
+		sp_metrics_inc("sp_ratelimit_fail_open_total");
 		set_headers(r, rules, n, -1);
 		if (claims) {
 			if (check_token_db(r, claims, 1, &tv) != 0)

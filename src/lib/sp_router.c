@@ -23,7 +23,7 @@ static int seg_match(const char *pat, const char *path, sp_req *r, int capture)
 		pl = pe ? (size_t)(pe - pat) : strlen(pat);
 		sl = se ? (size_t)(se - path) : strlen(path);
 		if (pat[0] == ':') {
-			if (sl == 0 || sl > 128)
+			if (sl == 0 || sl > 512)
 				return 0;
 			if (capture && np < SP_MAX_PARAMS) {
 				r->param_names[np] = strndup(pat + 1, pl - 1);

@@ -23,6 +23,7 @@ enum sp_auth_mode {
 #define SP_RL_SEARCH 0x04u /* the search limit (applied when ?search= is present) */
 #define SP_NO_BODY   0x08u /* the handler reads no JSON body */
 #define SP_RAW_BODY  0x10u /* the handler reads the body itself (multipart) */
+#define SP_RL_PEEK   0x20u /* monitoring: rate-limit headers shown, nothing counted */
 
 typedef int (*sp_handler)(sp_req *r);
 /*
