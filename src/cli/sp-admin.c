@@ -6,6 +6,8 @@
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_kv.h"
+#include "sp_user.h"
 #include "sp_log.h"
 #include "sp_util.h"
 #include "sp_valid.h"
@@ -141,6 +143,7 @@ static int cmd_create_admin(const char *email, const char *name)
 	const char *pw = getenv("SP_ADMIN_PASSWORD");
 	char hash[128], lower[255];
 	const char *why;
+	sp_res res;
 	size_t i;
 
 	if (pw == NULL || *pw == '\0') {
@@ -170,6 +173,20 @@ static int cmd_create_admin(const char *email, const char *name)
 		fprintf(stderr, "create-admin: database error\n");
 		return 1;
 	}
+	/* like a password change: older sessions of the account end now */
+	if (sp_db_query(&res, "SELECT id, token_version FROM users WHERE email = ?", "s", lower) ==
+	        0 &&
+	    res.nrows == 1) {
+		long long uid = sp_res_ll(&res, 0, 0, 0);
+		sp_db_exec(
+		    "UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
+		    "'password' WHERE user_id = ? AND revoked_at IS NULL",
+		    "l", uid);
+		sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 1, 0), 0);
+		sp_user_caches_drop(uid);
+		sp_res_free(&res);
+	}
+	sp_kv_close();
 	printf("admin %s ready\n", lower);
 	return 0;
 }
