@@ -1,0 +1,69 @@
+/*
+ * Streaming sessions: an exact per-user limit on concurrent streams and
+ * devices. Redis holds the live set and every step is one Lua script; with
+ * Redis unreachable the same rules run in MariaDB under the user's row lock.
+ */
+#ifndef SP_STREAM_H
+#define SP_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sp_tier.h"
+
+typedef struct sp_session {
+	char id[33];
+	long long user_id;
+	long long content_id;
+	char device_id[129];
+	char device_name[101];
+	char device_type[33];
+	int quality; /* 0 480p .. 3 4K */
+	int64_t started_ms;
+	int64_t last_ms;
+	long position; /* seconds */
+} sp_session;
+
+enum sp_start_rc {
+	SP_START_OK,
+	SP_START_LIMIT,        /* maxConcurrentStreams reached: *live lists the sessions */
+	SP_START_DEVICE_LIMIT, /* a new device beyond maxDevicesAllowed */
+	SP_START_ERROR,        /* a backing service failed: 503 */
+};
+
+/*
+ * Admits s (id, user, content, device and quality filled in) against the
+ * limits of l, atomically: stale sessions never count, the same device
+ * replaces its own session (its id in replaced, else ""); *current is then
+ * the number of live sessions including this one. On SP_START_LIMIT
+ * *live / *n_live hold the live sessions (free with free()). dirty: the
+ * user's Redis state must be rebuilt from MariaDB first.
+ */
+enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, char replaced[33],
+                                 sp_session **live, size_t *n_live);
+
+enum sp_session_rc {
+	SP_SESSION_OK,
+	SP_SESSION_ENDED,     /* stopped, terminated or stale: 410 */
+	SP_SESSION_NOT_FOUND, /* unknown, or another user's: 404 */
+	SP_SESSION_ERROR,
+};
+
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position);
+/* Ends the caller's session (reason "stopped", "terminated"); ENDED if it already was. */
+enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position, const char *reason,
+                                  long long *content_id);
+/* The caller's live sessions, oldest first. 0 ok. */
+int sp_stream_list(long long uid, sp_session **out, size_t *n);
+/* For the media authorizer: 1 live, 0 not live, -1 cannot tell (Redis down). */
+int sp_stream_is_live(const char *sid);
+/* A device was removed: it no longer holds a slot in the cached device set. */
+void sp_stream_forget_devices(long long uid);
+/* After Redis (re)connects: reload live sessions if Redis lost them, rebuild dirty users. */
+void sp_stream_resync(void);
+/* Ends the oldest sessions beyond max for a user (worker "enforce"); returns how many. */
+int sp_stream_trim(long long uid, int max, const char *reason);
+/* Sweeps stale sessions from Redis and closes their MariaDB rows; returns rows closed. */
+long sp_stream_sweep(int64_t now_ms);
+
+#endif
