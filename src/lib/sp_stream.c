@@ -383,7 +383,7 @@ void sp_stream_resync(void)
  * MariaDB only: the same rules under the user's row lock, which serialises
  * every start for that user across all processes.
  */
-static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced[33],
+static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced[33], int *current,
                                  sp_session **live, size_t *n_live)
 {
 	sp_res res;
@@ -450,7 +450,7 @@ fail:
 }
 
 enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, char replaced[33],
-                                 sp_session **live, size_t *n_live)
+                                 int *current, sp_session **live, size_t *n_live)
 {
 	char zkey[96], hkey[96], dkey[96], prefix[96];
 	char a_uid[24], a_cid[24], a_q[8], a_now[24], a_stale[24], a_max[8], a_dev[8], a_ttl[24];
