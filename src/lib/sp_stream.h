@@ -40,7 +40,7 @@ enum sp_start_rc {
  * user's Redis state must be rebuilt from MariaDB first.
  */
 enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, char replaced[33],
-                                 sp_session **live, size_t *n_live);
+                                 int *current, sp_session **live, size_t *n_live);
 
 enum sp_session_rc {
 	SP_SESSION_OK,
