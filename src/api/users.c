@@ -7,6 +7,7 @@
 #include "sp_db.h"
 #include "sp_log.h"
 #include "sp_multipart.h"
+#include "sp_stream.h"
 #include "sp_tier.h"
 #include "sp_user.h"
 #include "sp_valid.h"
@@ -383,6 +384,7 @@ static int users_device_delete(sp_req *r)
 		return -1;
 	}
 	sp_user_caches_drop(r->user_id);
+	sp_stream_forget_devices(r->user_id);
 	sp_ok(r, 200, "Device removed; its slot is free", NULL);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
+#include "sp_stream.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -177,6 +178,7 @@ static void on_kv_connect(void)
 {
 	sp_auth_resync();
 	sp_cache_resync();
+	sp_stream_resync();
 }
 
 int sp_app_main(const sp_app *app, int argc, char **argv)

@@ -284,6 +284,7 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 
 	c->cors_origins = dupconf("cors.allowed_origins", "");
 	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
+	LONG("stream.token_ttl", 14400, 60, 86400 * 7, c->stream_token_ttl);
 	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
 	c->log_level = dupconf("log.level", "info");
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);

@@ -37,6 +37,7 @@ typedef struct sp_settings {
 
 	char *cors_origins; /* comma-separated exact origins */
 	long stream_stale_seconds;
+	long stream_token_ttl; /* seconds a media URL stays valid */
 	char *smtp_url;
 	char *log_level;
 	long cache_ttl; /* seconds for per-user caches (token version, profile) */

@@ -1,0 +1,413 @@
+/*
+ * The streaming area: start a session (tier, device and concurrent-stream
+ * limits, exactly), heartbeat, stop, list and end sessions, and the signed
+ * HLS master playlist URL the player opens.
+ */
+#include "sp_app.h"
+#include "sp_config.h"
+#include "sp_db.h"
+#include "sp_log.h"
+#include "sp_media.h"
+#include "sp_stream.h"
+#include "sp_tier.h"
+#include "sp_user.h"
+#include "sp_valid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int stream_start(sp_req *r);
+static int stream_heartbeat(sp_req *r);
+static int stream_stop(sp_req *r);
+static int stream_sessions(sp_req *r);
+static int stream_end(sp_req *r);
+
+static const sp_route routes[] = {
+    {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, 0, NULL},
+    {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, NULL},
+    {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL},
+    {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+};
+
+static int unavailable(sp_req *r)
+{
+	sp_fail_unavailable(r);
+	return -1;
+}
+
+static json_object *session_json(const sp_session *s)
+{
+	json_object *o = json_object_new_object();
+	char cid[24];
+
+	snprintf(cid, sizeof cid, "%lld", s->content_id);
+	json_object_object_add(o, "sessionId", json_object_new_string(s->id));
+	json_object_object_add(o, "contentId", json_object_new_string(cid));
+	json_object_object_add(o, "deviceId", json_object_new_string(s->device_id));
+	json_object_object_add(o, "deviceName", json_object_new_string(s->device_name));
+	json_object_object_add(o, "deviceType", json_object_new_string(s->device_type));
+	json_object_object_add(o, "quality",
+	                       json_object_new_string(sp_resolution_name(s->quality)));
+	json_object_object_add(o, "startedAt", sp_json_time(s->started_ms));
+	json_object_object_add(o, "lastHeartbeat", sp_json_time(s->last_ms));
+	json_object_object_add(o, "playbackPosition", json_object_new_int64(s->position));
+	return o;
+}
+
+/* A device id: 1-128 printable characters. */
+static int v_device(sp_req *r, const char *field, char *out, size_t n)
+{
+	if (sp_v_text(r, r->json, field, 1, 1, 128, out, n) != SP_V_OK)
+		return -1;
+	if (out[0] == '\x01') {
+		sp_field_error_add(r, field, "must be printable text");
+		return -1;
+	}
+	return 0;
+}
+
+/* A session id: 32 lowercase hex characters. */
+static int valid_sid(const char *s)
+{
+	if (s == NULL || strlen(s) != 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* 403 with the registered devices, so the player can offer to free one. */
+static int device_limit(sp_req *r, const sp_level *l)
+{
+	sp_res res;
+	json_object *arr = json_object_new_array(), *extra = json_object_new_object();
+	char msg[96];
+
+	if (sp_db_query(&res,
+	                "SELECT device_id, device_name, device_type, last_used FROM devices WHERE "
+	                "user_id = ? ORDER BY last_used DESC",
+	                "l", r->user_id) == 0) {
+		for (size_t i = 0; i < res.nrows; i++) {
+			json_object *d = json_object_new_object();
+			json_object_object_add(d, "deviceId",
+			                       sp_json_str_or_null(sp_res_str(&res, i, 0)));
+			json_object_object_add(d, "deviceName",
+			                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
+			json_object_object_add(d, "deviceType",
+			                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
+			json_object_object_add(d, "lastUsed",
+			                       sp_json_dbtime(sp_res_str(&res, i, 3)));
+			json_object_array_add(arr, d);
+		}
+		sp_res_free(&res);
+	}
+	json_object_object_add(extra, "devices", arr);
+	json_object_object_add(extra, "maxDevicesAllowed", json_object_new_int(l->max_devices));
+	snprintf(msg, sizeof msg, "Maximum %d devices allowed; remove one to use a new device",
+	         l->max_devices);
+	sp_fail_ex(r, 403, "DEVICE_LIMIT_REACHED", msg, extra);
+	return -1;
+}
+
+/* 429 listing the live sessions and what the viewer can do about it. */
+static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size_t n)
+{
+	json_object *devs = json_object_new_array(), *acts = json_object_new_array();
+	json_object *extra = json_object_new_object();
+	char msg[96];
+	sp_res res;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_new_object(), *a = json_object_new_object();
+		char label[160];
+		json_object_object_add(d, "sessionId", json_object_new_string(live[i].id));
+		json_object_object_add(d, "deviceName",
+		                       json_object_new_string(live[i].device_name));
+		json_object_object_add(d, "deviceId", json_object_new_string(live[i].device_id));
+		json_object_object_add(d, "startedAt", sp_json_time(live[i].started_ms));
+		json_object_array_add(devs, d);
+		snprintf(label, sizeof label, "Stop watching on %s", live[i].device_name);
+		json_object_object_add(a, "label", json_object_new_string(label));
+		json_object_object_add(a, "action", json_object_new_string("terminate_session"));
+		json_object_object_add(a, "sessionId", json_object_new_string(live[i].id));
+		json_object_array_add(acts, a);
+	}
+	/* the smallest active plan that allows more screens, if there is one */
+	if (sp_db_query(
+	        &res,
+	        "SELECT id, name, max_streams FROM plans WHERE is_active = 1 AND max_streams "
+	        "> ? ORDER BY max_streams, price, id LIMIT 1",
+	        "i", l->max_streams) == 0) {
+		if (res.nrows == 1) {
+			json_object *a = json_object_new_object();
+			char label[160];
+			snprintf(label, sizeof label, "Upgrade to %s for %lld screens",
+			         sp_res_str(&res, 0, 1), sp_res_ll(&res, 0, 2, 0));
+			json_object_object_add(a, "label", json_object_new_string(label));
+			json_object_object_add(a, "action", json_object_new_string("upgrade"));
+			json_object_object_add(a, "planId",
+			                       json_object_new_string(sp_res_str(&res, 0, 0)));
+			json_object_array_add(acts, a);
+		}
+		sp_res_free(&res);
+	}
+	json_object_object_add(extra, "activeDevices", devs);
+	json_object_object_add(extra, "actions", acts);
+	json_object_object_add(extra, "maxConcurrentStreams", json_object_new_int(l->max_streams));
+	snprintf(msg, sizeof msg, "Maximum %d concurrent streams allowed", l->max_streams);
+	sp_fail_ex(r, 429, "CONCURRENT_LIMIT_EXCEEDED", msg, extra);
+	return -1;
+}
+
+static int stream_start(sp_req *r)
+{
+	char name[401], type[129], qtext[16];
+	long long cid;
+	int rq = -1, content_level, renditions, dirty, granted, current = 0;
+	sp_level l;
+	sp_session s;
+	sp_session *live = NULL;
+	size_t n_live = 0;
+	char replaced[33], token[192], url[512];
+	sp_media_claims mc;
+	sp_res res;
+	json_object *data;
+	int64_t exp_ms;
+
+	memset(&s, 0, sizeof s);
+	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &cid) != 0)
+		sp_field_error_add(r, "id", "must be a positive integer id");
+	v_device(r, "deviceId", s.device_id, sizeof s.device_id);
+	sp_v_text(r, r->json, "deviceName", 1, 1, 100, name, sizeof name);
+	if (sp_v_text(r, r->json, "deviceType", 0, 1, 32, type, sizeof type) != SP_V_OK)
+		snprintf(type, sizeof type, "unknown");
+	if (sp_v_text(r, r->json, "quality", 0, 1, 8, qtext, sizeof qtext) == SP_V_OK &&
+	    (rq = sp_resolution_parse(qtext)) < 0)
+		sp_field_error_add(r, "quality", "must be one of 480p, 720p, 1080p, 4K");
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	snprintf(s.device_name, sizeof s.device_name, "%.100s", name);
+	snprintf(s.device_type, sizeof s.device_type, "%.32s", type);
+
+	if (sp_db_query(&res,
+	                "SELECT access_level, renditions, EXISTS(SELECT 1 FROM stream_resync WHERE "
+	                "user_id = ?) FROM content WHERE id = ? AND is_active = 1",
+	                "ll", r->user_id, cid) != 0)
+		return unavailable(r);
+	if (res.nrows == 0) {
+		sp_res_free(&res);
+		sp_fail(r, 404, "NOT_FOUND", "Content not found");
+		return -1;
+	}
+	content_level = (int)sp_res_ll(&res, 0, 0, 0);
+	renditions = (int)sp_res_ll(&res, 0, 1, 1);
+	dirty = sp_res_ll(&res, 0, 2, 0) != 0;
+	sp_res_free(&res);
+	if (sp_level_get(r, &l) != 0)
+		return unavailable(r);
+	if (content_level > l.level) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "This title needs the %s plan or higher",
+		         sp_tier_name(content_level));
+		if (l.level == SP_LEVEL_FREE)
+			sp_fail(r, 403, "SUBSCRIPTION_REQUIRED", msg);
+		else
+			sp_fail(r, 403, "TIER_TOO_LOW", msg);
+		return -1;
+	}
+	/* the granted quality: what was asked, at most the plan's, one the title has */
+	granted = rq < 0 || rq > l.resolution ? l.resolution : rq;
+	while (granted > 0 && !(renditions & (1 << granted)))
+		granted--;
+
+	sp_random_hex(s.id, 16);
+	s.user_id = r->user_id;
+	s.content_id = cid;
+	s.quality = granted;
+	switch (sp_stream_start(&l, &s, dirty, replaced, &current, &live, &n_live)) {
+	case SP_START_OK:
+		break;
+	case SP_START_DEVICE_LIMIT:
+		return device_limit(r, &l);
+	case SP_START_LIMIT: {
+		int rc = concurrent_limit(r, &l, live, n_live);
+		free(live);
+		return rc;
+	}
+	default:
+		return unavailable(r);
+	}
+	/* the device, the title's counters and the watch event (best effort after admission) */
+	sp_db_exec(
+	    "INSERT INTO devices (user_id, device_id, device_name, device_type) VALUES (?, ?, "
+	    "?, ?) ON DUPLICATE KEY UPDATE device_name = VALUES(device_name), device_type = "
+	    "VALUES(device_type), last_used = UTC_TIMESTAMP(3)",
+	    "lsss", r->user_id, s.device_id, s.device_name, s.device_type);
+	sp_db_exec("INSERT INTO watch_events (user_id, content_id, event) VALUES (?, ?, 'start')",
+	           "ll", r->user_id, cid);
+	sp_db_exec("UPDATE content SET views = views + 1 WHERE id = ?", "l", cid);
+	sp_user_caches_drop(r->user_id); /* the status document lists devices */
+
+	exp_ms = sp_now_ms() + sp_cfg.stream_token_ttl * 1000;
+	memset(&mc, 0, sizeof mc);
+	snprintf(mc.sid, sizeof mc.sid, "%s", s.id);
+	mc.content_id = cid;
+	mc.max_quality = granted;
+	mc.exp = exp_ms / 1000;
+	sp_media_token(&mc, token, sizeof token);
+	snprintf(url, sizeof url, "%s/media/t/%s/%lld/master-%d.m3u8", sp_cfg.public_url, token,
+	         cid, granted);
+	data = json_object_new_object();
+	json_object_object_add(data, "streamUrl", json_object_new_string(url));
+	json_object_object_add(data, "sessionId", json_object_new_string(s.id));
+	json_object_object_add(data, "sessionToken", json_object_new_string(token));
+	json_object_object_add(data, "expiresAt", sp_json_time((exp_ms / 1000) * 1000));
+	json_object_object_add(data, "quality",
+	                       json_object_new_string(sp_resolution_name(granted)));
+	json_object_object_add(data, "maxConcurrentStreams", json_object_new_int(l.max_streams));
+	json_object_object_add(data, "currentStreams", json_object_new_int(current));
+	json_object_object_add(data, "heartbeatInterval",
+	                       json_object_new_int64(sp_cfg.stream_stale_seconds / 4 > 0
+	                                                 ? sp_cfg.stream_stale_seconds / 4
+	                                                 : 1));
+	if (replaced[0])
+		json_object_object_add(data, "replacedSessionId", json_object_new_string(replaced));
+	sp_ok(r, 200, "Stream started", data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- heartbeat, stop */
+
+static int read_session_body(sp_req *r, char sid[33], long long *position)
+{
+	const char *v = NULL;
+	json_object *o;
+
+	*position = 0;
+	if (json_object_object_get_ex(r->json, "sessionId", &o) && o &&
+	    json_object_is_type(o, json_type_string))
+		v = json_object_get_string(o);
+	if (v == NULL)
+		sp_field_error_add(r, "sessionId", "is required");
+	else if (!valid_sid(v))
+		sp_field_error_add(r, "sessionId", "must be a session id");
+	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
+	    json_object_is_type(o, json_type_double)) {
+		double d = json_object_get_double(o);
+		if (d < 0 || d > 1e7)
+			sp_field_error_add(r, "playbackPosition", "must be seconds from 0");
+		else
+			*position = (long long)d;
+	} else {
+		sp_v_int(r, r->json, "playbackPosition", 0, 0, 10000000, position);
+	}
+	if (r->n_errors)
+		return sp_fail_validation(r);
+	snprintf(sid, 33, "%s", v);
+	return 0;
+}
+
+static int session_gone(sp_req *r, enum sp_session_rc rc)
+{
+	if (rc == SP_SESSION_ENDED)
+		sp_fail(r, 410, "SESSION_ENDED", "This session has ended; stop playback");
+	else if (rc == SP_SESSION_NOT_FOUND)
+		sp_fail(r, 404, "NOT_FOUND", "No such session");
+	else
+		sp_fail_unavailable(r);
+	return -1;
+}
+
+static int stream_heartbeat(sp_req *r)
+{
+	char sid[33];
+	long long pos;
+	enum sp_session_rc rc;
+	json_object *data;
+
+	if (read_session_body(r, sid, &pos) != 0)
+		return -1;
+	rc = sp_stream_heartbeat(r->user_id, sid, (long)pos);
+	if (rc != SP_SESSION_OK)
+		return session_gone(r, rc);
+	data = json_object_new_object();
+	json_object_object_add(data, "sessionId", json_object_new_string(sid));
+	json_object_object_add(data, "status", json_object_new_string("active"));
+	json_object_object_add(data, "playbackPosition", json_object_new_int64(pos));
+	sp_ok(r, 200, NULL, data);
+	return 0;
+}
+
+static int end_session(sp_req *r, const char *sid, long long pos, const char *reason)
+{
+	long long cid = 0;
+	enum sp_session_rc rc = sp_stream_stop(r->user_id, sid, (long)pos, reason, &cid);
+	json_object *data;
+
+	if (rc == SP_SESSION_NOT_FOUND || rc == SP_SESSION_ERROR)
+		return session_gone(r, rc);
+	if (rc == SP_SESSION_OK && cid && pos >= 0)
+		sp_db_exec(
+		    "INSERT INTO watch_events (user_id, content_id, event, position_seconds) "
+		    "VALUES (?, ?, 'stop', ?)",
+		    "lll", r->user_id, cid, pos);
+	data = json_object_new_object();
+	json_object_object_add(data, "sessionId", json_object_new_string(sid));
+	json_object_object_add(data, "status", json_object_new_string("ended"));
+	json_object_object_add(data, "playbackPosition", json_object_new_int64(pos));
+	sp_ok(r, 200, rc == SP_SESSION_OK ? "Stream stopped" : "Stream had already ended", data);
+	return 0;
+}
+
+static int stream_stop(sp_req *r)
+{
+	char sid[33];
+	long long pos;
+
+	if (read_session_body(r, sid, &pos) != 0)
+		return -1;
+	return end_session(r, sid, pos, "stopped");
+}
+
+static int stream_end(sp_req *r)
+{
+	const char *sid = sp_param(r, "sessionId");
+
+	if (!valid_sid(sid)) {
+		sp_fail(r, 404, "NOT_FOUND", "No such session");
+		return -1;
+	}
+	return end_session(r, sid, -1, "terminated");
+}
+
+static int stream_sessions(sp_req *r)
+{
+	sp_session *live = NULL;
+	size_t n = 0;
+	json_object *arr, *data, *extra;
+
+	if (sp_stream_list(r->user_id, &live, &n) != 0)
+		return unavailable(r);
+	arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, session_json(&live[i]));
+	free(live);
+	data = json_object_new_object();
+	json_object_object_add(data, "sessions", arr);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "count", json_object_new_int((int)n));
+	sp_ok_ex(r, 200, NULL, data, extra);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const sp_app app = {"stream", routes, sizeof routes / sizeof routes[0], NULL};
+
+	return sp_app_main(&app, argc, argv);
+}

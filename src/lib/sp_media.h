@@ -1,0 +1,23 @@
+/*
+ * Signed media tokens: HMAC-SHA256 over session, content, highest rendition
+ * and expiry. They ride in the media URL's path, so the relative URIs of a
+ * playlist keep them, and the web server's authorizer checks every request.
+ */
+#ifndef SP_MEDIA_H
+#define SP_MEDIA_H
+
+#include <stddef.h>
+
+typedef struct sp_media_claims {
+	char sid[33];
+	long long content_id;
+	int max_quality; /* 0 480p .. 3 4K */
+	long long exp;   /* Unix seconds */
+} sp_media_claims;
+
+/* "<sid>.<content>.<maxq>.<exp>.<64 hex of HMAC>"; out needs 160 bytes. */
+void sp_media_token(const sp_media_claims *c, char *out, size_t n);
+/* 0 when the token is well formed, correctly signed (constant time) and unexpired. */
+int sp_media_verify(const char *token, size_t len, long long now, sp_media_claims *out);
+
+#endif
