@@ -168,7 +168,7 @@ static int stream_start(sp_req *r)
 {
 	char name[401], type[129], qtext[16];
 	long long cid;
-	int rq = -1, content_level, renditions, dirty, granted, current = 0;
+	int rq = -1, content_level, renditions, dirty, granted, top, current = 0;
 	sp_level l;
 	sp_session s;
 	sp_session *live = NULL;
@@ -220,8 +220,15 @@ static int stream_start(sp_req *r)
 			sp_fail(r, 403, "TIER_TOO_LOW", msg);
 		return -1;
 	}
-	/* the granted quality: what was asked, at most the plan's, one the title has */
-	granted = rq < 0 || rq > l.resolution ? l.resolution : rq;
+	/*
+	 * top: the best rendition the title has within the plan; granted: what was
+	 * asked, capped at top, one the title has (the playlist's default).
+	 */
+	renditions |= 1; /* every title has 480p */
+	top = l.resolution;
+	while (top > 0 && !(renditions & (1 << top)))
+		top--;
+	granted = rq < 0 || rq > top ? top : rq;
 	while (granted > 0 && !(renditions & (1 << granted)))
 		granted--;
 
@@ -257,11 +264,11 @@ static int stream_start(sp_req *r)
 	memset(&mc, 0, sizeof mc);
 	snprintf(mc.sid, sizeof mc.sid, "%s", s.id);
 	mc.content_id = cid;
-	mc.max_quality = granted;
+	mc.max_quality = top;
 	mc.exp = exp_ms / 1000;
 	sp_media_token(&mc, token, sizeof token);
-	snprintf(url, sizeof url, "%s/media/t/%s/%lld/master-%d.m3u8", sp_cfg.public_url, token,
-	         cid, granted);
+	snprintf(url, sizeof url, "%s/media/t/%s/%lld/master-%d-%d.m3u8", sp_cfg.public_url, token,
+	         cid, top, granted);
 	data = json_object_new_object();
 	json_object_object_add(data, "streamUrl", json_object_new_string(url));
 	json_object_object_add(data, "sessionId", json_object_new_string(s.id));

@@ -3,6 +3,7 @@
  * and records them; create-admin makes (or resets) an administrator; seed
  * adds the demo accounts (one per plan) when they are missing.
  */
+#include "gen_media.h"
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
@@ -299,6 +300,8 @@ int main(int argc, char **argv)
 		if (argc >= 4 && strcmp(argv[2], "--dir") == 0)
 			dir = argv[3];
 		rc = cmd_migrate(dir);
+	} else if (strcmp(argv[1], "gen-media") == 0) {
+		rc = gen_media(argc >= 3 ? argv[2] : sp_conf_str("media.dir", "www/media"));
 	} else if (strcmp(argv[1], "seed") == 0) {
 		rc = cmd_seed(argc >= 4 && strcmp(argv[2], "--sql-dir") == 0 ? argv[3]
 		                                                             : SP_DEFAULT_SQL_DIR);

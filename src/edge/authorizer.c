@@ -1,0 +1,143 @@
+/*
+ * sp-media-auth: the web server's FastCGI authorizer for /media. Every
+ * playlist and segment request is allowed only with a correctly signed,
+ * unexpired token for that title and a rendition within the plan, while the
+ * session is live; the web server's static handler then sends the file.
+ *
+ * The client asks for /media/t/<token>/<content>/<file>; the web server
+ * rewrites that to /media/<content>/<file>?t=<token> (so the file is found
+ * under the media root) and asks this program first. A 200 lets the request
+ * through, anything else is the client's 403.
+ */
+#include "sp_config.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_media.h"
+#include "sp_stream.h"
+#include "sp_util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+static const char *const rendition_dirs[] = {"480p", "720p", "1080p", "2160p"};
+
+/* The rendition a path below /media/<content>/ needs, or -1 if it is none of ours. */
+static int needed_quality(const char *file)
+{
+	int max, def;
+	char tail[8];
+
+	if (sscanf(file, "master-%1d-%1d.m3u%1s", &max, &def, tail) == 3 &&
+	    strcmp(tail, "8") == 0 && max >= 0 && max <= 3 && def >= 0 && def <= max)
+		return max;
+	for (int q = 0; q < 4; q++) {
+		size_t n = strlen(rendition_dirs[q]);
+		if (strncmp(file, rendition_dirs[q], n) == 0 && file[n] == '/')
+			return strstr(file + n + 1, "/") || strstr(file, "..") ? -1 : q;
+	}
+	return -1;
+}
+
+/* Extracts t=<token> from the query string. */
+static const char *query_token(const char *qs, size_t *len)
+{
+	const char *p = qs;
+
+	while (p && *p) {
+		if (strncmp(p, "t=", 2) == 0) {
+			const char *e = strchr(p + 2, '&');
+			*len = e ? (size_t)(e - p - 2) : strlen(p + 2);
+			return p + 2;
+		}
+		p = strchr(p, '&');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/*
+ * The decision. The path is the rewritten one (/media/<content>/<file>),
+ * from SCRIPT_NAME or the REQUEST_URI.
+ */
+static int allowed(FCGX_ParamArray env, const char **why)
+{
+	const char *uri = FCGX_GetParam("REQUEST_URI", env);
+	const char *qs = FCGX_GetParam("QUERY_STRING", env);
+	const char *tok, *path;
+	char pathbuf[512];
+	size_t tlen = 0;
+	sp_media_claims c;
+	long long cid;
+	int need, live;
+	char *end;
+
+	*why = "no token";
+	tok = query_token(qs, &tlen);
+	if (tok == NULL || uri == NULL)
+		return 0;
+	/* the path: the original URI (/media/t/<token>/...) or the rewritten one */
+	snprintf(pathbuf, sizeof pathbuf, "%s", uri);
+	if ((end = strchr(pathbuf, '?')) != NULL)
+		*end = '\0';
+	path = pathbuf;
+	if (strncmp(path, "/media/t/", 9) == 0) {
+		const char *slash = strchr(path + 9, '/');
+		if (slash == NULL)
+			return 0;
+		path = slash; /* "/<content>/<file>" */
+	} else if (strncmp(path, "/media/", 7) == 0) {
+		path += 6;
+	} else {
+		return 0;
+	}
+	*why = "bad signature or expired";
+	if (sp_media_verify(tok, tlen, sp_now_ms() / 1000, &c) != 0)
+		return 0;
+	*why = "wrong title";
+	cid = strtoll(path + 1, &end, 10);
+	if (cid != c.content_id || *end != '/')
+		return 0;
+	*why = "rendition above the plan";
+	need = needed_quality(end + 1);
+	if (need < 0 || need > c.max_quality)
+		return 0;
+	/* the session must still be live; without Redis, signature and expiry decide */
+	live = sp_stream_is_live(c.sid);
+	*why = "session ended";
+	return live != 0;
+}
+
+int main(void)
+{
+	char err[512];
+	FCGX_Request fr;
+
+	signal(SIGPIPE, SIG_IGN);
+	sp_log_init("media-auth", "info");
+	if (sp_settings_load(NULL, err, sizeof err) != 0) {
+		sp_log(SP_LOG_ERROR, err, NULL);
+		return 78;
+	}
+	sp_kv_on_connect(sp_stream_resync);
+	if (FCGX_Init() != 0)
+		return 1;
+	FCGX_InitRequest(&fr, 0, 0);
+	while (FCGX_Accept_r(&fr) >= 0) {
+		const char *why = "";
+		if (allowed(fr.envp, &why)) {
+			FCGX_FPrintF(fr.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+		} else {
+			FCGX_FPrintF(fr.out, "Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"
+			                     "Content-Length: 10\r\n\r\nForbidden\n");
+			sp_logf(SP_LOG_INFO, "media denied: %s", why);
+		}
+		FCGX_Finish_r(&fr);
+	}
+	sp_kv_close();
+	return 0;
+}
