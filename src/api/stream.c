@@ -4,6 +4,7 @@
  * HLS master playlist URL the player opens.
  */
 #include "sp_app.h"
+#include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_log.h"
@@ -22,10 +23,11 @@ static int stream_heartbeat(sp_req *r);
 static int stream_stop(sp_req *r);
 static int stream_sessions(sp_req *r);
 static int stream_end(sp_req *r);
+static int content_meta_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
     {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, 0, NULL},
-    {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, NULL},
+    {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, content_meta_key},
     {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL},
     {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
     {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
@@ -81,6 +83,93 @@ static int valid_sid(const char *s)
 
 /* ---------------------------------------------------------------- start */
 
+/*
+ * What a start needs of the title (level, renditions), cached with the
+ * catalogue (dropped by any content write) and fetched in the gate's round
+ * trip, so a start on the limit touches MariaDB not at all.
+ */
+static int content_meta_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	long long cid;
+
+	(void)uid;
+	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &cid) != 0)
+		return -1;
+	snprintf(key, n, "catalog:meta:%lld", cid);
+	return 0;
+}
+
+/* 1 found (level, renditions set), 0 no such active title, -1 database down. */
+static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
+{
+	sp_res res;
+	char key[64], val[32];
+
+	if (r->prefetched && sscanf(r->prefetched, "%d|%d", level, renditions) == 2) {
+		sp_cache_count("catalog", 1);
+		return *level >= 0;
+	}
+	sp_cache_count("catalog", 0);
+	if (sp_db_query(
+	        &res, "SELECT access_level, renditions FROM content WHERE id = ? AND is_active = 1",
+	        "l", cid) != 0)
+		return -1;
+	/* a missing title is cached too (-1), so junk ids cannot hammer MariaDB */
+	*level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
+	*renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
+	sp_res_free(&res);
+	snprintf(key, sizeof key, "catalog:meta:%lld", cid);
+	snprintf(val, sizeof val, "%d|%d", *level, *renditions);
+	sp_cache_put("catalog", key, val, 3600);
+	return *level >= 0;
+}
+
+/*
+ * The smallest active plan with more screens than max, for the 429's upgrade
+ * action. Kept 30 s per process: a suggestion may trail an admin's plan edit
+ * by that much, and the limit path stays free of MariaDB.
+ */
+static int upgrade_plan(int max, char *id, size_t idn, char *name, size_t nn, long long *streams)
+{
+	static struct {
+		int max, found;
+		int64_t at;
+		char id[24], name[64];
+		long long streams;
+	} memo[8];
+	static size_t next;
+	int64_t now = sp_now_ms();
+	sp_res res;
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		if (memo[i].at && memo[i].max == max && now - memo[i].at < 30000)
+			goto hit;
+	if (sp_db_query(
+	        &res,
+	        "SELECT id, name, max_streams FROM plans WHERE is_active = 1 AND max_streams "
+	        "> ? ORDER BY max_streams, price, id LIMIT 1",
+	        "i", max) != 0)
+		return -1;
+	i = next++ % 8;
+	memo[i].max = max;
+	memo[i].at = now;
+	memo[i].found = res.nrows == 1;
+	if (res.nrows == 1) {
+		snprintf(memo[i].id, sizeof memo[i].id, "%s", sp_res_str(&res, 0, 0));
+		snprintf(memo[i].name, sizeof memo[i].name, "%s", sp_res_str(&res, 0, 1));
+		memo[i].streams = sp_res_ll(&res, 0, 2, 0);
+	}
+	sp_res_free(&res);
+hit:
+	if (!memo[i].found)
+		return 0;
+	snprintf(id, idn, "%s", memo[i].id);
+	snprintf(name, nn, "%s", memo[i].name);
+	*streams = memo[i].streams;
+	return 1;
+}
+
 /* 403 with the registered devices, so the player can offer to free one. */
 static int device_limit(sp_req *r, const sp_level *l)
 {
@@ -120,7 +209,6 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 	json_object *devs = json_object_new_array(), *acts = json_object_new_array();
 	json_object *extra = json_object_new_object();
 	char msg[96];
-	sp_res res;
 
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_new_object(), *a = json_object_new_object();
@@ -138,23 +226,19 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 		json_object_array_add(acts, a);
 	}
 	/* the smallest active plan that allows more screens, if there is one */
-	if (sp_db_query(
-	        &res,
-	        "SELECT id, name, max_streams FROM plans WHERE is_active = 1 AND max_streams "
-	        "> ? ORDER BY max_streams, price, id LIMIT 1",
-	        "i", l->max_streams) == 0) {
-		if (res.nrows == 1) {
+	{
+		char pid[24], pname[64], label[160];
+		long long streams;
+		if (upgrade_plan(l->max_streams, pid, sizeof pid, pname, sizeof pname, &streams) ==
+		    1) {
 			json_object *a = json_object_new_object();
-			char label[160];
-			snprintf(label, sizeof label, "Upgrade to %s for %lld screens",
-			         sp_res_str(&res, 0, 1), sp_res_ll(&res, 0, 2, 0));
+			snprintf(label, sizeof label, "Upgrade to %s for %lld screens", pname,
+			         streams);
 			json_object_object_add(a, "label", json_object_new_string(label));
 			json_object_object_add(a, "action", json_object_new_string("upgrade"));
-			json_object_object_add(a, "planId",
-			                       json_object_new_string(sp_res_str(&res, 0, 0)));
+			json_object_object_add(a, "planId", json_object_new_string(pid));
 			json_object_array_add(acts, a);
 		}
-		sp_res_free(&res);
 	}
 	json_object_object_add(extra, "activeDevices", devs);
 	json_object_object_add(extra, "actions", acts);
@@ -175,7 +259,6 @@ static int stream_start(sp_req *r)
 	size_t n_live = 0;
 	char replaced[33], token[192], url[512];
 	sp_media_claims mc;
-	sp_res res;
 	json_object *data;
 	int64_t exp_ms;
 
@@ -194,20 +277,15 @@ static int stream_start(sp_req *r)
 	snprintf(s.device_name, sizeof s.device_name, "%.100s", name);
 	snprintf(s.device_type, sizeof s.device_type, "%.32s", type);
 
-	if (sp_db_query(&res,
-	                "SELECT access_level, renditions, EXISTS(SELECT 1 FROM stream_resync WHERE "
-	                "user_id = ?) FROM content WHERE id = ? AND is_active = 1",
-	                "ll", r->user_id, cid) != 0)
+	switch (content_meta(r, cid, &content_level, &renditions)) {
+	case -1:
 		return unavailable(r);
-	if (res.nrows == 0) {
-		sp_res_free(&res);
+	case 0:
 		sp_fail(r, 404, "NOT_FOUND", "Content not found");
 		return -1;
 	}
-	content_level = (int)sp_res_ll(&res, 0, 0, 0);
-	renditions = (int)sp_res_ll(&res, 0, 1, 1);
-	dirty = sp_res_ll(&res, 0, 2, 0) != 0;
-	sp_res_free(&res);
+	/* a user's Redis state is rebuilt after an outage on reconnect (sp_stream_resync) */
+	dirty = 0;
 	if (sp_level_get(r, &l) != 0)
 		return unavailable(r);
 	if (content_level > l.level) {
@@ -412,9 +490,15 @@ static int stream_sessions(sp_req *r)
 	return 0;
 }
 
+static int init(void)
+{
+	sp_cache_register_group("catalog");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const sp_app app = {"stream", routes, sizeof routes / sizeof routes[0], NULL};
+	static const sp_app app = {"stream", routes, sizeof routes / sizeof routes[0], init};
 
 	return sp_app_main(&app, argc, argv);
 }

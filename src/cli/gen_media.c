@@ -220,6 +220,17 @@ int gen_media(const char *root)
 			return 1;
 		}
 	}
+	/* a plain static copy of one segment, the benchmark's reference for the authorizer */
+	{
+		char bench[1100], from[1100], to[1200];
+		if (pathf(bench, sizeof bench, "%s/../bench", root) == 0 && mkdir_p(bench) == 0 &&
+		    pathf(from, sizeof from, "%s/480p/seg_000.ts", src) == 0 &&
+		    pathf(to, sizeof to, "%s/segment.ts", bench) == 0) {
+			unlink(to);
+			if (link(from, to) != 0)
+				fprintf(stderr, "gen-media: no benchmark copy at %s\n", to);
+		}
+	}
 	if (sp_db_query(&res, "SELECT id, renditions FROM content", "") != 0) {
 		fprintf(stderr, "gen-media: cannot read the catalogue\n");
 		return 1;

@@ -4,10 +4,13 @@
 --   BENCH_METHOD  GET (default) or POST
 --   BENCH_BODY    request body; sent as application/json when set
 --   BENCH_TOKEN   access token; sent as "Authorization: Bearer <token>" when set
+--   BENCH_EXPECT  a status that counts as expected instead of 2xx (e.g. 429 for
+--                 the stream start's limit path)
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
 local token = os.getenv("BENCH_TOKEN") or ""
+local expect = tonumber(os.getenv("BENCH_EXPECT") or "")
 
 wrk.method = method
 if body ~= "" then
@@ -32,7 +35,9 @@ function init(args)
 end
 
 function response(status, headers, resp_body)
-  if status < 200 or status > 299 then
+  local ok
+  if expect then ok = status == expect else ok = status >= 200 and status <= 299 end
+  if not ok then
     non2xx = non2xx + 1
     if first_bad == 0 then
       first_bad = status
