@@ -75,6 +75,26 @@ static int health_metrics(sp_req *r)
 	sp_buf_reset(&r->body_out);
 	sp_buf_adds(&r->body_out, text);
 	free(text);
+	/* gauges read at scrape time from MariaDB, the record of sessions and events */
+	{
+		sp_res res;
+		if (sp_db_query(
+		        &res,
+		        "SELECT (SELECT COUNT(*) FROM stream_sessions WHERE ended_at IS NULL AND "
+		        "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND), (SELECT "
+		        "COUNT(*) FROM outbox WHERE status = 'pending'), (SELECT COUNT(*) FROM "
+		        "outbox WHERE status = 'failed')",
+		        "l", (long long)sp_cfg.stream_stale_seconds) == 0) {
+			sp_buf_addf(
+			    &r->body_out,
+			    "# TYPE sp_stream_sessions_live gauge\nsp_stream_sessions_live %lld\n"
+			    "# TYPE sp_outbox_backlog gauge\nsp_outbox_backlog %lld\n"
+			    "# TYPE sp_outbox_failed gauge\nsp_outbox_failed %lld\n",
+			    sp_res_ll(&res, 0, 0, 0), sp_res_ll(&res, 0, 1, 0),
+			    sp_res_ll(&res, 0, 2, 0));
+			sp_res_free(&res);
+		}
+	}
 	r->content_type_out = "text/plain; version=0.0.4";
 	r->responded = 1;
 	return 0;

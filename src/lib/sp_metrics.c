@@ -136,7 +136,11 @@ int sp_metrics_render(char **out)
 	qsort(names, n, sizeof *names, cmp_names);
 	sp_buf_init(&b);
 	sp_buf_adds(&b, "# TYPE sp_http_requests_total counter\n"
-	                "# TYPE sp_http_request_duration_ms histogram\n");
+	                "# TYPE sp_http_request_duration_ms histogram\n"
+	                "# TYPE sp_cache_hits_total counter\n"
+	                "# TYPE sp_cache_misses_total counter\n"
+	                "# TYPE sp_ratelimit_fail_open_total counter\n"
+	                "# TYPE sp_stream_db_fallback_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		/* the value follows its name in the HGETALL reply */
 		redisReply *val = NULL;
