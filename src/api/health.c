@@ -18,7 +18,8 @@ static int health_metrics(sp_req *r);
 static const sp_route routes[] = {
     {"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL},
     {"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL},
-    {"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY, NULL},
+    /* the (loopback-only) scraper is not throttled: its limit headers are read, not counted */
+    {"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY | SP_RL_PEEK, NULL},
 };
 
 static int64_t started_ms;

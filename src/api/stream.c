@@ -197,8 +197,8 @@ static int device_limit(sp_req *r, const sp_level *l)
 	}
 	json_object_object_add(extra, "devices", arr);
 	json_object_object_add(extra, "maxDevicesAllowed", json_object_new_int(l->max_devices));
-	snprintf(msg, sizeof msg, "Maximum %d devices allowed; remove one to use a new device",
-	         l->max_devices);
+	snprintf(msg, sizeof msg, "Maximum %d device%s allowed; remove one to use a new device",
+	         l->max_devices, l->max_devices == 1 ? "" : "s");
 	sp_fail_ex(r, 403, "DEVICE_LIMIT_REACHED", msg, extra);
 	return -1;
 }
@@ -444,7 +444,8 @@ static int end_session(sp_req *r, const char *sid, long long pos, const char *re
 	data = json_object_new_object();
 	json_object_object_add(data, "sessionId", json_object_new_string(sid));
 	json_object_object_add(data, "status", json_object_new_string("ended"));
-	json_object_object_add(data, "playbackPosition", json_object_new_int64(pos));
+	json_object_object_add(data, "playbackPosition",
+	                       pos >= 0 ? json_object_new_int64(pos) : NULL);
 	sp_ok(r, 200, rc == SP_SESSION_OK ? "Stream stopped" : "Stream had already ended", data);
 	return 0;
 }

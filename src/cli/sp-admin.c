@@ -27,8 +27,9 @@ static int usage(void)
 	fprintf(stderr,
 	        "usage: sp-admin migrate [--dir DIR]\n"
 	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
-	        "       sp-admin seed                        (demo users; password from "
-	        "SP_DEMO_PASSWORD)\n");
+	        "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
+	        "from SP_DEMO_PASSWORD)\n"
+	        "       sp-admin gen-media [DIR]             (HLS test media for every title)\n");
 	return 64;
 }
 

@@ -123,6 +123,9 @@ int main(void)
 		sp_log(SP_LOG_ERROR, err, NULL);
 		return 78;
 	}
+	sp_log_init("media-auth", sp_cfg.log_level);
+	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
+		sp_warn("cannot open log.file; logging to stderr");
 	sp_kv_on_connect(sp_stream_resync);
 	if (FCGX_Init() != 0)
 		return 1;

@@ -291,6 +291,15 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 #undef LONG
 #undef RATE
 
+	{
+		const char *ms = sp_conf_str("media.secret", "");
+		if (ms[0] != '\0' && strlen(ms) < 32) {
+			snprintf(err, errlen,
+			         "config: media.secret must be at least 32 bytes (or "
+			         "empty, to derive it from jwt.secret)");
+			return -1;
+		}
+	}
 	if (strlen(c->jwt_secret) < 32) {
 		snprintf(err, errlen,
 		         "config: jwt.secret must be at least 32 bytes (set it in the config file "

@@ -521,8 +521,11 @@ enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, ch
 	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
 	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
 	        s->device_type, s->quality) != 1) {
-		long long cid;
-		sp_stream_stop(s->user_id, s->id, 0, "failed", &cid);
+		/*
+		 * MariaDB is down. The session stays admitted in Redis (undoing it
+		 * would not bring back a session it replaced); without heartbeats
+		 * it goes stale, and the caller retrying replaces it.
+		 */
 		return SP_START_ERROR;
 	}
 	return SP_START_OK;
@@ -667,13 +670,17 @@ enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position,
 		freeReplyObject(rep);
 		return SP_SESSION_NOT_FOUND;
 	}
+	int left_redis = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+	                 strcmp(el(rep, 0), "OK") == 0;
 	if (rep == NULL)
 		mark_resync(uid); /* Redis may still hold it once it is back */
 	else
 		freeReplyObject(rep);
 	st = db_session_state(uid, sid);
 	if (st < 0)
-		return SP_SESSION_ERROR;
+		/* the slot is free already if Redis let it go; the record catches up via the sweep
+		 */
+		return left_redis ? SP_SESSION_OK : SP_SESSION_ERROR;
 	if (st == 0 || st == 3)
 		return SP_SESSION_NOT_FOUND;
 	{
@@ -763,7 +770,7 @@ long sp_stream_sweep(int64_t now_ms)
 {
 	char pattern[64], prefix[96];
 	const char *cursor = "0";
-	char next[32] = "0";
+	char next[32] = "0", now[32];
 	long closed;
 
 	sp_kv_key(pattern, sizeof pattern, "ss:u:*");
@@ -795,10 +802,10 @@ long sp_stream_sweep(int64_t now_ms)
 		cursor = next;
 	} while (strcmp(next, "0") != 0);
 	/* MariaDB's heartbeat lags Redis by at most a quarter window: past a whole one is stale */
-	closed =
-	    (long)sp_db_exec("UPDATE stream_sessions SET ended_at = UTC_TIMESTAMP(3), "
-	                     "end_reason = 'stale' WHERE ended_at IS NULL AND last_heartbeat_at < "
-	                     "UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
-	                     "l", (long long)sp_cfg.stream_stale_seconds);
+	sp_db_time(now_ms, now);
+	closed = (long)sp_db_exec("UPDATE stream_sessions SET ended_at = ?, end_reason = 'stale' "
+	                          "WHERE ended_at IS NULL AND last_heartbeat_at < ? - INTERVAL ? "
+	                          "SECOND",
+	                          "ssl", now, now, (long long)sp_cfg.stream_stale_seconds);
 	return closed;
 }

@@ -1,7 +1,7 @@
 /*
  * Job "enforce": a user with more live streams than the plan now allows
- * (after a downgrade or an expiry) loses the oldest ones, and gets a
- * stream.limit_exceeded event in the same transaction that records it.
+ * (after a downgrade or an expiry) loses the oldest ones, then gets a
+ * stream.limit_exceeded event telling how many were ended.
  */
 #include "worker.h"
 #include "sp_db.h"
