@@ -145,5 +145,6 @@ void api_redis_ensure_started(void);
 /* Suites. */
 int api_suite_auth(void);
 int api_suite_http(void);
+int api_suite_content(void);
 
 #endif
