@@ -111,7 +111,7 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 
 	if (sp_req_parse(r) != 0) {
 		if (sp_gate(r, NULL, NULL, 0) == 0)
-			sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path");
+			sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path or query");
 		return;
 	}
 	if (strcmp(r->method, "OPTIONS") == 0) {

@@ -100,11 +100,12 @@ static char *url_decode(const char *s, size_t n, int plus_space)
 	return out;
 }
 
-static void parse_query(sp_req *r, const char *qs)
+/* -1 when a name or value has a bad escape or a %00: the request is malformed. */
+static int parse_query(sp_req *r, const char *qs)
 {
 	const char *p = qs;
 
-	while (p && *p && r->n_query < SP_MAX_QUERY) {
+	while (p && *p) {
 		const char *amp = strchr(p, '&');
 		const char *end = amp ? amp : p + strlen(p);
 		const char *eq = memchr(p, '=', (size_t)(end - p));
@@ -118,7 +119,12 @@ static void parse_query(sp_req *r, const char *qs)
 				name = url_decode(p, (size_t)(end - p), 1);
 				value = sp_xstrdup("");
 			}
-			if (name && value && *name) {
+			if (name == NULL || value == NULL) {
+				free(name);
+				free(value);
+				return -1;
+			}
+			if (*name && r->n_query < SP_MAX_QUERY) {
 				r->query[r->n_query].name = name;
 				r->query[r->n_query].value = value;
 				r->n_query++;
@@ -129,6 +135,7 @@ static void parse_query(sp_req *r, const char *qs)
 		}
 		p = amp ? amp + 1 : NULL;
 	}
+	return 0;
 }
 
 static int is_trusted_proxy(const char *ip)
@@ -204,7 +211,8 @@ int sp_req_parse(sp_req *r)
 		r->api_path = r->path + strlen(SP_API_BASE);
 	else
 		r->api_path = ""; /* outside the API: only "=/absolute" routes match */
-	parse_query(r, q ? q + 1 : sp_req_header(r, "QUERY_STRING"));
+	if (parse_query(r, q ? q + 1 : sp_req_header(r, "QUERY_STRING")) != 0)
+		return -1;
 
 	r->content_type = sp_req_header(r, "CONTENT_TYPE");
 	r->content_length = sp_req_header(r, "CONTENT_LENGTH");
