@@ -568,6 +568,34 @@ void api_user_free(api_user *u)
 	u->token = u->refresh = NULL;
 }
 
+int api_admin_login(api_user *u)
+{
+	const char *email = getenv("SP_ADMIN_EMAIL");
+	const char *password = getenv("SP_ADMIN_PASSWORD");
+	const char *id, *role;
+	api_resp r;
+
+	memset(u, 0, sizeof *u);
+	if (email == NULL || *email == '\0' || password == NULL || *password == '\0') {
+		api_assert(0, __LINE__, __FILE__,
+		           "SP_ADMIN_EMAIL and SP_ADMIN_PASSWORD must name the stack's admin");
+		return -1;
+	}
+	snprintf(u->name, sizeof u->name, "admin");
+	snprintf(u->email, sizeof u->email, "%s", email);
+	snprintf(u->password, sizeof u->password, "%s", password);
+	if (api_user_login(u) != 0)
+		return -1;
+	api_get(&r, "/api/v1/auth/me", u->token);
+	id = api_jstr(r.json, "data.user.id");
+	role = api_jstr(r.json, "data.user.role");
+	snprintf(u->id, sizeof u->id, "%s", id ? id : "");
+	api_assert(api_streq(role, "admin"), __LINE__, __FILE__,
+	           "%s should have role admin, got %s", email, role ? role : "(none)");
+	api_free(&r);
+	return *u->id ? 0 : -1;
+}
+
 /* ---------------------------------------------------------------- database */
 
 int api_db_ready(void)
@@ -654,6 +682,17 @@ char *api_db_str_l(const char *sql, long long v)
 	if (api_db_ready() != 0)
 		return NULL;
 	return first_str(sp_db_query(&res, sql, "l", v), &res);
+}
+
+int api_db_script(const char *sql, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+	if (api_db_ready() != 0) {
+		snprintf(err, errlen, "database not reachable with SP_CONFIG settings");
+		return -1;
+	}
+	return sp_db_run_script(sql, err, errlen) == 0 ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- stack */

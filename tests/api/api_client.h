@@ -119,6 +119,9 @@ int api_user_register(api_user *u, const char *prefix);
 /* Signs in again (200 expected); replaces token and refresh. 0 ok. */
 int api_user_login(api_user *u);
 void api_user_free(api_user *u);
+/* Signs in the stack's admin (SP_ADMIN_EMAIL / SP_ADMIN_PASSWORD); 0 ok. Fills
+ * email, password, id, token and refresh. */
+int api_admin_login(api_user *u);
 /* Replaces *dst with a copy of the string at path in r's JSON (NULL if absent). */
 void api_take_str(char **dst, const api_resp *r, const char *path);
 
@@ -133,6 +136,9 @@ long long api_db_ll(const char *sql);
 /* First cell as a malloc'd string (NULL on error, no row or SQL NULL). */
 char *api_db_str_s(const char *sql, const char *s);
 char *api_db_str_l(const char *sql, long long v);
+/* Runs SQL text that cannot be prepared (DDL such as CREATE TRIGGER; several
+ * statements allowed) with the stack's database user; 0 ok, else err is set. */
+int api_db_script(const char *sql, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- stack */
 
@@ -145,6 +151,9 @@ void api_redis_ensure_started(void);
 /* Suites. */
 int api_suite_auth(void);
 int api_suite_http(void);
+int api_suite_plans(void);
+int api_suite_subscriptions(void);
+int api_suite_users(void);
 int api_suite_content(void);
 
 #endif
