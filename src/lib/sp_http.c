@@ -30,6 +30,7 @@ void sp_req_init(sp_req *r, void *io, sp_param_fn param, sp_read_fn read, sp_wri
 void sp_req_free(sp_req *r)
 {
 	free(r->path);
+	free(r->raw_path);
 	for (size_t i = 0; i < r->n_query; i++) {
 		free(r->query[i].name);
 		free(r->query[i].value);
@@ -70,7 +71,7 @@ static int hexval(int c)
 
 /* Percent-decodes s[0..n); plus_space turns '+' into ' ' (query strings). NULL on %00 or bad
  * escapes. */
-static char *url_decode(const char *s, size_t n, int plus_space)
+char *sp_url_decode(const char *s, size_t n, int plus_space)
 {
 	char *out = sp_xmalloc(n + 1);
 	size_t j = 0;
@@ -113,10 +114,10 @@ static int parse_query(sp_req *r, const char *qs)
 
 		if (end > p) {
 			if (eq) {
-				name = url_decode(p, (size_t)(eq - p), 1);
-				value = url_decode(eq + 1, (size_t)(end - eq - 1), 1);
+				name = sp_url_decode(p, (size_t)(eq - p), 1);
+				value = sp_url_decode(eq + 1, (size_t)(end - eq - 1), 1);
 			} else {
-				name = url_decode(p, (size_t)(end - p), 1);
+				name = sp_url_decode(p, (size_t)(end - p), 1);
 				value = sp_xstrdup("");
 			}
 			if (name == NULL || value == NULL) {
@@ -199,16 +200,25 @@ int sp_req_parse(sp_req *r)
 	plen = q ? (size_t)(q - uri) : strlen(uri);
 	if (plen > 2048)
 		return -1;
-	r->path = url_decode(uri, plen, 0);
+	/*
+	 * Routing works on the path as sent, segment by segment, so an encoded
+	 * "/" (%2F) inside an id stays inside it; captured segments are decoded
+	 * by the router. The decoded path is kept for logs and a sanity check.
+	 */
+	r->path = sp_url_decode(uri, plen, 0);
 	if (r->path == NULL)
 		return -1;
+	r->raw_path = sp_xstrndup(uri, plen);
 	/* one trailing slash is tolerated: /auth/me/ is /auth/me */
-	size_t l = strlen(r->path);
+	size_t l = strlen(r->raw_path);
+	if (l > 1 && r->raw_path[l - 1] == '/')
+		r->raw_path[l - 1] = '\0';
+	l = strlen(r->path);
 	if (l > 1 && r->path[l - 1] == '/')
 		r->path[l - 1] = '\0';
-	if (strncmp(r->path, SP_API_BASE, strlen(SP_API_BASE)) == 0 &&
-	    (r->path[strlen(SP_API_BASE)] == '/' || r->path[strlen(SP_API_BASE)] == '\0'))
-		r->api_path = r->path + strlen(SP_API_BASE);
+	if (strncmp(r->raw_path, SP_API_BASE, strlen(SP_API_BASE)) == 0 &&
+	    (r->raw_path[strlen(SP_API_BASE)] == '/' || r->raw_path[strlen(SP_API_BASE)] == '\0'))
+		r->api_path = r->raw_path + strlen(SP_API_BASE);
 	else
 		r->api_path = ""; /* outside the API: only "=/absolute" routes match */
 	if (parse_query(r, q ? q + 1 : sp_req_header(r, "QUERY_STRING")) != 0)

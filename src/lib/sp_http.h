@@ -42,7 +42,8 @@ typedef struct sp_req {
 
 	char method[16];
 	char *path;           /* decoded path without query, e.g. "/api/v1/auth/me" */
-	const char *api_path; /* path below SP_API_BASE, e.g. "/auth/me" ("" if outside) */
+	char *raw_path;       /* the path as sent (still percent-encoded) */
+	const char *api_path; /* raw path below SP_API_BASE, e.g. "/auth/me" ("" if outside) */
 	sp_kv_pair query[SP_MAX_QUERY];
 	size_t n_query;
 	const char *content_type, *authorization, *origin, *content_length;
@@ -93,6 +94,8 @@ void sp_req_free(sp_req *r);
 /* Fills method, path, query, headers and client IP from the parameters. */
 int sp_req_parse(sp_req *r);
 const char *sp_req_header(sp_req *r, const char *cgi_name);
+/* Percent-decodes s[0..n) (plus_space: '+' is ' '); NULL on a bad escape or %00. */
+char *sp_url_decode(const char *s, size_t n, int plus_space);
 const char *sp_query(sp_req *r, const char *name);
 const char *sp_param(sp_req *r, const char *name);
 

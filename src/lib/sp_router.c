@@ -26,8 +26,11 @@ static int seg_match(const char *pat, const char *path, sp_req *r, int capture)
 			if (sl == 0 || sl > 512)
 				return 0;
 			if (capture && np < SP_MAX_PARAMS) {
+				char *v = sp_url_decode(path, sl, 0);
+				if (v == NULL)
+					return 0;
 				r->param_names[np] = strndup(pat + 1, pl - 1);
-				r->param_values[np] = strndup(path, sl);
+				r->param_values[np] = v;
 				np++;
 				r->n_params = np;
 			}
@@ -64,7 +67,7 @@ enum sp_match sp_route_match(const sp_route *routes, size_t n, sp_req *r, const 
 		const char *path = r->api_path;
 		if (pat[0] == '=') { /* an absolute path outside the API base, e.g. "=/metrics" */
 			pat++;
-			path = r->path;
+			path = r->raw_path ? r->raw_path : r->path;
 		}
 		if (!seg_match(pat, path, r, 0))
 			continue;
