@@ -15,6 +15,7 @@ static const char *prog = "sp";
 static enum sp_log_level min_level = SP_LOG_INFO;
 static const char *names[] = {"debug", "info", "warn", "error"};
 static int log_fd = STDERR_FILENO;
+static int pid;
 
 int sp_log_file(const char *path)
 {
@@ -55,8 +56,10 @@ void sp_log(enum sp_log_level lvl, const char *msg, const char *kv)
 		return;
 	sp_buf_init(&b);
 	sp_iso8601(sp_now_ms(), ts);
+	if (pid == 0)
+		pid = (int)getpid();
 	sp_buf_addf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"pid\":%d", ts,
-	            names[lvl], prog, (int)getpid());
+	            names[lvl], prog, pid);
 	if (msg) {
 		sp_buf_adds(&b, ",\"msg\":\"");
 		sp_buf_add_json_escaped(&b, msg, strlen(msg));

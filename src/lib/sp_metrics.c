@@ -6,11 +6,13 @@
 #include "sp_kv.h"
 #include "sp_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_SERIES 512
+#define SLOTS      1024 /* open addressing, power of two, twice MAX_SERIES */
 
 struct series {
 	char *name;
@@ -19,6 +21,17 @@ struct series {
 
 static struct series series[MAX_SERIES];
 static size_t n_series;
+/* name -> index + 1 in series[], so a request's dozen updates cost no scans */
+static unsigned short slots[SLOTS];
+
+static size_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)(h & (SLOTS - 1));
+}
 static int64_t last_flush_ms;
 
 static const double buckets[] = {1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500};
@@ -32,17 +45,22 @@ static sp_kv_script flush_script = {
 
 void sp_metrics_add(const char *name, double v)
 {
-	for (size_t i = 0; i < n_series; i++) {
-		if (strcmp(series[i].name, name) == 0) {
-			series[i].pending += v;
+	size_t h = hash(name);
+
+	while (slots[h]) {
+		struct series *x = &series[slots[h] - 1];
+		if (strcmp(x->name, name) == 0) {
+			x->pending += v;
 			return;
 		}
+		h = (h + 1) & (SLOTS - 1);
 	}
 	if (n_series == MAX_SERIES)
 		return;
 	series[n_series].name = sp_xstrdup(name);
 	series[n_series].pending = v;
 	n_series++;
+	slots[h] = (unsigned short)n_series;
 }
 
 void sp_metrics_inc(const char *name)
