@@ -19,8 +19,14 @@
 #define MAX_BIND   64
 #define MAX_CACHED 128
 
+/*
+ * Prepared statements by SQL text. The text is copied: a caller may build
+ * SQL in a reused buffer, so the caller's pointer alone proves nothing; it
+ * only makes the usual case (a string literal) a quick match.
+ */
 struct cached {
-	const char *sql;
+	const char *key; /* the caller's pointer when prepared */
+	char *sql;       /* our copy of the text */
 	MYSQL_STMT *stmt;
 };
 
@@ -36,8 +42,10 @@ static int64_t retry_after_ms;
 
 static void drop_connection(void)
 {
-	for (size_t i = 0; i < n_cached; i++)
+	for (size_t i = 0; i < n_cached; i++) {
 		mysql_stmt_close(cache[i].stmt);
+		free(cache[i].sql);
+	}
 	n_cached = 0;
 	if (conn)
 		mysql_close(conn);
@@ -132,7 +140,10 @@ static MYSQL_STMT *get_stmt(const char *sql)
 	MYSQL_STMT *st;
 
 	for (size_t i = 0; i < n_cached; i++)
-		if (cache[i].sql == sql || strcmp(cache[i].sql, sql) == 0)
+		if (cache[i].key == sql && strcmp(cache[i].sql, sql) == 0)
+			return cache[i].stmt;
+	for (size_t i = 0; i < n_cached; i++)
+		if (strcmp(cache[i].sql, sql) == 0)
 			return cache[i].stmt;
 	st = mysql_stmt_init(conn);
 	if (st == NULL)
@@ -143,11 +154,17 @@ static MYSQL_STMT *get_stmt(const char *sql)
 		mysql_stmt_close(st);
 		return NULL;
 	}
-	if (n_cached < MAX_CACHED) {
-		cache[n_cached].sql = sql;
-		cache[n_cached].stmt = st;
-		n_cached++;
+	if (n_cached == MAX_CACHED) {
+		/* full: the oldest statement makes room (none is in use between calls) */
+		mysql_stmt_close(cache[0].stmt);
+		free(cache[0].sql);
+		memmove(&cache[0], &cache[1], (MAX_CACHED - 1) * sizeof cache[0]);
+		n_cached--;
 	}
+	cache[n_cached].key = sql;
+	cache[n_cached].sql = sp_xstrdup(sql);
+	cache[n_cached].stmt = st;
+	n_cached++;
 	return st;
 }
 
@@ -222,6 +239,7 @@ static void forget_stmt(MYSQL_STMT *st)
 	for (size_t i = 0; i < n_cached; i++) {
 		if (cache[i].stmt == st) {
 			mysql_stmt_close(st);
+			free(cache[i].sql);
 			cache[i] = cache[--n_cached];
 			return;
 		}
