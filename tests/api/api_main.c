@@ -38,14 +38,19 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	if (api_suite_auth() != 0 || api_suite_http() != 0 || api_suite_plans() != 0 ||
-	    api_suite_subscriptions() != 0 || api_suite_users() != 0 || api_suite_content() != 0) {
+	    api_suite_subscriptions() != 0 || api_suite_users() != 0 || api_suite_content() != 0 ||
+	    api_suite_streaming() != 0) {
 		fprintf(stderr, "api: cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		printf("api: 0 passed, 1 failed\n");
 		return 2;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
+	/* SP_API_SUITE=name runs one suite (by hand); everything otherwise */
+	if (getenv("SP_API_SUITE") && CU_get_suite(getenv("SP_API_SUITE")))
+		CU_basic_run_suite(CU_get_suite(getenv("SP_API_SUITE")));
+	else
+		CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();
 	failed = CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
