@@ -173,28 +173,11 @@ hit:
 /* 403 with the registered devices, so the player can offer to free one. */
 static int device_limit(sp_req *r, const sp_level *l)
 {
-	sp_res res;
-	json_object *arr = json_object_new_array(), *extra = json_object_new_object();
+	json_object *arr = NULL, *extra = json_object_new_object();
 	char msg[96];
 
-	if (sp_db_query(&res,
-	                "SELECT device_id, device_name, device_type, last_used FROM devices WHERE "
-	                "user_id = ? ORDER BY last_used DESC",
-	                "l", r->user_id) == 0) {
-		for (size_t i = 0; i < res.nrows; i++) {
-			json_object *d = json_object_new_object();
-			json_object_object_add(d, "deviceId",
-			                       sp_json_str_or_null(sp_res_str(&res, i, 0)));
-			json_object_object_add(d, "deviceName",
-			                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
-			json_object_object_add(d, "deviceType",
-			                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
-			json_object_object_add(d, "lastUsed",
-			                       sp_json_dbtime(sp_res_str(&res, i, 3)));
-			json_object_array_add(arr, d);
-		}
-		sp_res_free(&res);
-	}
+	if (sp_user_devices(r->user_id, &arr) != 0)
+		arr = json_object_new_array();
 	json_object_object_add(extra, "devices", arr);
 	json_object_object_add(extra, "maxDevicesAllowed", json_object_new_int(l->max_devices));
 	snprintf(msg, sizeof msg, "Maximum %d device%s allowed; remove one to use a new device",

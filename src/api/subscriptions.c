@@ -669,34 +669,6 @@ fail_owned:
 
 /* ---------------------------------------------------------------- status */
 
-static json_object *devices_json(long long uid, int *err)
-{
-	sp_res res;
-	json_object *arr;
-
-	*err = 0;
-	if (sp_db_query(&res,
-	                "SELECT device_id, device_name, device_type, last_used FROM devices WHERE "
-	                "user_id = ? ORDER BY last_used DESC",
-	                "l", uid) != 0) {
-		*err = 1;
-		return NULL;
-	}
-	arr = json_object_new_array();
-	for (size_t i = 0; i < res.nrows; i++) {
-		json_object *d = json_object_new_object();
-		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
-		json_object_object_add(d, "deviceName",
-		                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
-		json_object_object_add(d, "deviceType",
-		                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
-		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
-		json_object_array_add(arr, d);
-	}
-	sp_res_free(&res);
-	return arr;
-}
-
 /*
  * The status document is cached per user as "<endMs>|<json>": a hit past
  * the subscription's end is ignored, so an expiry shows at once.
@@ -707,7 +679,6 @@ static int subs_status(sp_req *r)
 	const char *bar;
 	char key[64];
 	long long end_ms = 0;
-	int err;
 
 	if (r->prefetched && (bar = strchr(r->prefetched, '|')) != NULL) {
 		end_ms = strtoll(r->prefetched, NULL, 10);
@@ -720,8 +691,7 @@ static int subs_status(sp_req *r)
 	sp_cache_count("status", 0);
 	if (sp_sub_current(r->user_id, &sub) != 0)
 		return unavailable(r);
-	devs = devices_json(r->user_id, &err);
-	if (err) {
+	if (sp_user_devices(r->user_id, &devs) != 0) {
 		json_object_put(sub);
 		return unavailable(r);
 	}

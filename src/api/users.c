@@ -199,22 +199,6 @@ static const char *image_ext(const unsigned char *p, size_t n)
 	return NULL;
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[512];
-
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	}
-	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Writes the file under a temporary name and renames it, so readers never see half. */
 static int store_file(const char *dir, const char *name, const char *data, size_t len)
 {
@@ -303,7 +287,7 @@ static int users_picture(sp_req *r)
 	sp_random_hex(rnd, 8);
 	snprintf(name, sizeof name, "%lld-%s.%s", r->user_id, rnd, ext);
 	snprintf(url, sizeof url, "%s/avatars/%s", prefix, name);
-	if (mkdirs(dir) != 0 || store_file(dir, name, part.data, part.len) != 0) {
+	if (sp_mkdirs(dir) != 0 || store_file(dir, name, part.data, part.len) != 0) {
 		sp_error("cannot store profile picture in %s", dir);
 		sp_fail_unavailable(r);
 		return -1;
@@ -336,27 +320,10 @@ static int users_picture(sp_req *r)
 
 static int users_devices(sp_req *r)
 {
-	sp_res res;
 	json_object *arr, *data, *extra;
 
-	if (sp_db_query(&res,
-	                "SELECT device_id, device_name, device_type, last_used, created_at FROM "
-	                "devices WHERE user_id = ? ORDER BY last_used DESC",
-	                "l", r->user_id) != 0)
+	if (sp_user_devices(r->user_id, &arr) != 0)
 		return unavailable(r);
-	arr = json_object_new_array();
-	for (size_t i = 0; i < res.nrows; i++) {
-		json_object *d = json_object_new_object();
-		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
-		json_object_object_add(d, "deviceName",
-		                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
-		json_object_object_add(d, "deviceType",
-		                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
-		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
-		json_object_object_add(d, "registeredAt", sp_json_dbtime(sp_res_str(&res, i, 4)));
-		json_object_array_add(arr, d);
-	}
-	sp_res_free(&res);
 	data = json_object_new_object();
 	json_object_object_add(data, "devices", arr);
 	extra = json_object_new_object();

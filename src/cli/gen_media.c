@@ -60,22 +60,6 @@ static int run(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[1024];
-
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	}
-	return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Encodes the shared source of one rendition unless it is already there. */
 static int encode(const char *src, int q)
 {
@@ -88,7 +72,7 @@ static int encode(const char *src, int q)
 		return -1;
 	if (stat(playlist, &st) == 0)
 		return 0;
-	if (mkdir_p(dir) != 0)
+	if (sp_mkdirs(dir) != 0)
 		return -1;
 	if (pathf(seg, sizeof seg, "%s/seg_%%03d.ts", dir) != 0)
 		return -1;
@@ -155,7 +139,7 @@ static int link_rendition(const char *src, const char *dst)
 	struct dirent *e;
 	int rc = 0;
 
-	if (d == NULL || mkdir_p(dst) != 0) {
+	if (d == NULL || sp_mkdirs(dst) != 0) {
 		if (d)
 			closedir(d);
 		return -1;
@@ -223,7 +207,7 @@ int gen_media(const char *root)
 	/* a plain static copy of one segment, the benchmark's reference for the authorizer */
 	{
 		char bench[1100], from[1100], to[1200];
-		if (pathf(bench, sizeof bench, "%s/../bench", root) == 0 && mkdir_p(bench) == 0 &&
+		if (pathf(bench, sizeof bench, "%s/../bench", root) == 0 && sp_mkdirs(bench) == 0 &&
 		    pathf(from, sizeof from, "%s/480p/seg_000.ts", src) == 0 &&
 		    pathf(to, sizeof to, "%s/segment.ts", bench) == 0) {
 			unlink(to);

@@ -104,3 +104,29 @@ void sp_user_caches_drop(long long uid)
 	if (rep)
 		freeReplyObject(rep);
 }
+
+int sp_user_devices(long long uid, json_object **out)
+{
+	sp_res res;
+
+	*out = NULL;
+	if (sp_db_query(&res,
+	                "SELECT device_id, device_name, device_type, last_used, created_at FROM "
+	                "devices WHERE user_id = ? ORDER BY last_used DESC",
+	                "l", uid) != 0)
+		return -1;
+	*out = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "deviceId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
+		json_object_object_add(d, "deviceName",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 1)));
+		json_object_object_add(d, "deviceType",
+		                       sp_json_str_or_null(sp_res_str(&res, i, 2)));
+		json_object_object_add(d, "lastUsed", sp_json_dbtime(sp_res_str(&res, i, 3)));
+		json_object_object_add(d, "registeredAt", sp_json_dbtime(sp_res_str(&res, i, 4)));
+		json_object_array_add(*out, d);
+	}
+	sp_res_free(&res);
+	return 0;
+}

@@ -24,6 +24,9 @@ int sp_user_fetch(long long uid, json_object **out);
 /* The preferences object with defaults filled in, from stored JSON text (or NULL). */
 json_object *sp_user_preferences(const char *stored);
 
+/* The user's registered devices {deviceId, deviceName, deviceType, lastUsed, registeredAt},
+ * most recently used first, into *out. 0 ok, -1 database unavailable. */
+int sp_user_devices(long long uid, json_object **out);
 /* Drops the user's cached documents (profile for /auth/me, subscription status). */
 void sp_user_caches_drop(long long uid);
 

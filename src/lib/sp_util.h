@@ -62,6 +62,9 @@ int sp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* UTF-8: returns the number of code points, or -1 if s[0..n) is not valid UTF-8. */
 long sp_utf8_count(const char *s, size_t n);
 
+/* mkdir -p with mode 0755; 0 when the directory exists afterwards. */
+int sp_mkdirs(const char *path);
+
 /* Parses a base-10 integer in [min, max] from the whole of s; 0 on success. */
 int sp_parse_ll(const char *s, long long min, long long max, long long *out);
 
