@@ -28,13 +28,13 @@ int content_update(sp_req *r);
 int content_delete(sp_req *r);
 
 static const sp_route routes[] = {
-    {"GET", "/content", content_list, SP_AUTH_OPTIONAL, SP_NO_BODY | SP_RL_SEARCH, list_key},
-    {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
-    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
-    {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key},
-    {"POST", "/content", content_create, SP_AUTH_ADMIN, 0, NULL},
-    {"PUT", "/content/:id", content_update, SP_AUTH_ADMIN, 0, NULL},
-    {"DELETE", "/content/:id", content_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL},
+    {"GET", "/content", content_list, SP_AUTH_OPTIONAL, SP_NO_BODY | SP_RL_SEARCH, list_key, NULL},
+    {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL},
+    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL},
+    {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key, NULL},
+    {"POST", "/content", content_create, SP_AUTH_ADMIN, 0, NULL, NULL},
+    {"PUT", "/content/:id", content_update, SP_AUTH_ADMIN, 0, NULL, NULL},
+    {"DELETE", "/content/:id", content_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL, NULL},
 };
 
 #define LIST_TTL    60

@@ -20,17 +20,21 @@
 
 static int stream_start(sp_req *r);
 static int stream_heartbeat(sp_req *r);
+static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
 static int stream_stop(sp_req *r);
 static int stream_sessions(sp_req *r);
 static int stream_end(sp_req *r);
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
-    {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, 0, NULL},
-    {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, content_meta_key},
-    {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL},
-    {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-    {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    /* the heartbeat runs inside the gate's round trip (one Redis call per beat) */
+    {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, SP_BODY_FIRST, NULL,
+     heartbeat_step},
+    {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, content_meta_key,
+     NULL},
+    {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL, NULL},
+    {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
+    {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
 };
 
 static int unavailable(sp_req *r)
@@ -391,6 +395,31 @@ static int session_gone(sp_req *r, enum sp_session_rc rc)
 	return -1;
 }
 
+/* The gate's step for a heartbeat whose body is valid; otherwise the handler reports. */
+static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96])
+{
+	json_object *o;
+	const char *sid = NULL;
+	long long pos = 0;
+
+	if (r->json == NULL || !json_object_object_get_ex(r->json, "sessionId", &o) || o == NULL ||
+	    !json_object_is_type(o, json_type_string) || !valid_sid(json_object_get_string(o)))
+		return -1;
+	sid = json_object_get_string(o);
+	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o) {
+		if (json_object_is_type(o, json_type_int))
+			pos = json_object_get_int64(o);
+		else if (json_object_is_type(o, json_type_double))
+			pos = (long long)json_object_get_double(o);
+		else
+			return -1;
+		if (pos < 0 || pos > 10000000)
+			return -1;
+	}
+	sp_stream_hb_step(uid, sid, (long)pos, keys, args);
+	return 0;
+}
+
 static int stream_heartbeat(sp_req *r)
 {
 	char sid[33];
@@ -400,7 +429,9 @@ static int stream_heartbeat(sp_req *r)
 
 	if (read_session_body(r, sid, &pos) != 0)
 		return -1;
-	rc = sp_stream_heartbeat(r->user_id, sid, (long)pos);
+	rc = r->step_done
+	         ? sp_stream_hb_finish(r->user_id, sid, (long)pos, r->step_status, r->step_due)
+	         : sp_stream_heartbeat(r->user_id, sid, (long)pos);
 	if (rc != SP_SESSION_OK)
 		return session_gone(r, rc);
 	data = json_object_new_object();

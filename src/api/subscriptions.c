@@ -35,15 +35,16 @@ static int subs_cancel(sp_req *r);
 static int plans_list_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
-    {"GET", "/subscriptions/plans", plans_list, SP_AUTH_NONE, SP_NO_BODY, plans_list_key},
-    {"GET", "/subscriptions/plans/:planId", plans_get, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL},
-    {"POST", "/subscriptions/plans", plans_create, SP_AUTH_ADMIN, 0, NULL},
-    {"PUT", "/subscriptions/plans/:planId", plans_update, SP_AUTH_ADMIN, 0, NULL},
-    {"DELETE", "/subscriptions/plans/:planId", plans_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL},
-    {"POST", "/subscriptions/subscribe", subs_subscribe, SP_AUTH_REQUIRED, 0, NULL},
-    {"GET", "/subscriptions/status", subs_status, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_sub},
-    {"GET", "/subscriptions/history", subs_history, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-    {"PUT", "/subscriptions/cancel", subs_cancel, SP_AUTH_REQUIRED, 0, NULL},
+    {"GET", "/subscriptions/plans", plans_list, SP_AUTH_NONE, SP_NO_BODY, plans_list_key, NULL},
+    {"GET", "/subscriptions/plans/:planId", plans_get, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL},
+    {"POST", "/subscriptions/plans", plans_create, SP_AUTH_ADMIN, 0, NULL, NULL},
+    {"PUT", "/subscriptions/plans/:planId", plans_update, SP_AUTH_ADMIN, 0, NULL, NULL},
+    {"DELETE", "/subscriptions/plans/:planId", plans_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL, NULL},
+    {"POST", "/subscriptions/subscribe", subs_subscribe, SP_AUTH_REQUIRED, 0, NULL, NULL},
+    {"GET", "/subscriptions/status", subs_status, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_sub,
+     NULL},
+    {"GET", "/subscriptions/history", subs_history, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
+    {"PUT", "/subscriptions/cancel", subs_cancel, SP_AUTH_REQUIRED, 0, NULL, NULL},
 };
 
 #define PLANS_GROUP "plans"

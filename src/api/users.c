@@ -27,10 +27,11 @@ static int users_devices(sp_req *r);
 static int users_device_delete(sp_req *r);
 
 static const sp_route routes[] = {
-    {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL},
-    {"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL},
-    {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
-    {"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY, NULL},
+    {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL, NULL},
+    {"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL, NULL},
+    {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
+    {"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY, NULL,
+     NULL},
 };
 
 #define PICTURE_MAX (5L * 1024 * 1024)

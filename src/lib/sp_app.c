@@ -126,6 +126,11 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
 		token_ok = 1;
 
+	/* a route whose gate step needs the body has it read and checked first */
+	if (route && (route->flags & SP_BODY_FIRST)) {
+		if (sp_req_read_body(r, sp_cfg.max_body) != 0 || sp_req_parse_json(r) != 0)
+			return;
+	}
 	if (sp_gate(r, route, token_ok ? &claims : NULL,
 	            route != NULL && (route->flags & SP_RL_PEEK)) != 0)
 		return;
@@ -160,7 +165,7 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 			return;
 		}
 	}
-	if (!(route->flags & SP_RAW_BODY)) {
+	if (!(route->flags & (SP_RAW_BODY | SP_BODY_FIRST))) {
 		if (sp_req_read_body(r, sp_cfg.max_body) != 0)
 			return;
 		if (!(route->flags & SP_NO_BODY) && sp_req_parse_json(r) != 0)

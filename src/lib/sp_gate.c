@@ -8,6 +8,7 @@
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
+#include "sp_stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,14 @@
  * prefetch key, if any. A prefetch key may hold "{L}", replaced here by the
  * level digit of the cached level (a per-level page), or skipped if unknown.
  * ARGV: n, count (1) or peek (0), token part (1/0), prefetch (1/0), then
- * limit and window per counter.
+ * limit and window per counter, the token's version, and "1" with 7
+ * arguments when the route's step (a heartbeat) is to run once the request
+ * is found allowed; its 2 keys are the last KEYS. Nothing of the step runs
+ * for a limited, revoked or outdated token, or a version not cached.
  */
 static sp_kv_script gate_script = {
     "gate",
+    SP_STREAM_HB_LUA
     "local n = tonumber(ARGV[1])\n"
     "local out = {}\n"
     "for i = 1, n do\n"
@@ -55,6 +60,19 @@ static sp_kv_script gate_script = {
     "    if lv then key = string.gsub(key, '{L}', lv) else key = nil end\n"
     "  end\n"
     "  if key then out[k + 1] = redis.call('GET', key) or '' else out[k + 1] = '' end\n"
+    "end\n"
+    "local base = 4 + 2 * n\n"
+    "if ARGV[base + 2] == '1' then\n"
+    "  local ok = ARGV[3] == '1' and out[n + 1] == 0 and out[n + 2] == 0 and\n"
+    "             out[n + 3] == ARGV[base + 1]\n"
+    "  for i = 1, n do if out[i] > tonumber(ARGV[3 + 2 * i]) then ok = false end end\n"
+    "  if ok then\n"
+    "    local a = base + 2\n"
+    "    local r = hb(KEYS[#KEYS - 1], KEYS[#KEYS], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],\n"
+    "                 ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])\n"
+    "    out[#out + 1] = r[1]\n"
+    "    out[#out + 1] = r[2] or '0'\n"
+    "  end\n"
     "end\n"
     "return out\n",
     ""};
@@ -150,7 +168,9 @@ static void set_headers(sp_req *r, struct rule *rules, int n, int blocked)
 int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 {
 	struct rule rules[4];
-	const char *argv[24];
+	const char *argv[40];
+	char step_keys[2][96], step_args[7][96], etv[24];
+	int has_step = 0;
 	char nbuf[8], lim[4][24], win[4][24];
 	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[192], pre[160];
 	int n = collect_rules(r, route, claims, rules);
@@ -189,6 +209,13 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		nkeys++;
 		has_pre = 1;
 	}
+	if (claims && route && route->step &&
+	    route->step(r, claims->uid, step_keys, step_args) == 0) {
+		argv[argc++] = step_keys[0];
+		argv[argc++] = step_keys[1];
+		nkeys += 2;
+		has_step = 1;
+	}
 	snprintf(nbuf, sizeof nbuf, "%d", n);
 	argv[argc++] = nbuf;
 	argv[argc++] = peek ? "0" : "1";
@@ -200,6 +227,11 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		argv[argc++] = lim[i];
 		argv[argc++] = win[i];
 	}
+	snprintf(etv, sizeof etv, "%ld", claims ? claims->tv : -1L);
+	argv[argc++] = etv;
+	argv[argc++] = has_step ? "1" : "0";
+	for (int i = 0; has_step && i < 7; i++)
+		argv[argc++] = step_args[i];
 
 	rep = sp_kv_eval(&gate_script, nkeys, argc, argv, NULL);
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < (size_t)n) {
@@ -252,6 +284,15 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		redisReply *e_pre = k < rep->elements ? rep->element[k] : NULL;
 		if (e_pre && e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
 			r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
+	}
+	if (has_step) {
+		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? 1 : 0);
+		if (rep->elements == k + 2 && rep->element[k]->type == REDIS_REPLY_STRING) {
+			r->step_done = 1;
+			snprintf(r->step_status, sizeof r->step_status, "%s", rep->element[k]->str);
+			r->step_due = rep->element[k + 1]->type == REDIS_REPLY_STRING &&
+			              strcmp(rep->element[k + 1]->str, "1") == 0;
+		}
 	}
 	freeReplyObject(rep);
 	if (claims && !have_tv) {

@@ -72,6 +72,9 @@ typedef struct sp_req {
 	long long token_exp;
 	char *prefetched;   /* value of the route's prefetch cache key, if any */
 	char *level_cached; /* the caller's cached level (sp_tier), if any */
+	int step_done;      /* the route's gate step ran: its answer follows */
+	char step_status[16];
+	int step_due;
 
 	/* rate limit outcome for the headers */
 	int rl_set;

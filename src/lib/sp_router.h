@@ -18,12 +18,13 @@ enum sp_auth_mode {
 };
 
 /* route flags */
-#define SP_RL_AUTH   0x01u /* the tight per-IP limit of register/login/refresh */
-#define SP_RL_STREAM 0x02u /* the per-user stream-start limit */
-#define SP_RL_SEARCH 0x04u /* the search limit (applied when ?search= is present) */
-#define SP_NO_BODY   0x08u /* the handler reads no JSON body */
-#define SP_RAW_BODY  0x10u /* the handler reads the body itself (multipart) */
-#define SP_RL_PEEK   0x20u /* monitoring: rate-limit headers shown, nothing counted */
+#define SP_RL_AUTH    0x01u /* the tight per-IP limit of register/login/refresh */
+#define SP_RL_STREAM  0x02u /* the per-user stream-start limit */
+#define SP_RL_SEARCH  0x04u /* the search limit (applied when ?search= is present) */
+#define SP_NO_BODY    0x08u /* the handler reads no JSON body */
+#define SP_RAW_BODY   0x10u /* the handler reads the body itself (multipart) */
+#define SP_RL_PEEK    0x20u /* monitoring: rate-limit headers shown, nothing counted */
+#define SP_BODY_FIRST 0x40u /* the JSON body is read before the gate (for a gate step) */
 
 typedef int (*sp_handler)(sp_req *r);
 /*
@@ -31,6 +32,13 @@ typedef int (*sp_handler)(sp_req *r);
  * round trip; uid is the caller (0 when anonymous). Returns 0 to fetch.
  */
 typedef int (*sp_prefetch_fn)(sp_req *r, long long uid, char *key, size_t n);
+
+/*
+ * A step the gate script runs in its own round trip, after it has found the
+ * request allowed (rate limit, revocation marks, token version): 2 keys and
+ * 7 arguments for the script's heartbeat function. Returns 0 to run it.
+ */
+typedef int (*sp_step_fn)(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
 
 typedef struct sp_route {
 	const char *method;
@@ -40,6 +48,8 @@ typedef struct sp_route {
 	unsigned flags;
 	/* A cache value fetched with the gate's single Redis round trip, or NULL. */
 	sp_prefetch_fn prefetch;
+	/* A session step run in that same round trip, or NULL (needs SP_BODY_FIRST). */
+	sp_step_fn step;
 } sp_route;
 
 enum sp_match { SP_MATCH_OK, SP_MATCH_NOT_FOUND, SP_MATCH_BAD_METHOD };

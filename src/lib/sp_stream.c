@@ -95,24 +95,8 @@ static sp_kv_script start_script = {
 /* Only a live session of this user is extended; a stale one is ended here. */
 static sp_kv_script heartbeat_script = {
     "stream_heartbeat",
-    "local h = redis.call('HMGET', KEYS[2], 'u', 'lh', 'dbh')\n"
-    "if not h[1] then return {'UNKNOWN'} end\n"
-    "if h[1] ~= ARGV[2] then return {'NOTYOURS'} end\n"
-    "local now = tonumber(ARGV[3])\n"
-    "if tonumber(h[2]) < now - tonumber(ARGV[4]) then\n"
-    "  redis.call('DEL', KEYS[2])\n"
-    "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
-    "  return {'ENDED'}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[2], 'lh', ARGV[3], 'pos', ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[7]))\n"
-    "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
-    "redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))\n"
-    "if now - tonumber(h[3] or '0') >= tonumber(ARGV[6]) then\n"
-    "  redis.call('HSET', KEYS[2], 'dbh', ARGV[3])\n"
-    "  return {'OK', '1'}\n"
-    "end\n"
-    "return {'OK', '0'}\n",
+    SP_STREAM_HB_LUA
+    "return hb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n",
     ""};
 
 static sp_kv_script stop_script = {"stream_stop",
@@ -590,34 +574,25 @@ static enum sp_session_rc heartbeat_db(long long uid, const char *sid, long posi
 	return SP_SESSION_NOT_FOUND;
 }
 
-enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position)
+void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
+                       char args[7][96])
 {
-	char zkey[96], hkey[96], a_uid[24], a_now[24], a_stale[24], a_pos[24], a_every[24],
-	    a_ttl[24];
-	redisReply *rep;
-	int64_t now = sp_now_ms();
+	keys_for(uid, sid, keys[0], keys[1], NULL, NULL);
+	snprintf(args[0], 96, "%s", sid);
+	snprintf(args[1], 96, "%lld", uid);
+	snprintf(args[2], 96, "%lld", (long long)sp_now_ms());
+	snprintf(args[3], 96, "%lld", stale_ms());
+	snprintf(args[4], 96, "%ld", position);
+	snprintf(args[5], 96, "%lld", db_every_ms());
+	snprintf(args[6], 96, "%lld", ttl_s());
+}
+
+enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
+                                       const char *status, int due)
+{
 	enum sp_session_rc rc;
 
-	keys_for(uid, sid, zkey, hkey, NULL, NULL);
-	snprintf(a_uid, sizeof a_uid, "%lld", uid);
-	snprintf(a_now, sizeof a_now, "%lld", (long long)now);
-	snprintf(a_stale, sizeof a_stale, "%lld", stale_ms());
-	snprintf(a_pos, sizeof a_pos, "%ld", position);
-	snprintf(a_every, sizeof a_every, "%lld", db_every_ms());
-	snprintf(a_ttl, sizeof a_ttl, "%lld", ttl_s());
-	const char *args[] = {zkey, hkey, sid, a_uid, a_now, a_stale, a_pos, a_every, a_ttl};
-	rep = sp_kv_eval(&heartbeat_script, 2, 9, args, NULL);
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
-		if (rep)
-			freeReplyObject(rep);
-		rc = heartbeat_db(uid, sid, position);
-		if (rc == SP_SESSION_OK)
-			mark_resync(uid);
-		return rc;
-	}
-	if (strcmp(el(rep, 0), "OK") == 0) {
-		int due = strcmp(el(rep, 1), "1") == 0;
-		freeReplyObject(rep);
+	if (strcmp(status, "OK") == 0) {
 		/* MariaDB is told only every quarter of the stale window: enough to stay live there
 		 */
 		if (due)
@@ -627,16 +602,12 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 			    "ls", (long long)position, sid);
 		return SP_SESSION_OK;
 	}
-	if (strcmp(el(rep, 0), "NOTYOURS") == 0) {
-		freeReplyObject(rep);
+	if (strcmp(status, "NOTYOURS") == 0)
 		return SP_SESSION_NOT_FOUND;
-	}
-	if (strcmp(el(rep, 0), "ENDED") == 0) {
-		freeReplyObject(rep);
+	if (strcmp(status, "ENDED") == 0) {
 		db_end(sid, "stale", position);
 		return SP_SESSION_ENDED;
 	}
-	freeReplyObject(rep);
 	/* unknown to Redis: ended long ago, never existed, or started while Redis was away */
 	switch (db_session_state(uid, sid)) {
 	case 1:
@@ -651,6 +622,35 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	default:
 		return SP_SESSION_NOT_FOUND;
 	}
+}
+
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position)
+{
+	char keys[2][96], args[7][96];
+	const char *argv[9];
+	redisReply *rep;
+	enum sp_session_rc rc;
+	char status[16];
+	int due;
+
+	sp_stream_hb_step(uid, sid, position, keys, args);
+	argv[0] = keys[0];
+	argv[1] = keys[1];
+	for (int i = 0; i < 7; i++)
+		argv[2 + i] = args[i];
+	rep = sp_kv_eval(&heartbeat_script, 2, 9, argv, NULL);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1) {
+		if (rep)
+			freeReplyObject(rep);
+		rc = heartbeat_db(uid, sid, position);
+		if (rc == SP_SESSION_OK)
+			mark_resync(uid);
+		return rc;
+	}
+	snprintf(status, sizeof status, "%s", el(rep, 0));
+	due = strcmp(el(rep, 1), "1") == 0;
+	freeReplyObject(rep);
+	return sp_stream_hb_finish(uid, sid, position, status, due);
 }
 
 enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position, const char *reason,

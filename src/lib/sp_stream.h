@@ -50,6 +50,39 @@ enum sp_session_rc {
 };
 
 enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position);
+/*
+ * The heartbeat step as Lua, shared by the heartbeat script and the gate
+ * (which runs it in its own round trip once the request is allowed):
+ * hb(live set key, session key, id, user, now ms, stale ms, position,
+ * MariaDB interval ms, ttl s) -> {'OK', due} | {'ENDED'} | {'NOTYOURS'} | {'UNKNOWN'}.
+ */
+#define SP_STREAM_HB_LUA                                                                           \
+	"local function hb(kz, kh, sid, uid, now_s, stale, pos, every, ttl)\n"                     \
+	"  local h = redis.call('HMGET', kh, 'u', 'lh', 'dbh')\n"                                  \
+	"  if not h[1] then return {'UNKNOWN'} end\n"                                              \
+	"  if h[1] ~= uid then return {'NOTYOURS'} end\n"                                          \
+	"  local now = tonumber(now_s)\n"                                                          \
+	"  if tonumber(h[2]) < now - tonumber(stale) then\n"                                       \
+	"    redis.call('DEL', kh)\n"                                                              \
+	"    redis.call('ZREM', kz, sid)\n"                                                        \
+	"    return {'ENDED'}\n"                                                                   \
+	"  end\n"                                                                                  \
+	"  redis.call('HSET', kh, 'lh', now_s, 'pos', pos)\n"                                      \
+	"  redis.call('EXPIRE', kh, tonumber(ttl))\n"                                              \
+	"  redis.call('ZADD', kz, now, sid)\n"                                                     \
+	"  redis.call('EXPIRE', kz, tonumber(ttl))\n"                                              \
+	"  if now - tonumber(h[3] or '0') >= tonumber(every) then\n"                               \
+	"    redis.call('HSET', kh, 'dbh', now_s)\n"                                               \
+	"    return {'OK', '1'}\n"                                                                 \
+	"  end\n"                                                                                  \
+	"  return {'OK', '0'}\n"                                                                   \
+	"end\n"
+/* The heartbeat's keys and arguments for the gate (keys: 2, args: 7). */
+void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
+                       char args[7][96]);
+/* Finishes a heartbeat from the step's answer (status, due) as sp_stream_heartbeat would. */
+enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
+                                       const char *status, int due);
 /* Ends the caller's session (reason "stopped", "terminated"); ENDED if it already was. */
 enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position, const char *reason,
                                   long long *content_id);
