@@ -10,6 +10,7 @@
  * through, anything else is the client's 403.
  */
 #include "sp_config.h"
+#include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
@@ -26,20 +27,55 @@
 static const char *const rendition_dirs[] = {"480p", "720p", "1080p", "2160p"};
 
 /* The rendition a path below /media/<content>/ needs, or -1 if it is none of ours. */
+/* A plain file name: letters, digits, '_', '-', '.', and not "." or "..". */
+static int plain_name(const char *s)
+{
+	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/*
+ * The rendition a path below /media/<content>/ needs, or -1 if it is not
+ * exactly one of ours: "master-<max>-<default>.m3u8" or "<rendition>/<file>"
+ * with a plain file name. Anything else (encoded characters, "..", extra
+ * segments the web server would fold away) is refused, so the file served
+ * is always the one judged here.
+ */
 static int needed_quality(const char *file)
 {
-	int max, def;
-	char tail[8];
+	int max, def, used = 0;
 
-	if (sscanf(file, "master-%1d-%1d.m3u%1s", &max, &def, tail) == 3 &&
-	    strcmp(tail, "8") == 0 && max >= 0 && max <= 3 && def >= 0 && def <= max)
+	if (sscanf(file, "master-%1d-%1d.m3u8%n", &max, &def, &used) == 2 && used > 0 &&
+	    file[used] == '\0' && max >= 0 && max <= 3 && def >= 0 && def <= max)
 		return max;
 	for (int q = 0; q < 4; q++) {
 		size_t n = strlen(rendition_dirs[q]);
 		if (strncmp(file, rendition_dirs[q], n) == 0 && file[n] == '/')
-			return strstr(file + n + 1, "/") || strstr(file, "..") ? -1 : q;
+			return plain_name(file + n + 1) ? q : -1;
 	}
 	return -1;
+}
+
+/* Live in MariaDB: for a session Redis does not know yet (started while this
+ * process's Redis view lagged a restart). */
+static int live_in_db(const char *sid)
+{
+	sp_res res;
+	int live;
+
+	if (sp_db_query(&res,
+	                "SELECT 1 FROM stream_sessions WHERE id = ? AND ended_at IS NULL AND "
+	                "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	                "sl", sid, (long long)sp_cfg.stream_stale_seconds) != 0)
+		return 0;
+	live = res.nrows == 1;
+	sp_res_free(&res);
+	return live;
 }
 
 /* Extracts t=<token> from the query string. */
@@ -109,7 +145,8 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	/* the session must still be live; without Redis, signature and expiry decide */
 	live = sp_stream_is_live(c.sid);
 	*why = "session ended";
-	return live != 0;
+	/* Redis may lag a session admitted while it was away: MariaDB has the record */
+	return live != 0 || live_in_db(c.sid);
 }
 
 int main(void)
