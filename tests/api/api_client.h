@@ -155,7 +155,6 @@ int api_suite_plans(void);
 int api_suite_subscriptions(void);
 int api_suite_users(void);
 int api_suite_content(void);
-int api_suite_streaming(void);
 int api_suite_stream(void);
 
 #endif
