@@ -473,6 +473,8 @@ static int content_details(sp_req *r)
 static int init(void)
 {
 	sp_cache_register_group(CATALOG_GROUP);
+	/* pages and details are also kept in this process, checked by version */
+	sp_cache_local(CATALOG_GROUP);
 	return 0;
 }
 

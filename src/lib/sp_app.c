@@ -17,11 +17,13 @@
 #include "sp_metrics.h"
 #include "sp_stream.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -39,11 +41,79 @@ static long fcgi_read(void *io, char *buf, size_t n)
 	return FCGX_GetStr(buf, (int)(n > 1 << 30 ? 1 << 30 : n), fr->in);
 }
 
+/*
+ * The response is gathered here and sent as one FastCGI message by
+ * fcgi_send: every record in a single write, where libfcgi's 8 KB stream
+ * buffer would cost one write per 8 KB plus one for the closing records.
+ */
+static sp_buf out;
+
 static void fcgi_write(void *io, const char *buf, size_t n)
 {
-	FCGX_Request *fr = io;
+	(void)io;
+	sp_buf_add(&out, buf, n);
+}
 
-	FCGX_PutStr(buf, (int)n, fr->out);
+static void record_header(sp_buf *b, int type, int id, size_t len)
+{
+	unsigned char h[8] = {1,
+	                      (unsigned char)type,
+	                      (unsigned char)(id >> 8),
+	                      (unsigned char)id,
+	                      (unsigned char)(len >> 8),
+	                      (unsigned char)len,
+	                      0,
+	                      0};
+
+	sp_buf_add(b, (const char *)h, sizeof h);
+}
+
+/*
+ * Writes the gathered response as FCGI_STDOUT records, the end of that
+ * stream and FCGI_END_REQUEST, then marks libfcgi's output stream closed so
+ * that FCGX_Finish_r adds nothing (its error stream, never written, adds
+ * nothing either).
+ */
+static void fcgi_send(FCGX_Request *fr)
+{
+	enum { STDOUT_T = 6, END_T = 3, MAXREC = 65528 };
+	static sp_buf msg;
+	static const unsigned char end_body[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	size_t off = 0;
+	const char *p;
+	size_t left;
+
+	msg.len = 0;
+	while (off < out.len) {
+		size_t n = out.len - off > MAXREC ? MAXREC : out.len - off;
+		record_header(&msg, STDOUT_T, fr->requestId, n);
+		sp_buf_add(&msg, out.data + off, n);
+		off += n;
+	}
+	record_header(&msg, STDOUT_T, fr->requestId, 0);
+	record_header(&msg, END_T, fr->requestId, sizeof end_body);
+	sp_buf_add(&msg, (const char *)end_body, sizeof end_body);
+	p = msg.data;
+	left = msg.len;
+	while (left > 0) {
+		ssize_t w = write(fr->ipcFd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			fr->out->FCGI_errno = w < 0 ? errno : EPIPE;
+			break;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	fr->out->wasFCloseCalled = 1;
+	fr->out->isClosed = 1;
+	out.len = 0;
+	if (msg.cap > (size_t)1 << 20) {
+		/* keep the buffers for the next request, unless one was huge */
+		sp_buf_free(&msg);
+		sp_buf_free(&out);
+	}
 }
 
 /* Extracts the bearer token; NULL when there is none. */
@@ -109,6 +179,7 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	const char *tok;
 	int token_ok = 0;
 
+	sp_cache_req_begin();
 	if (sp_req_parse(r) != 0) {
 		if (sp_gate(r, NULL, NULL, 0) == 0)
 			sp_fail(r, 400, "VALIDATION_ERROR", "Malformed request path or query");
@@ -217,6 +288,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		sp_req_init(&r, &fr, fcgi_param, fcgi_read, fcgi_write);
 		sp_app_handle(app, &r);
 		sp_send(&r);
+		fcgi_send(&fr);
 		FCGX_Finish_r(&fr);
 		ms = (double)(sp_now_ms() - r.start_ms);
 		log_request(&r, ms);

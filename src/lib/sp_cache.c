@@ -1,59 +1,95 @@
 /*
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
- * with hits and misses counted for /metrics.
+ * with hits and misses counted for /metrics; and the process-local copies
+ * of one group, validated by the group's version.
  */
 #include "sp_cache.h"
+#include "sp_config.h"
 #include "sp_kv.h"
 #include "sp_metrics.h"
+#include "sp_util.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /*
  * The value and its membership of the group's key set are written together,
- * so a group drop can never miss a key that was just filled.
+ * so a group drop can never miss a key that was just filled. With an
+ * expected version (ARGV[3]) nothing is written once the group has moved on.
  */
-static sp_kv_script put_script = {"cache_put",
-                                  "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\n"
-                                  "redis.call('SADD', KEYS[2], KEYS[1])\n"
-                                  "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
-                                  "return 1\n",
-                                  ""};
+static sp_kv_script put_script = {
+    "cache_put",
+    "if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\n"
+    "redis.call('SADD', KEYS[2], KEYS[1])\n"
+    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
+    "return 1\n",
+    ""};
 
 static sp_kv_script drop_script = {"cache_drop",
+                                   SP_CACHE_VER_LUA
                                    "local keys = redis.call('SMEMBERS', KEYS[1])\n"
                                    "for i = 1, #keys do redis.call('DEL', keys[i]) end\n"
                                    "redis.call('DEL', KEYS[1])\n"
+                                   "newver(KEYS[2], KEYS[3])\n"
                                    "return #keys\n",
                                    ""};
 
+static const char *local_group;
+static char local_ver[64]; /* the version every local copy belongs to */
+static char req_ver[64];   /* the version this request's gate read, "" none */
+static size_t local_bytes; /* bytes held by the copies */
+
+void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, size_t sn)
+{
+	sp_kv_key(ver, vn, "%s:ver", group);
+	sp_kv_key(seq, sn, "%s:seq", group);
+}
+
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl)
 {
-	char k[256], g[128], t[24];
-	const char *argv[4];
+	char k[256], g[128], v[128], s[128], t[24];
+	const char *argv[6];
+	int local = local_group && strcmp(group, local_group) == 0 && req_ver[0];
 	redisReply *rep;
 
 	sp_kv_key(k, sizeof k, "%s", key);
 	sp_kv_key(g, sizeof g, "%s:keys", group);
+	sp_cache_group_keys(group, v, sizeof v, s, sizeof s);
 	snprintf(t, sizeof t, "%ld", ttl);
 	argv[0] = k;
 	argv[1] = g;
-	argv[2] = value;
-	argv[3] = t;
-	rep = sp_kv_eval(&put_script, 2, 4, argv, NULL);
+	argv[2] = v;
+	argv[3] = value;
+	argv[4] = t;
+	argv[5] = local ? req_ver : "";
+	rep = sp_kv_eval(&put_script, 3, 6, argv, NULL);
+	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 && local)
+		sp_cache_local_store(k, value, strlen(value), (long long)ttl * 1000);
 	if (rep)
 		freeReplyObject(rep);
 }
 
 int sp_cache_drop_group(const char *group)
 {
-	char g[128];
-	const char *argv[1];
+	char g[128], v[128], s[128];
+	const char *argv[3];
 	redisReply *rep;
 
 	sp_kv_key(g, sizeof g, "%s:keys", group);
+	sp_cache_group_keys(group, v, sizeof v, s, sizeof s);
 	argv[0] = g;
-	rep = sp_kv_eval(&drop_script, 1, 1, argv, NULL);
+	argv[1] = v;
+	argv[2] = s;
+	rep = sp_kv_eval(&drop_script, 3, 3, argv, NULL);
+	if (local_group && strcmp(group, local_group) == 0) {
+		/* this process's copies go at once; the others' on their next version check */
+		sp_cache_local_clear();
+		req_ver[0] = '\0';
+	}
 	if (rep == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -82,4 +118,140 @@ void sp_cache_resync(void)
 {
 	for (int i = 0; i < n_groups; i++)
 		sp_cache_drop_group(groups[i]);
+}
+
+/* ---------------------------------------------------------------- local copies */
+
+/*
+ * A small set-associative table: a key hashes to one set of WAYS entries,
+ * the least recently used of which makes room. Bytes are bounded by
+ * cache.local_bytes; a store that would pass it drops every copy first.
+ */
+#define SETS 128
+#define WAYS 4
+
+struct copy {
+	char *key;
+	char *val;
+	size_t len;
+	long long expires_ms;
+	unsigned long long used;
+};
+
+static struct copy table[SETS][WAYS];
+static unsigned long long tick;
+
+static unsigned hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % SETS;
+}
+
+static void copy_free(struct copy *c)
+{
+	local_bytes -= c->len;
+	free(c->key);
+	free(c->val);
+	memset(c, 0, sizeof *c);
+}
+
+void sp_cache_local(const char *group)
+{
+	local_group = sp_cfg.cache_local_bytes > 0 ? group : NULL;
+}
+
+const char *sp_cache_local_group(void)
+{
+	return local_group;
+}
+
+const char *sp_cache_local_version(void)
+{
+	return local_ver;
+}
+
+void sp_cache_local_clear(void)
+{
+	for (int i = 0; i < SETS; i++)
+		for (int j = 0; j < WAYS; j++)
+			if (table[i][j].key)
+				copy_free(&table[i][j]);
+	local_ver[0] = '\0';
+}
+
+const char *sp_cache_local_get(const char *key, size_t *len)
+{
+	struct copy *set = table[hash(key)];
+	long long now = sp_now_ms();
+
+	for (int j = 0; j < WAYS; j++) {
+		if (set[j].key == NULL || strcmp(set[j].key, key) != 0)
+			continue;
+		if (set[j].expires_ms <= now) {
+			copy_free(&set[j]);
+			return NULL;
+		}
+		set[j].used = ++tick;
+		*len = set[j].len;
+		return set[j].val;
+	}
+	return NULL;
+}
+
+void sp_cache_local_seen(const char *ver, size_t len)
+{
+	if (len == 0 || len >= sizeof req_ver) {
+		req_ver[0] = '\0';
+		return;
+	}
+	memcpy(req_ver, ver, len);
+	req_ver[len] = '\0';
+	if (strcmp(req_ver, local_ver) != 0) {
+		sp_cache_local_clear();
+		memcpy(local_ver, req_ver, len + 1);
+	}
+}
+
+void sp_cache_local_store(const char *key, const char *val, size_t len, long long ttl_ms)
+{
+	struct copy *set, *c = NULL;
+
+	if (local_group == NULL || req_ver[0] == '\0' || strcmp(req_ver, local_ver) != 0 ||
+	    ttl_ms <= 0 || len > (size_t)sp_cfg.cache_local_bytes / 8)
+		return;
+	if (local_bytes + len > (size_t)sp_cfg.cache_local_bytes) {
+		char keep[sizeof local_ver];
+		memcpy(keep, local_ver, sizeof keep);
+		sp_cache_local_clear();
+		memcpy(local_ver, keep, sizeof keep);
+	}
+	set = table[hash(key)];
+	for (int j = 0; j < WAYS && c == NULL; j++)
+		if (set[j].key && strcmp(set[j].key, key) == 0)
+			c = &set[j];
+	for (int j = 0; j < WAYS && c == NULL; j++)
+		if (set[j].key == NULL)
+			c = &set[j];
+	if (c == NULL) {
+		c = &set[0];
+		for (int j = 1; j < WAYS; j++)
+			if (set[j].used < c->used)
+				c = &set[j];
+	}
+	if (c->key)
+		copy_free(c);
+	c->key = sp_xstrdup(key);
+	c->val = sp_xstrndup(val, len);
+	c->len = len;
+	c->expires_ms = sp_now_ms() + ttl_ms;
+	c->used = ++tick;
+	local_bytes += len;
+}
+
+void sp_cache_req_begin(void)
+{
+	req_ver[0] = '\0';
 }

@@ -2,13 +2,40 @@
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
  * with hits and misses counted for /metrics.
+ *
+ * One group per program may also be kept as process-local copies. Every
+ * drop of a group gives it a new version (a Redis key); the gate reads that
+ * version in its round trip and answers "your copy is current" instead of
+ * sending the value again. A copy is only ever used under the version it
+ * was read or filled under, and never past the Redis value's own expiry.
  */
 #ifndef SP_CACHE_H
 #define SP_CACHE_H
 
-/* Stores key (without prefix) in group with a TTL; best effort. */
+#include <stddef.h>
+
+/*
+ * Stores key (without prefix) in group with a TTL; best effort. For the
+ * program's local group, a value computed during a request whose gate read
+ * the group's version is stored only if that version is still current (so
+ * a page read before a concurrent write cannot outlive the write's drop),
+ * and is then kept locally as well.
+ */
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl);
-/* Drops every key stored in group; 0 ok, -1 Redis unreachable. */
+/*
+ * Lua defining newver(verkey, seqkey): gives a group a new version, unique
+ * even across a Redis restart that lost the old one (time plus a counter).
+ */
+#define SP_CACHE_VER_LUA                                                                           \
+	"local function newver(vk, sk)\n"                                                          \
+	"  local t = redis.call('TIME')\n"                                                         \
+	"  local v = t[1] .. '.' .. t[2] .. '.' .. redis.call('INCR', sk)\n"                       \
+	"  redis.call('SET', vk, v)\n"                                                             \
+	"  return v\n"                                                                             \
+	"end\n"
+/* The Redis keys (with prefix) of a group's version and version counter. */
+void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, size_t sn);
+/* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);
 /* Counts a lookup for the hit ratio. */
 void sp_cache_count(const char *cache, int hit);
@@ -19,5 +46,28 @@ void sp_cache_count(const char *cache, int hit);
  */
 void sp_cache_register_group(const char *group);
 void sp_cache_resync(void);
+
+/*
+ * Process-local copies (used by the gate). sp_cache_local enables them for
+ * one group of this program, bounded by cache.local_bytes.
+ */
+void sp_cache_local(const char *group);
+/* The local group, or NULL when local copies are off. */
+const char *sp_cache_local_group(void);
+/* The group version the copies belong to ("" none yet). */
+const char *sp_cache_local_version(void);
+/* A live copy of key (full key, with prefix), or NULL; *len its length. */
+const char *sp_cache_local_get(const char *key, size_t *len);
+/*
+ * The gate read the group's version ver for this request: copies of any
+ * other version are dropped, and puts in this request are checked against ver.
+ */
+void sp_cache_local_seen(const char *ver, size_t len);
+/* Keeps a copy of key (full key) valid for ttl_ms under the current version. */
+void sp_cache_local_store(const char *key, const char *val, size_t len, long long ttl_ms);
+/* Forgets the version seen by the previous request. */
+void sp_cache_req_begin(void);
+/* Drops every local copy (tests). */
+void sp_cache_local_clear(void);
 
 #endif

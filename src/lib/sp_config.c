@@ -288,6 +288,7 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
 	c->log_level = dupconf("log.level", "info");
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
+	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 #undef LONG
 #undef RATE
 

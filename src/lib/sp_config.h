@@ -40,7 +40,8 @@ typedef struct sp_settings {
 	long stream_token_ttl; /* seconds a media URL stays valid */
 	char *smtp_url;
 	char *log_level;
-	long cache_ttl; /* seconds for per-user caches (token version, profile) */
+	long cache_ttl;         /* seconds for per-user caches (token version, profile) */
+	long cache_local_bytes; /* bound of a program's process-local catalogue copies, 0 off */
 } sp_settings;
 
 extern sp_settings sp_cfg;

@@ -3,12 +3,14 @@
  * prefetched cache value, answered by a single Redis round trip.
  */
 #include "sp_gate.h"
+#include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_stream.h"
+#include "sp_tier.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +24,21 @@
  * deny mark, the token version and the cached level; then the route's
  * prefetch key, if any. A prefetch key may hold "{L}", replaced here by the
  * level digit of the cached level (a per-level page), or skipped if unknown.
+ * When the key belongs to the program's local cache group, its version and
+ * version-counter keys follow it, and the answer is three values: "=" when
+ * the caller's copy (of the version it named, flagged in the have string at
+ * 1 + level digit, or 1 for a key without "{L}") is current, else the value
+ * ("" none); the group's version (made if missing); the value's PTTL.
  * ARGV: n, count (1) or peek (0), token part (1/0), prefetch (1/0), then
- * limit and window per counter, the token's version, and "1" with 7
- * arguments when the route's step (a heartbeat) is to run once the request
- * is found allowed; its 2 keys are the last KEYS. Nothing of the step runs
- * for a limited, revoked or outdated token, or a version not cached.
+ * limit and window per counter, the token's version, local (1/0), the
+ * copies' version, the have string, and "1" with 7 arguments when the
+ * route's step (a heartbeat) is to run once the request is found allowed;
+ * its 2 keys are the last KEYS. Nothing of the step runs for a limited,
+ * revoked or outdated token, or a version not cached.
  */
 static sp_kv_script gate_script = {
     "gate",
-    SP_STREAM_HB_LUA
+    SP_STREAM_HB_LUA SP_CACHE_VER_LUA
     "local n = tonumber(ARGV[1])\n"
     "local out = {}\n"
     "for i = 1, n do\n"
@@ -53,21 +61,40 @@ static sp_kv_script gate_script = {
     "  out[k + 4] = lvl\n"
     "  k = k + 4\n"
     "end\n"
+    "local base = 4 + 2 * n\n"
     "if ARGV[4] == '1' then\n"
     "  local key = KEYS[k + 1]\n"
+    "  local hi = 1\n"
     "  if string.find(key, '{L}', 1, true) then\n"
     "    local lv = string.match(lvl, '^L1|(%d)|')\n"
-    "    if lv then key = string.gsub(key, '{L}', lv) else key = nil end\n"
+    "    if lv then key = string.gsub(key, '{L}', lv); hi = tonumber(lv) + 1 else key = nil end\n"
     "  end\n"
-    "  if key then out[k + 1] = redis.call('GET', key) or '' else out[k + 1] = '' end\n"
+    "  if ARGV[base + 2] == '1' then\n"
+    "    local ver = redis.call('GET', KEYS[k + 2]) or newver(KEYS[k + 2], KEYS[k + 3])\n"
+    "    local v, ttl = '', 0\n"
+    "    if key then\n"
+    "      if ver == ARGV[base + 3] and string.sub(ARGV[base + 4], hi, hi) == '1' then\n"
+    "        v = '='\n"
+    "      else\n"
+    "        v = redis.call('GET', key) or ''\n"
+    "        if v ~= '' then ttl = redis.call('PTTL', key) end\n"
+    "      end\n"
+    "    end\n"
+    "    out[k + 1] = v\n"
+    "    out[k + 2] = ver\n"
+    "    out[k + 3] = ttl\n"
+    "  elseif key then\n"
+    "    out[k + 1] = redis.call('GET', key) or ''\n"
+    "  else\n"
+    "    out[k + 1] = ''\n"
+    "  end\n"
     "end\n"
-    "local base = 4 + 2 * n\n"
-    "if ARGV[base + 2] == '1' then\n"
+    "if ARGV[base + 5] == '1' then\n"
     "  local ok = ARGV[3] == '1' and out[n + 1] == 0 and out[n + 2] == 0 and\n"
     "             out[n + 3] == ARGV[base + 1]\n"
     "  for i = 1, n do if out[i] > tonumber(ARGV[3 + 2 * i]) then ok = false end end\n"
     "  if ok then\n"
-    "    local a = base + 2\n"
+    "    local a = base + 5\n"
     "    local r = hb(KEYS[#KEYS - 1], KEYS[#KEYS], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],\n"
     "                 ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])\n"
     "    out[#out + 1] = r[1]\n"
@@ -121,6 +148,72 @@ static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *clai
 	return n;
 }
 
+/* key with its "{L}" (if any) replaced by the level digit d; -1 if too long */
+static int resolve_level(const char *key, char d, char *out, size_t n)
+{
+	const char *p = strstr(key, "{L}");
+
+	if (p == NULL)
+		return snprintf(out, n, "%s", key) < (int)n ? 0 : -1;
+	return snprintf(out, n, "%.*s%c%s", (int)(p - key), key, d, p + 3) < (int)n ? 0 : -1;
+}
+
+/* Which of the prefetch key's per-level pages this process holds a copy of. */
+static void local_have(const char *key, char *have, size_t n)
+{
+	char k[200];
+	size_t len;
+
+	if (strstr(key, "{L}") == NULL) {
+		snprintf(have, n, "%c", sp_cache_local_get(key, &len) ? '1' : '0');
+		return;
+	}
+	for (int d = 0; d <= SP_LEVEL_ULTIMATE && (size_t)d + 1 < n; d++) {
+		have[d] = resolve_level(key, (char)('0' + d), k, sizeof k) == 0 &&
+		                  sp_cache_local_get(k, &len)
+		              ? '1'
+		              : '0';
+		have[d + 1] = '\0';
+	}
+}
+
+/*
+ * The local-cache part of the gate's answer: the group's version (copies of
+ * any other are dropped), then either "=" (use this process's copy) or the
+ * value, which is kept as a copy until the Redis value itself expires.
+ */
+static void local_answer(sp_req *r, const char *key, const redisReply *val, const redisReply *ver,
+                         const redisReply *ttl)
+{
+	char k[200], d = '0';
+	const char *copy;
+	size_t len;
+
+	if (ver->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+		return;
+	sp_cache_local_seen(ver->str, ver->len);
+	if (val->len == 0)
+		return;
+	if (strstr(key, "{L}")) {
+		if (r->level_cached == NULL || strncmp(r->level_cached, "L1|", 3) != 0)
+			return;
+		d = r->level_cached[3];
+	}
+	if (resolve_level(key, d, k, sizeof k) != 0)
+		return;
+	if (val->len == 1 && val->str[0] == '=') {
+		copy = sp_cache_local_get(k, &len);
+		if (copy) {
+			r->prefetched = sp_xstrndup(copy, len);
+			sp_metrics_inc("sp_cache_local_hits_total");
+		}
+		return;
+	}
+	r->prefetched = sp_xstrndup(val->str, val->len);
+	if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0)
+		sp_cache_local_store(k, val->str, val->len, ttl->integer);
+}
+
 /* Token version, activity and revocation marks straight from MariaDB. */
 static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *tv_out)
 {
@@ -168,11 +261,14 @@ static void set_headers(sp_req *r, struct rule *rules, int n, int blocked)
 int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 {
 	struct rule rules[4];
-	const char *argv[40];
+	const char *argv[48];
 	char step_keys[2][96], step_args[7][96], etv[24];
 	int has_step = 0;
 	char nbuf[8], lim[4][24], win[4][24];
 	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[192], pre[160];
+	char k_ver[128], k_seq[128], have[8] = "0";
+	const char *lgroup = sp_cache_local_group();
+	int local = 0;
 	int n = collect_rules(r, route, claims, rules);
 	int argc = 0, nkeys, blocked = -1, has_pre = 0;
 	long long now = sp_now_ms() / 1000;
@@ -208,6 +304,15 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		argv[argc++] = k_pre;
 		nkeys++;
 		has_pre = 1;
+		if (lgroup && strncmp(pre, lgroup, strlen(lgroup)) == 0 &&
+		    pre[strlen(lgroup)] == ':') {
+			local = 1;
+			sp_cache_group_keys(lgroup, k_ver, sizeof k_ver, k_seq, sizeof k_seq);
+			argv[argc++] = k_ver;
+			argv[argc++] = k_seq;
+			nkeys += 2;
+			local_have(k_pre, have, sizeof have);
+		}
 	}
 	if (claims && route && route->step &&
 	    route->step(r, claims->uid, step_keys, step_args) == 0) {
@@ -229,6 +334,9 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 	}
 	snprintf(etv, sizeof etv, "%ld", claims ? claims->tv : -1L);
 	argv[argc++] = etv;
+	argv[argc++] = local ? "1" : "0";
+	argv[argc++] = sp_cache_local_version();
+	argv[argc++] = have;
 	argv[argc++] = has_step ? "1" : "0";
 	for (int i = 0; has_step && i < 7; i++)
 		argv[argc++] = step_args[i];
@@ -279,14 +387,19 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		if (e_lvl->type == REDIS_REPLY_STRING && e_lvl->len > 0)
 			r->level_cached = sp_xstrndup(e_lvl->str, e_lvl->len);
 	}
-	if (has_pre) {
+	if (has_pre && local) {
+		size_t k = (size_t)n + (claims ? 4 : 0);
+		if (k + 3 <= rep->elements)
+			local_answer(r, k_pre, rep->element[k], rep->element[k + 1],
+			             rep->element[k + 2]);
+	} else if (has_pre) {
 		size_t k = (size_t)n + (claims ? 4 : 0);
 		redisReply *e_pre = k < rep->elements ? rep->element[k] : NULL;
 		if (e_pre && e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
 			r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
 	}
 	if (has_step) {
-		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? 1 : 0);
+		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? (local ? 3 : 1) : 0);
 		if (rep->elements == k + 2 && rep->element[k]->type == REDIS_REPLY_STRING) {
 			r->step_done = 1;
 			snprintf(r->step_status, sizeof r->step_status, "%s", rep->element[k]->str);

@@ -14,6 +14,7 @@ void suite_util(void);
 void suite_tier(void);
 void suite_multipart(void);
 void suite_media(void);
+void suite_cache(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
