@@ -6,6 +6,7 @@
 #include "content_json.h"
 #include "sp_app.h"
 #include "sp_cache.h"
+#include "sp_metrics.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_tier.h"
@@ -65,6 +66,15 @@ static int caller_level(sp_req *r, int *level, int *cached)
 	*level = l.level;
 	*cached = l.from_cache;
 	return 0;
+}
+
+/* A cached answer is used: counted, and also as a local one when it was the process's copy. */
+static void cache_hit(sp_req *r)
+{
+	sp_cache_count("catalog", 1);
+	if (r->prefetched_local)
+		sp_metrics_inc("sp_cache_local_hits_total");
+	sp_reply_raw(r, 200, r->prefetched);
 }
 
 /* ---------------------------------------------------------------- listing */
@@ -225,7 +235,7 @@ static void list_cache_key(const struct list_q *q, const char *level, char *key,
 	            q->limit);
 	sp_sha256_hex(b.data, b.len, h);
 	sp_buf_free(&b);
-	snprintf(key, n, "catalog:list:%s:%.32s", level, h);
+	snprintf(key, n, "catalog:{V}:list:%s:%.32s", level, h);
 }
 
 static int list_key(sp_req *r, long long uid, char *key, size_t n)
@@ -286,8 +296,7 @@ static int content_list(sp_req *r)
 	if (caller_level(r, &level, &cached) != 0)
 		return unavailable(r);
 	if (r->prefetched && cached) {
-		sp_cache_count("catalog", 1);
-		sp_reply_raw(r, 200, r->prefetched);
+		cache_hit(r);
 		return 0;
 	}
 	sp_cache_count("catalog", 0);
@@ -409,7 +418,7 @@ static int details_key(sp_req *r, long long uid, char *key, size_t n)
 
 	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &id) != 0)
 		return -1;
-	snprintf(key, n, "catalog:item:%lld:%s", id, uid ? "{L}" : "0");
+	snprintf(key, n, "catalog:{V}:item:%lld:%s", id, uid ? "{L}" : "0");
 	return 0;
 }
 
@@ -427,8 +436,7 @@ static int content_details(sp_req *r)
 		return unavailable(r);
 	/* admins also see deactivated titles, so their answers are never cached */
 	if (r->prefetched && cached && !admin) {
-		sp_cache_count("catalog", 1);
-		sp_reply_raw(r, 200, r->prefetched);
+		cache_hit(r);
 		return 0;
 	}
 	sp_cache_count("catalog", 0);
@@ -464,7 +472,7 @@ static int content_details(sp_req *r)
 	json_object_object_add(data, "recommendations", recs);
 	sp_ok(r, 200, NULL, data);
 	if (!admin) {
-		snprintf(key, sizeof key, "catalog:item:%lld:%d", id, level);
+		snprintf(key, sizeof key, "catalog:{V}:item:%lld:%d", id, level);
 		sp_cache_put(CATALOG_GROUP, key, r->body_out.data, DETAILS_TTL);
 	}
 	return 0;

@@ -99,7 +99,7 @@ static int content_meta_key(sp_req *r, long long uid, char *key, size_t n)
 	(void)uid;
 	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &cid) != 0)
 		return -1;
-	snprintf(key, n, "catalog:meta:%lld", cid);
+	snprintf(key, n, "catalog:{V}:meta:%lld", cid);
 	return 0;
 }
 
@@ -122,7 +122,7 @@ static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
 	*level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
 	*renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
 	sp_res_free(&res);
-	snprintf(key, sizeof key, "catalog:meta:%lld", cid);
+	snprintf(key, sizeof key, "catalog:{V}:meta:%lld", cid);
 	snprintf(val, sizeof val, "%d|%d", *level, *renditions);
 	sp_cache_put("catalog", key, val, 3600);
 	return *level >= 0;

@@ -9,6 +9,7 @@
  * under the media root) and asks this program first. A 200 lets the request
  * through, anything else is the client's 403.
  */
+#include "sp_app.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
@@ -176,6 +177,8 @@ int main(void)
 			                     "Content-Length: 10\r\n\r\nForbidden\n");
 			sp_logf(SP_LOG_INFO, "media denied: %s", why);
 		}
+		if (sp_app_input_consumed(&fr))
+			fr.detached = 1;
 		FCGX_Finish_r(&fr);
 	}
 	sp_kv_close();

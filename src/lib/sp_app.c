@@ -18,11 +18,13 @@
 #include "sp_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -114,6 +116,50 @@ static void fcgi_send(FCGX_Request *fr)
 		sp_buf_free(&msg);
 		sp_buf_free(&out);
 	}
+}
+
+/*
+ * libfcgi ends every connection with a "lingering close": shut down the
+ * sending side, then wait (poll and read) until the web server closes its
+ * end, so that request bytes still in flight cannot turn into a reset that
+ * loses the answer. The process is meanwhile unable to take the next
+ * request. When the whole request has been read (its stdin stream reached
+ * its end) and nothing else is waiting on the socket, the web server has
+ * nothing more to send and a plain close is safe; this says so. A request
+ * whose body was left unread (e.g. refused as too large) still gets the
+ * lingering close.
+ */
+int sp_app_input_consumed(void *io)
+{
+	enum { RESPONDER = 1 };
+	FCGX_Request *fr = io;
+	char c;
+	ssize_t n;
+
+	if (fr->in == NULL)
+		return 0;
+	if (!fr->in->isClosed) {
+		/*
+		 * A responder's stdin always ends with an empty record, so reading
+		 * up to it cannot wait for long; any other role (the media
+		 * authorizer) may get no stdin at all, so it is read without waiting.
+		 */
+		int fl = fr->role == RESPONDER ? -1 : fcntl(fr->ipcFd, F_GETFL);
+		int eof;
+
+		if (fr->role != RESPONDER &&
+		    (fl < 0 || fcntl(fr->ipcFd, F_SETFL, fl | O_NONBLOCK) < 0))
+			return 0;
+		eof = FCGX_GetChar(fr->in) == EOF;
+		if (fl >= 0)
+			fcntl(fr->ipcFd, F_SETFL, fl);
+		if (!eof)
+			return 0;
+	}
+	if (FCGX_GetError(fr->in) != 0)
+		return 0;
+	n = recv(fr->ipcFd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /* Extracts the bearer token; NULL when there is none. */
@@ -289,6 +335,8 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		sp_app_handle(app, &r);
 		sp_send(&r);
 		fcgi_send(&fr);
+		if (sp_app_input_consumed(&fr))
+			fr.detached = 1; /* plain close: see sp_app_input_consumed */
 		FCGX_Finish_r(&fr);
 		ms = (double)(sp_now_ms() - r.start_ms);
 		log_request(&r, ms);

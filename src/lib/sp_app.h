@@ -23,4 +23,12 @@ int sp_app_main(const sp_app *app, int argc, char **argv);
 /* One request through the common steps and the table (also used by tests). */
 void sp_app_handle(const sp_app *app, sp_req *r);
 
+/*
+ * For an FCGX_Request whose answer is written: 1 when the whole request was
+ * read and nothing more waits on the socket, so the connection may be
+ * closed plainly (set fr.detached before FCGX_Finish_r) instead of libfcgi's
+ * lingering close, which keeps the process until the web server closes.
+ */
+int sp_app_input_consumed(void *fcgx_request);
+
 #endif

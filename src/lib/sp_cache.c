@@ -17,15 +17,18 @@
 
 /*
  * The value and its membership of the group's key set are written together,
- * so a group drop can never miss a key that was just filled. With an
- * expected version (ARGV[3]) nothing is written once the group has moved on.
+ * so a group drop can never miss a key that was just filled; the set lives
+ * as long as its longest-lived member. With an expected version (ARGV[3])
+ * nothing is written once the group has moved on.
  */
 static sp_kv_script put_script = {
     "cache_put",
     "if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))\n"
     "redis.call('SADD', KEYS[2], KEYS[1])\n"
-    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
+    "if redis.call('TTL', KEYS[2]) < tonumber(ARGV[2]) + 60 then\n"
+    "  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]) + 60)\n"
+    "end\n"
     "return 1\n",
     ""};
 
@@ -40,7 +43,8 @@ static sp_kv_script drop_script = {"cache_drop",
 
 static const char *local_group;
 static char local_ver[64]; /* the version every local copy belongs to */
-static char req_ver[64];   /* the version this request's gate read, "" none */
+static char req_group[32]; /* the group whose version this request's gate read */
+static char req_ver[64];   /* that version, "" none */
 static size_t local_bytes; /* bytes held by the copies */
 
 void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, size_t sn)
@@ -51,21 +55,32 @@ void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, siz
 
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl)
 {
-	char k[256], g[128], v[128], s[128], t[24];
-	const char *argv[6];
-	int local = local_group && strcmp(group, local_group) == 0 && req_ver[0];
+	char k[256], full[256], g[128], v[128], sq[128], t[24], expect[sizeof req_ver] = "";
+	const char *argv[6], *vp = strstr(key, "{V}");
+	int mine = req_ver[0] && strcmp(group, req_group) == 0;
+	int local = mine && local_group && strcmp(group, local_group) == 0;
 	redisReply *rep;
 
+	if (vp) {
+		/* a versioned key needs the version read in this request */
+		if (!mine)
+			return;
+		snprintf(full, sizeof full, "%.*s%s%s", (int)(vp - key), key, req_ver, vp + 3);
+		key = full;
+	}
+	/* copied now: a reconnect inside the call below may clear req_ver */
+	if (mine)
+		snprintf(expect, sizeof expect, "%s", req_ver);
 	sp_kv_key(k, sizeof k, "%s", key);
 	sp_kv_key(g, sizeof g, "%s:keys", group);
-	sp_cache_group_keys(group, v, sizeof v, s, sizeof s);
+	sp_cache_group_keys(group, v, sizeof v, sq, sizeof sq);
 	snprintf(t, sizeof t, "%ld", ttl);
 	argv[0] = k;
 	argv[1] = g;
 	argv[2] = v;
 	argv[3] = value;
 	argv[4] = t;
-	argv[5] = local ? req_ver : "";
+	argv[5] = expect;
 	rep = sp_kv_eval(&put_script, 3, 6, argv, NULL);
 	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 && local)
 		sp_cache_local_store(k, value, strlen(value), (long long)ttl * 1000);
@@ -88,8 +103,9 @@ int sp_cache_drop_group(const char *group)
 	if (local_group && strcmp(group, local_group) == 0) {
 		/* this process's copies go at once; the others' on their next version check */
 		sp_cache_local_clear();
-		req_ver[0] = '\0';
 	}
+	if (strcmp(group, req_group) == 0)
+		req_ver[0] = '\0';
 	if (rep == NULL)
 		return -1;
 	freeReplyObject(rep);
@@ -201,15 +217,16 @@ const char *sp_cache_local_get(const char *key, size_t *len)
 	return NULL;
 }
 
-void sp_cache_local_seen(const char *ver, size_t len)
+void sp_cache_seen(const char *group, const char *ver, size_t len)
 {
-	if (len == 0 || len >= sizeof req_ver) {
-		req_ver[0] = '\0';
+	if (len == 0 || len >= sizeof req_ver || strlen(group) >= sizeof req_group) {
+		req_ver[0] = req_group[0] = '\0';
 		return;
 	}
 	memcpy(req_ver, ver, len);
 	req_ver[len] = '\0';
-	if (strcmp(req_ver, local_ver) != 0) {
+	snprintf(req_group, sizeof req_group, "%s", group);
+	if (local_group && strcmp(group, local_group) == 0 && strcmp(req_ver, local_ver) != 0) {
 		sp_cache_local_clear();
 		memcpy(local_ver, req_ver, len + 1);
 	}
@@ -219,8 +236,9 @@ void sp_cache_local_store(const char *key, const char *val, size_t len, long lon
 {
 	struct copy *set, *c = NULL;
 
-	if (local_group == NULL || req_ver[0] == '\0' || strcmp(req_ver, local_ver) != 0 ||
-	    ttl_ms <= 0 || len > (size_t)sp_cfg.cache_local_bytes / 8)
+	if (local_group == NULL || req_ver[0] == '\0' || strcmp(req_group, local_group) != 0 ||
+	    strcmp(req_ver, local_ver) != 0 || ttl_ms <= 0 ||
+	    len > (size_t)sp_cfg.cache_local_bytes / 8)
 		return;
 	if (local_bytes + len > (size_t)sp_cfg.cache_local_bytes) {
 		char keep[sizeof local_ver];
@@ -253,5 +271,5 @@ void sp_cache_local_store(const char *key, const char *val, size_t len, long lon
 
 void sp_cache_req_begin(void)
 {
-	req_ver[0] = '\0';
+	req_ver[0] = req_group[0] = '\0';
 }

@@ -15,11 +15,14 @@
 #include <stddef.h>
 
 /*
- * Stores key (without prefix) in group with a TTL; best effort. For the
- * program's local group, a value computed during a request whose gate read
- * the group's version is stored only if that version is still current (so
- * a page read before a concurrent write cannot outlive the write's drop),
- * and is then kept locally as well.
+ * Stores key (without prefix) in group with a TTL; best effort. A key may
+ * hold "{V}", the group's version: such a key is stored only when the gate
+ * read that group's version in this request, under that version, so a
+ * value can never be found under a later version. Whenever the gate read
+ * the group's version in this request, the value is stored only if that
+ * version is still current (a page read before a concurrent write cannot
+ * come back after the write's drop); for the program's local group it is
+ * then kept in the process as well.
  */
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl);
 /*
@@ -59,11 +62,12 @@ const char *sp_cache_local_version(void);
 /* A live copy of key (full key, with prefix), or NULL; *len its length. */
 const char *sp_cache_local_get(const char *key, size_t *len);
 /*
- * The gate read the group's version ver for this request: copies of any
- * other version are dropped, and puts in this request are checked against ver.
+ * The gate read group's version ver for this request: puts of the group in
+ * this request are checked against it, and for the local group copies of
+ * any other version are dropped.
  */
-void sp_cache_local_seen(const char *ver, size_t len);
-/* Keeps a copy of key (full key) valid for ttl_ms under the current version. */
+void sp_cache_seen(const char *group, const char *ver, size_t len);
+/* Keeps a copy of key (full key) valid for ttl_ms, if this request read the copies' version. */
 void sp_cache_local_store(const char *key, const char *val, size_t len, long long ttl_ms);
 /* Forgets the version seen by the previous request. */
 void sp_cache_req_begin(void);

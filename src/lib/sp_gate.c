@@ -73,6 +73,7 @@ static sp_kv_script gate_script = {
     "    local ver = redis.call('GET', KEYS[k + 2]) or newver(KEYS[k + 2], KEYS[k + 3])\n"
     "    local v, ttl = '', 0\n"
     "    if key then\n"
+    "      key = string.gsub(key, '{V}', ver)\n"
     "      if ver == ARGV[base + 3] and string.sub(ARGV[base + 4], hi, hi) == '1' then\n"
     "        v = '='\n"
     "      else\n"
@@ -148,28 +149,42 @@ static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *clai
 	return n;
 }
 
-/* key with its "{L}" (if any) replaced by the level digit d; -1 if too long */
-static int resolve_level(const char *key, char d, char *out, size_t n)
+/* Replaces the first "{X}" of src in place by val; -1 if it does not fit. */
+static int fill(char *s, size_t n, const char *ph, const char *val)
 {
-	const char *p = strstr(key, "{L}");
+	char tmp[256];
+	char *p = strstr(s, ph);
 
 	if (p == NULL)
-		return snprintf(out, n, "%s", key) < (int)n ? 0 : -1;
-	return snprintf(out, n, "%.*s%c%s", (int)(p - key), key, d, p + 3) < (int)n ? 0 : -1;
+		return 0;
+	if (snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(p - s), s, val, p + 3) >= (int)sizeof tmp ||
+	    strlen(tmp) >= n)
+		return -1;
+	memcpy(s, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+/* key with "{L}" replaced by the level digit d and "{V}" by ver; -1 if too long */
+static int resolve(const char *key, char d, const char *ver, char *out, size_t n)
+{
+	char lv[2] = {d, '\0'};
+
+	if (snprintf(out, n, "%s", key) >= (int)n)
+		return -1;
+	return fill(out, n, "{L}", lv) != 0 || fill(out, n, "{V}", ver) != 0 ? -1 : 0;
 }
 
 /* Which of the prefetch key's per-level pages this process holds a copy of. */
 static void local_have(const char *key, char *have, size_t n)
 {
+	const char *ver = sp_cache_local_version();
 	char k[200];
 	size_t len;
+	int levels = strstr(key, "{L}") ? SP_LEVEL_ULTIMATE + 1 : 1;
 
-	if (strstr(key, "{L}") == NULL) {
-		snprintf(have, n, "%c", sp_cache_local_get(key, &len) ? '1' : '0');
-		return;
-	}
-	for (int d = 0; d <= SP_LEVEL_ULTIMATE && (size_t)d + 1 < n; d++) {
-		have[d] = resolve_level(key, (char)('0' + d), k, sizeof k) == 0 &&
+	have[0] = '\0';
+	for (int d = 0; d < levels && (size_t)d + 1 < n; d++) {
+		have[d] = ver[0] && resolve(key, (char)('0' + d), ver, k, sizeof k) == 0 &&
 		                  sp_cache_local_get(k, &len)
 		              ? '1'
 		              : '0';
@@ -178,20 +193,24 @@ static void local_have(const char *key, char *have, size_t n)
 }
 
 /*
- * The local-cache part of the gate's answer: the group's version (copies of
- * any other are dropped), then either "=" (use this process's copy) or the
- * value, which is kept as a copy until the Redis value itself expires.
+ * The versioned part of the gate's answer: the group's version (for the
+ * program's local group, copies of any other are dropped), then "=" (use
+ * this process's copy) or the value, kept as a copy of the local group until
+ * the Redis value itself expires.
  */
-static void local_answer(sp_req *r, const char *key, const redisReply *val, const redisReply *ver,
-                         const redisReply *ttl)
+static void versioned_answer(sp_req *r, const char *key, const char *group, int local,
+                             const redisReply *val, const redisReply *ver, const redisReply *ttl)
 {
-	char k[200], d = '0';
+	char k[200], d = '0', v[64];
 	const char *copy;
 	size_t len;
 
-	if (ver->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+	if (ver->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+	    ver->len >= sizeof v)
 		return;
-	sp_cache_local_seen(ver->str, ver->len);
+	memcpy(v, ver->str, ver->len);
+	v[ver->len] = '\0';
+	sp_cache_seen(group, v, ver->len);
 	if (val->len == 0)
 		return;
 	if (strstr(key, "{L}")) {
@@ -199,18 +218,18 @@ static void local_answer(sp_req *r, const char *key, const redisReply *val, cons
 			return;
 		d = r->level_cached[3];
 	}
-	if (resolve_level(key, d, k, sizeof k) != 0)
+	if (resolve(key, d, v, k, sizeof k) != 0)
 		return;
 	if (val->len == 1 && val->str[0] == '=') {
-		copy = sp_cache_local_get(k, &len);
+		copy = local ? sp_cache_local_get(k, &len) : NULL;
 		if (copy) {
 			r->prefetched = sp_xstrndup(copy, len);
-			sp_metrics_inc("sp_cache_local_hits_total");
+			r->prefetched_local = 1;
 		}
 		return;
 	}
 	r->prefetched = sp_xstrndup(val->str, val->len);
-	if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0)
+	if (local && ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0)
 		sp_cache_local_store(k, val->str, val->len, ttl->integer);
 }
 
@@ -266,9 +285,9 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 	int has_step = 0;
 	char nbuf[8], lim[4][24], win[4][24];
 	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[192], pre[160];
-	char k_ver[128], k_seq[128], have[8] = "0";
+	char k_ver[128], k_seq[128], have[8] = "", vgroup[32] = "";
 	const char *lgroup = sp_cache_local_group();
-	int local = 0;
+	int versioned = 0, local = 0;
 	int n = collect_rules(r, route, claims, rules);
 	int argc = 0, nkeys, blocked = -1, has_pre = 0;
 	long long now = sp_now_ms() / 1000;
@@ -304,14 +323,17 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		argv[argc++] = k_pre;
 		nkeys++;
 		has_pre = 1;
-		if (lgroup && strncmp(pre, lgroup, strlen(lgroup)) == 0 &&
-		    pre[strlen(lgroup)] == ':') {
-			local = 1;
-			sp_cache_group_keys(lgroup, k_ver, sizeof k_ver, k_seq, sizeof k_seq);
+		/* "<group>:{V}:...": keyed by the group's version, read in the same script */
+		if (strstr(pre, "{V}") && strcspn(pre, ":") < sizeof vgroup) {
+			snprintf(vgroup, sizeof vgroup, "%.*s", (int)strcspn(pre, ":"), pre);
+			versioned = 1;
+			local = lgroup && strcmp(vgroup, lgroup) == 0;
+			sp_cache_group_keys(vgroup, k_ver, sizeof k_ver, k_seq, sizeof k_seq);
 			argv[argc++] = k_ver;
 			argv[argc++] = k_seq;
 			nkeys += 2;
-			local_have(k_pre, have, sizeof have);
+			if (local)
+				local_have(k_pre, have, sizeof have);
 		}
 	}
 	if (claims && route && route->step &&
@@ -334,8 +356,8 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 	}
 	snprintf(etv, sizeof etv, "%ld", claims ? claims->tv : -1L);
 	argv[argc++] = etv;
-	argv[argc++] = local ? "1" : "0";
-	argv[argc++] = sp_cache_local_version();
+	argv[argc++] = versioned ? "1" : "0";
+	argv[argc++] = local ? sp_cache_local_version() : "";
 	argv[argc++] = have;
 	argv[argc++] = has_step ? "1" : "0";
 	for (int i = 0; has_step && i < 7; i++)
@@ -387,11 +409,11 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		if (e_lvl->type == REDIS_REPLY_STRING && e_lvl->len > 0)
 			r->level_cached = sp_xstrndup(e_lvl->str, e_lvl->len);
 	}
-	if (has_pre && local) {
+	if (has_pre && versioned) {
 		size_t k = (size_t)n + (claims ? 4 : 0);
 		if (k + 3 <= rep->elements)
-			local_answer(r, k_pre, rep->element[k], rep->element[k + 1],
-			             rep->element[k + 2]);
+			versioned_answer(r, k_pre, vgroup, local, rep->element[k],
+			                 rep->element[k + 1], rep->element[k + 2]);
 	} else if (has_pre) {
 		size_t k = (size_t)n + (claims ? 4 : 0);
 		redisReply *e_pre = k < rep->elements ? rep->element[k] : NULL;
@@ -399,7 +421,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 			r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
 	}
 	if (has_step) {
-		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? (local ? 3 : 1) : 0);
+		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? (versioned ? 3 : 1) : 0);
 		if (rep->elements == k + 2 && rep->element[k]->type == REDIS_REPLY_STRING) {
 			r->step_done = 1;
 			snprintf(r->step_status, sizeof r->step_status, "%s", rep->element[k]->str);

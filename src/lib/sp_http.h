@@ -70,9 +70,10 @@ typedef struct sp_req {
 	char sid[40];
 	long tv;
 	long long token_exp;
-	char *prefetched;   /* value of the route's prefetch cache key, if any */
-	char *level_cached; /* the caller's cached level (sp_tier), if any */
-	int step_done;      /* the route's gate step ran: its answer follows */
+	char *prefetched;     /* value of the route's prefetch cache key, if any */
+	int prefetched_local; /* ... and it is this process's own copy (sp_cache) */
+	char *level_cached;   /* the caller's cached level (sp_tier), if any */
+	int step_done;        /* the route's gate step ran: its answer follows */
 	char step_status[16];
 	int step_due;
 

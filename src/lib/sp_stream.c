@@ -433,6 +433,71 @@ fail:
 	return SP_START_ERROR;
 }
 
+/*
+ * After Redis admitted a start: the record, written under the user's row
+ * lock, where the count is checked once more against MariaDB. Redis alone
+ * cannot be the last word: for about a second after Redis returns from an
+ * outage, a process that saw it down still admits in MariaDB (start_db)
+ * while others use Redis again, and Redis does not know those sessions yet.
+ * Every admission, by either path, therefore ends in this same locked
+ * check, which makes the limit exact in that window too. When MariaDB says
+ * no, the user's Redis state is rebuilt from it (undoing this admission and
+ * bringing in the sessions Redis missed) and the start is refused. Only
+ * admitted starts come here; the limit path (a 429 from Redis) stays free
+ * of MariaDB.
+ */
+static enum sp_start_rc confirm_db(const sp_level *l, sp_session *s, int *current,
+                                   sp_session **live, size_t *n_live)
+{
+	sp_res res;
+	sp_session *cur = NULL;
+	size_t n = 0, count;
+
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
+		goto down;
+	sp_res_free(&res);
+	if (db_live(s->user_id, 1, &cur, &n) != 0)
+		goto down;
+	count = n;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cur[i].device_id, s->device_id) == 0)
+			count--;
+	if ((long long)count >= l->max_streams) {
+		sp_db_rollback();
+		sp_metrics_inc("sp_stream_limit_db_overrule_total");
+		rebuild_user(s->user_id);
+		*live = cur;
+		*n_live = n;
+		return SP_START_LIMIT;
+	}
+	free(cur);
+	cur = NULL;
+	/* the same device's earlier session is replaced (Redis dropped it already) */
+	if (sp_db_exec("UPDATE stream_sessions SET ended_at = UTC_TIMESTAMP(3), end_reason = "
+	               "'replaced' WHERE user_id = ? AND device_id = ? AND ended_at IS NULL",
+	               "ls", s->user_id, s->device_id) < 0 ||
+	    sp_db_exec(
+	        "INSERT INTO stream_sessions (id, user_id, content_id, device_id, "
+	        "device_name, device_type, quality, started_at, last_heartbeat_at) VALUES (?, "
+	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
+	        s->device_type, s->quality) != 1 ||
+	    sp_db_commit() != 0)
+		goto down;
+	*current = (int)count + 1;
+	return SP_START_OK;
+down:
+	/*
+	 * MariaDB is down. The session stays admitted in Redis (undoing it
+	 * would not bring back a session it replaced); without heartbeats it
+	 * goes stale, and the caller retrying replaces it.
+	 */
+	free(cur);
+	sp_db_rollback();
+	return SP_START_ERROR;
+}
+
 enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, char replaced[33],
                                  int *current, sp_session **live, size_t *n_live)
 {
@@ -494,25 +559,7 @@ enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, ch
 	snprintf(replaced, 33, "%s", el(rep, 1));
 	*current = atoi(el(rep, 2));
 	freeReplyObject(rep);
-	/* the record: admitted in Redis, written to MariaDB (undone in Redis if that fails) */
-	if ((replaced[0] &&
-	     sp_db_exec("UPDATE stream_sessions SET ended_at = UTC_TIMESTAMP(3), end_reason = "
-	                "'replaced' WHERE id = ?",
-	                "s", replaced) < 0) ||
-	    sp_db_exec(
-	        "INSERT INTO stream_sessions (id, user_id, content_id, device_id, "
-	        "device_name, device_type, quality, started_at, last_heartbeat_at) VALUES (?, "
-	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
-	        s->device_type, s->quality) != 1) {
-		/*
-		 * MariaDB is down. The session stays admitted in Redis (undoing it
-		 * would not bring back a session it replaced); without heartbeats
-		 * it goes stale, and the caller retrying replaces it.
-		 */
-		return SP_START_ERROR;
-	}
-	return SP_START_OK;
+	return confirm_db(l, s, current, live, n_live);
 }
 
 /* ---------------------------------------------------------------- heartbeat, stop */

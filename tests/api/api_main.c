@@ -46,10 +46,21 @@ int main(void)
 		return 2;
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
-	/* SP_API_SUITE=name runs one suite (by hand); everything otherwise */
-	if (getenv("SP_API_SUITE") && CU_get_suite(getenv("SP_API_SUITE")))
-		CU_basic_run_suite(CU_get_suite(getenv("SP_API_SUITE")));
-	else
+	/*
+	 * SP_API_SUITE=name runs one suite, and with SP_API_TEST=name one test
+	 * of it, SP_API_REPEAT times (by hand); everything otherwise.
+	 */
+	if (getenv("SP_API_SUITE") && CU_get_suite(getenv("SP_API_SUITE"))) {
+		CU_pSuite s = CU_get_suite(getenv("SP_API_SUITE"));
+		const char *t = getenv("SP_API_TEST");
+		int times = getenv("SP_API_REPEAT") ? atoi(getenv("SP_API_REPEAT")) : 1;
+		if (t && CU_get_test(s, t)) {
+			for (int i = 0; i < times; i++)
+				CU_basic_run_test(s, CU_get_test(s, t));
+		} else {
+			CU_basic_run_suite(s);
+		}
+	} else
 		CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();
 	failed = CU_get_number_of_tests_failed();

@@ -45,7 +45,7 @@ static const char *get(const char *key)
 static void seen(const char *ver)
 {
 	sp_cache_req_begin();
-	sp_cache_local_seen(ver, strlen(ver));
+	sp_cache_seen("catalog", ver, strlen(ver));
 }
 
 static void test_copy_lives_under_its_version_only(void)
@@ -72,8 +72,13 @@ static void test_no_copy_without_a_version_read_in_this_request(void)
 	sp_cache_req_begin();
 	sp_cache_local_store("sp:catalog:item:1:0", "x", 1, 60000);
 	CU_ASSERT_PTR_NULL(get("sp:catalog:item:1:0"));
+	/* a version read for another group does not vouch for this one */
+	sp_cache_req_begin();
+	sp_cache_seen("plans", "7.0.1", 5);
+	sp_cache_local_store("sp:catalog:item:1:0", "x", 1, 60000);
+	CU_ASSERT_PTR_NULL(get("sp:catalog:item:1:0"));
 	/* an empty or oversized version counts as none */
-	sp_cache_local_seen("", 0);
+	sp_cache_seen("catalog", "", 0);
 	sp_cache_local_store("sp:catalog:item:1:0", "x", 1, 60000);
 	CU_ASSERT_PTR_NULL(get("sp:catalog:item:1:0"));
 }
