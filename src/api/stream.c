@@ -314,12 +314,7 @@ static int stream_start(sp_req *r)
 	default:
 		return unavailable(r);
 	}
-	/* the device, the title's counters and the watch event (best effort after admission) */
-	sp_db_exec(
-	    "INSERT INTO devices (user_id, device_id, device_name, device_type) VALUES (?, ?, "
-	    "?, ?) ON DUPLICATE KEY UPDATE device_name = VALUES(device_name), device_type = "
-	    "VALUES(device_type), last_used = UTC_TIMESTAMP(3)",
-	    "lsss", r->user_id, s.device_id, s.device_name, s.device_type);
+	/* (the device was registered with the session) the counters and the watch event */
 	sp_db_exec("INSERT INTO watch_events (user_id, content_id, event) VALUES (?, ?, 'start')",
 	           "ll", r->user_id, cid);
 	sp_db_exec("UPDATE content SET views = views + 1 WHERE id = ?", "l", cid);

@@ -180,6 +180,7 @@ int main(void)
 		if (sp_app_input_consumed(&fr))
 			fr.detached = 1;
 		FCGX_Finish_r(&fr);
+		fr.detached = 0;
 	}
 	sp_kv_close();
 	return 0;

@@ -136,7 +136,8 @@ int sp_app_input_consumed(void *io)
 	char c;
 	ssize_t n;
 
-	if (fr->in == NULL)
+	/* a connection the web server keeps for the next request is never closed here */
+	if (fr->in == NULL || fr->keepConnection)
 		return 0;
 	if (!fr->in->isClosed) {
 		/*
@@ -338,6 +339,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		if (sp_app_input_consumed(&fr))
 			fr.detached = 1; /* plain close: see sp_app_input_consumed */
 		FCGX_Finish_r(&fr);
+		fr.detached = 0;
 		ms = (double)(sp_now_ms() - r.start_ms);
 		log_request(&r, ms);
 		if (r.route)

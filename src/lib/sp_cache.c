@@ -65,7 +65,9 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 		/* a versioned key needs the version read in this request */
 		if (!mine)
 			return;
-		snprintf(full, sizeof full, "%.*s%s%s", (int)(vp - key), key, req_ver, vp + 3);
+		if (snprintf(full, sizeof full, "%.*s%s%s", (int)(vp - key), key, req_ver,
+		             vp + 3) >= (int)sizeof full)
+			return;
 		key = full;
 	}
 	/* copied now: a reconnect inside the call below may clear req_ver */

@@ -364,6 +364,47 @@ void sp_stream_resync(void)
 /* ---------------------------------------------------------------- start */
 
 /*
+ * Inside a start's transaction (the user's row lock held): 1 when s's
+ * device may stream (known, or a free slot), 0 when the device limit is
+ * reached, -1 on a database error.
+ */
+static int device_check(const sp_level *l, const sp_session *s)
+{
+	sp_res res;
+	long long devices;
+	int known;
+
+	if (sp_db_query(&res,
+	                "SELECT COUNT(*), COALESCE(SUM(device_id = ?), 0) FROM devices WHERE "
+	                "user_id = ?",
+	                "sl", s->device_id, s->user_id) != 0)
+		return -1;
+	devices = sp_res_ll(&res, 0, 0, 0);
+	known = sp_res_ll(&res, 0, 1, 0) > 0;
+	sp_res_free(&res);
+	return known || devices < l->max_devices ? 1 : 0;
+}
+
+/* The device, registered in the start's transaction so racing new devices count exactly. */
+static int register_device(const sp_session *s)
+{
+	return sp_db_exec(
+	           "INSERT INTO devices (user_id, device_id, device_name, device_type) VALUES (?, "
+	           "?, ?, ?) ON DUPLICATE KEY UPDATE device_name = VALUES(device_name), "
+	           "device_type = VALUES(device_type), last_used = UTC_TIMESTAMP(3)",
+	           "lsss", s->user_id, s->device_id, s->device_name, s->device_type) < 0
+	           ? -1
+	           : 0;
+}
+
+/* Puts the user's Redis state back to MariaDB's; noted for a later rebuild if that fails. */
+static void repair(long long uid)
+{
+	if (rebuild_user(uid) != 0)
+		mark_resync(uid);
+}
+
+/*
  * MariaDB only: the same rules under the user's row lock, which serialises
  * every start for that user across all processes.
  */
@@ -374,7 +415,6 @@ static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced
 	sp_session *cur = NULL;
 	size_t n = 0, count;
 	int known = 0;
-	long long devices;
 
 	if (sp_db_begin() != 0 ||
 	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
@@ -389,15 +429,10 @@ static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced
 			count--;
 		}
 	}
-	if (sp_db_query(&res,
-	                "SELECT COUNT(*), COALESCE(SUM(device_id = ?), 0) FROM devices WHERE "
-	                "user_id = ?",
-	                "sl", s->device_id, s->user_id) != 0)
+	known = device_check(l, s);
+	if (known < 0)
 		goto fail;
-	devices = sp_res_ll(&res, 0, 0, 0);
-	known = sp_res_ll(&res, 0, 1, 0) > 0;
-	sp_res_free(&res);
-	if (!known && devices >= l->max_devices) {
+	if (known == 0) {
 		sp_db_rollback();
 		free(cur);
 		return SP_START_DEVICE_LIMIT;
@@ -420,7 +455,8 @@ static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced
 	        "device_name, device_type, quality, started_at, last_heartbeat_at) VALUES (?, "
 	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
 	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
-	        s->device_type, s->quality) != 1)
+	        s->device_type, s->quality) != 1 ||
+	    register_device(s) != 0)
 		goto fail;
 	mark_resync(s->user_id);
 	if (sp_db_commit() != 0)
@@ -452,6 +488,7 @@ static enum sp_start_rc confirm_db(const sp_level *l, sp_session *s, int *curren
 	sp_res res;
 	sp_session *cur = NULL;
 	size_t n = 0, count;
+	int rc;
 
 	if (sp_db_begin() != 0 ||
 	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
@@ -463,10 +500,17 @@ static enum sp_start_rc confirm_db(const sp_level *l, sp_session *s, int *curren
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(cur[i].device_id, s->device_id) == 0)
 			count--;
-	if ((long long)count >= l->max_streams) {
+	rc = device_check(l, s);
+	if (rc < 0)
+		goto down;
+	if (rc == 0 || (long long)count >= l->max_streams) {
 		sp_db_rollback();
 		sp_metrics_inc("sp_stream_limit_db_overrule_total");
-		rebuild_user(s->user_id);
+		repair(s->user_id);
+		if (rc == 0) {
+			free(cur);
+			return SP_START_DEVICE_LIMIT;
+		}
 		*live = cur;
 		*n_live = n;
 		return SP_START_LIMIT;
@@ -483,18 +527,21 @@ static enum sp_start_rc confirm_db(const sp_level *l, sp_session *s, int *curren
 	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
 	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
 	        s->device_type, s->quality) != 1 ||
-	    sp_db_commit() != 0)
+	    register_device(s) != 0 || sp_db_commit() != 0)
 		goto down;
 	*current = (int)count + 1;
 	return SP_START_OK;
 down:
 	/*
-	 * MariaDB is down. The session stays admitted in Redis (undoing it
-	 * would not bring back a session it replaced); without heartbeats it
-	 * goes stale, and the caller retrying replaces it.
+	 * Not recorded (MariaDB down, or e.g. a lock wait that timed out): the
+	 * admission is undone in Redis by rebuilding the user from MariaDB.
+	 * With MariaDB down that cannot be done; the session then stays
+	 * admitted in Redis and, without heartbeats, goes stale (the caller
+	 * retrying replaces it).
 	 */
 	free(cur);
 	sp_db_rollback();
+	repair(s->user_id);
 	return SP_START_ERROR;
 }
 
