@@ -75,7 +75,7 @@ void api_fresh_ip(char *out, size_t n)
 
 /* ---------------------------------------------------------------- requests */
 
-static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+size_t api_on_body(char *p, size_t sz, size_t nm, void *ud)
 {
 	api_resp *r = ud;
 	size_t n = sz * nm;
@@ -164,7 +164,7 @@ long api_do(api_resp *resp, const api_req *req)
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, api_on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);

@@ -60,6 +60,8 @@ void api_free(api_resp *resp);
 
 /* A new fake client address "198.18.x.y" (one per call) into out (>= 32 bytes). */
 void api_fresh_ip(char *out, size_t n);
+/* libcurl write callback appending to an api_resp's body (ud), for requests made by hand. */
+size_t api_on_body(char *p, size_t sz, size_t nm, void *ud);
 
 /* The value of a response header (case-insensitive name), NULL if absent. */
 const char *api_hdr(const api_resp *r, const char *name);

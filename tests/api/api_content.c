@@ -2484,27 +2484,11 @@ struct spread_req {
 	pthread_barrier_t *go;
 	const char *path, *tok;
 	long long id;
-	int details, n;
-	long status;
-	char *title; /* the title of id in the answer, NULL when absent */
-	char *body;
-	size_t len;
+	int details;
+	char ip[32];  /* a fresh client address, made before the threads start */
+	char *title;  /* the title of id in the answer, NULL when absent */
+	api_resp out; /* status and body */
 };
-
-static size_t spread_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct spread_req *x = ud;
-	size_t n = sz * nm;
-	char *nb = realloc(x->body, x->len + n + 1);
-
-	if (nb == NULL)
-		return 0;
-	x->body = nb;
-	memcpy(x->body + x->len, p, n);
-	x->len += n;
-	x->body[x->len] = '\0';
-	return n;
-}
 
 static void *spread_run(void *arg)
 {
@@ -2515,8 +2499,7 @@ static void *spread_run(void *arg)
 	json_object *o, *arr;
 
 	snprintf(url, sizeof url, "%s%s", api_base(), x->path);
-	snprintf(xff, sizeof xff, "X-Forwarded-For: 198.18.%d.%d", rand() % 250 + 1,
-	         rand() % 250 + 1);
+	snprintf(xff, sizeof xff, "X-Forwarded-For: %s", x->ip);
 	h = curl_slist_append(h, xff);
 	if (x->tok) {
 		snprintf(auth, sizeof auth, "Authorization: Bearer %s", x->tok);
@@ -2527,13 +2510,13 @@ static void *spread_run(void *arg)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, spread_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_on_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->out);
 	}
 	pthread_barrier_wait(x->go);
 	if (c && curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
-	o = x->body ? json_tokener_parse(x->body) : NULL;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->out.status);
+	o = x->out.body ? json_tokener_parse(x->out.body) : NULL;
 	if (o && x->details) {
 		if (item_id(api_jget(o, "data.content")) == x->id &&
 		    api_jstr(o, "data.content.title"))
@@ -2568,7 +2551,8 @@ static int spread_expect(const char *path, const char *tok, const char *who, lon
 	pthread_barrier_init(&go, NULL, SPREAD);
 	for (int i = 0; i < SPREAD; i++) {
 		x[i] = (struct spread_req){
-		    .go = &go, .path = path, .tok = tok, .id = id, .details = details, .n = i};
+		    .go = &go, .path = path, .tok = tok, .id = id, .details = details};
+		api_fresh_ip(x[i].ip, sizeof x[i].ip);
 		if (pthread_create(&t[i], NULL, spread_run, &x[i]) != 0) {
 			/* a partial barrier never opens: run the rest here, one by one */
 			fprintf(stderr, "pthread_create failed\n");
@@ -2579,17 +2563,17 @@ static int spread_expect(const char *path, const char *tok, const char *who, lon
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&go);
 	for (int i = 0; i < SPREAD; i++) {
-		int ok =
-		    x[i].status == 200 && (want ? api_streq(x[i].title, want) : x[i].title == NULL);
+		int ok = x[i].out.status == 200 &&
+		         (want ? api_streq(x[i].title, want) : x[i].title == NULL);
 		if (!ok && bad++ == 0)
 			EXPECT(0,
 			       "GET %s as %s %s (%d at once): expected 200 %s \"%s\", got %ld "
 			       "with \"%s\"",
 			       path, who, when, SPREAD, want ? "with" : "without",
-			       want ? want : "the title", x[i].status,
+			       want ? want : "the title", x[i].out.status,
 			       x[i].title ? x[i].title : "(absent)");
 		free(x[i].title);
-		free(x[i].body);
+		free(x[i].out.body);
 	}
 	return bad;
 }
