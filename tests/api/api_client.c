@@ -185,7 +185,7 @@ long api_do(api_resp *resp, const api_req *req)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)bl);
 		if (!has_header(req->headers, "Content-Type"))
 			hl = curl_slist_append(hl, "Content-Type: application/json");
-	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+	} else if (!req->no_length && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)) {
 		/* an explicit empty body: Content-Length: 0 */
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);

@@ -43,6 +43,7 @@ typedef struct api_req {
 	size_t body_len;   /* 0: strlen(body) */
 	const char *iface; /* local source address (CURLOPT_INTERFACE) */
 	int no_xff;        /* 1: send no X-Forwarded-For at all */
+	int no_length;     /* 1: a POST/PUT without a body sends no Content-Length */
 } api_req;
 
 /* Global setup from the environment; 0 when SP_TEST_BASE is usable. */

@@ -103,6 +103,41 @@ static void test_unknown_api_path_is_404_not_found(void)
 	api_free(&r);
 }
 
+/*
+ * What the web server answers itself, before any program sees the request,
+ * is in the same JSON error shape: a POST without Content-Length, a body
+ * over the server's own cap, a static file that does not exist.
+ */
+static void test_web_server_errors_use_the_json_error_shape(void)
+{
+	api_resp r;
+	char *big;
+	const size_t big_len = (size_t)17 << 20; /* over server.max-request-size (16 MiB) */
+
+	{
+		api_req q = {.method = "POST", .path = API "/auth/login", .no_length = 1};
+		api_do(&r, &q);
+		EXPECT_ERROR(r, 411, "LENGTH_REQUIRED");
+		api_free(&r);
+	}
+	big = malloc(big_len);
+	if (big) {
+		api_req q = {
+		    .method = "POST", .path = API "/auth/login", .body = big, .body_len = big_len};
+		memset(big, ' ', big_len);
+		api_do(&r, &q);
+		EXPECT_ERROR(r, 413, "PAYLOAD_TOO_LARGE");
+		api_free(&r);
+		free(big);
+	}
+	api_get(&r, "/no-such-file.txt", NULL);
+	EXPECT_ERROR(r, 404, "NOT_FOUND");
+	api_free(&r);
+	api_get(&r, "/media/thumbs/no-such-thumb.jpg", NULL);
+	EXPECT_ERROR(r, 404, "NOT_FOUND");
+	api_free(&r);
+}
+
 static void test_wrong_method_is_405_with_allow_header(void)
 {
 	static const struct {
@@ -786,6 +821,7 @@ int api_suite_http(void)
 	ADD(test_ready_reports_database_and_redis_up);
 	ADD(test_unknown_api_path_is_404_not_found);
 	ADD(test_wrong_method_is_405_with_allow_header);
+	ADD(test_web_server_errors_use_the_json_error_shape);
 	ADD(test_security_headers_on_every_response);
 	ADD(test_json_content_type_with_utf8_charset_is_accepted);
 	ADD(test_unknown_query_parameters_are_ignored);
