@@ -1530,6 +1530,59 @@ out:
 	free(fresh);
 }
 
+/* 32 random hex digits, the shape of a session id. */
+static void hex_id(char out[33])
+{
+	for (int i = 0; i < 32; i++)
+		out[i] = "0123456789abcdef"[rand() % 16];
+	out[32] = '\0';
+}
+
+/*
+ * Sessions MariaDB holds but Redis does not know yet (as when a process
+ * still in its reconnect back-off admitted them in MariaDB while Redis was
+ * returning): a start Redis would admit is refused by the final check under
+ * the row lock, and Redis is then brought in line with MariaDB.
+ */
+static void test_start_refused_when_mariadb_already_holds_the_limit(void)
+{
+	long long cid = title(2, 1);
+	api_user u;
+	api_resp r;
+	live_set l;
+	char sql[1024], err[256], g1[33], g2[33];
+	const char *ghosts[2] = {g1, g2};
+
+	if (viewer(&u, "db-holds", PLAN_PREMIUM) != 0)
+		return;
+	hex_id(g1);
+	hex_id(g2);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO stream_sessions (id, user_id, content_id, device_id, device_name, "
+	         "device_type, quality, started_at, last_heartbeat_at) VALUES "
+	         "('%s', %s, %lld, 'ghost-1', 'Ghost 1', 'tv', 1, UTC_TIMESTAMP(3), "
+	         "UTC_TIMESTAMP(3)), ('%s', %s, %lld, 'ghost-2', 'Ghost 2', 'tv', 1, "
+	         "UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+	         g1, u.id, cid, g2, u.id, cid);
+	if (api_db_script(sql, err, sizeof err) != 0) {
+		EXPECT(0, "inserting two live sessions in MariaDB failed: %s", err);
+		goto out;
+	}
+	start(&r, &u, cid, "real-1", NULL);
+	EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
+	EXPECT(jlen(r.json, "activeDevices") == 2,
+	       "the 429 should list the 2 sessions MariaDB holds: %.500s", r.body);
+	api_free(&r);
+	EXPECT(open_rows(&u) == 2, "MariaDB still holds exactly the 2 sessions, got %lld",
+	       open_rows(&u));
+	live(&u, &l);
+	EXPECT(live_is(&l, ghosts, 2),
+	       "GET /stream/sessions after the refusal lists MariaDB's 2 sessions: %ld %s",
+	       l.status, l.body);
+out:
+	api_user_free(&u);
+}
+
 /*
  * The moment Redis returns: a stream program that found Redis down keeps to
  * MariaDB for up to a second, while other programs already use Redis again.
@@ -2146,6 +2199,7 @@ int api_suite_stream(void)
 	ADD(test_61st_start_within_a_minute_is_429_rate_limited);
 	ADD(test_fifty_simultaneous_starts_admit_exactly_two_ten_times);
 	ADD(test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survive_its_return);
+	ADD(test_start_refused_when_mariadb_already_holds_the_limit);
 	ADD(test_fifty_starts_as_redis_returns_admit_exactly_two);
 	ADD(test_session_started_as_redis_returns_has_its_media_served);
 	ADD(test_master_playlist_lists_only_plan_renditions_granted_first);
