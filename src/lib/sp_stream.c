@@ -405,30 +405,44 @@ static void repair(long long uid)
 }
 
 /*
+ * Opens a start's transaction: takes the user's row lock (which serialises
+ * every start of that user across processes), reads the live sessions
+ * and counts those that s would not replace (another device's). -1 on a
+ * database error (the caller rolls back).
+ */
+static int locked_live(const sp_session *s, sp_session **cur, size_t *n, size_t *count)
+{
+	sp_res res;
+
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
+		return -1;
+	sp_res_free(&res);
+	if (db_live(s->user_id, 1, cur, n) != 0)
+		return -1;
+	*count = *n;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*cur)[i].device_id, s->device_id) == 0)
+			(*count)--;
+	return 0;
+}
+
+/*
  * MariaDB only: the same rules under the user's row lock, which serialises
  * every start for that user across all processes.
  */
 static enum sp_start_rc start_db(const sp_level *l, sp_session *s, char replaced[33], int *current,
                                  sp_session **live, size_t *n_live)
 {
-	sp_res res;
 	sp_session *cur = NULL;
 	size_t n = 0, count;
 	int known = 0;
 
-	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
+	if (locked_live(s, &cur, &n, &count) != 0)
 		goto fail;
-	sp_res_free(&res);
-	if (db_live(s->user_id, 1, &cur, &n) != 0)
-		goto fail;
-	count = n;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(cur[i].device_id, s->device_id) == 0) {
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cur[i].device_id, s->device_id) == 0)
 			snprintf(replaced, 33, "%s", cur[i].id);
-			count--;
-		}
-	}
 	known = device_check(l, s);
 	if (known < 0)
 		goto fail;
@@ -485,21 +499,12 @@ fail:
 static enum sp_start_rc confirm_db(const sp_level *l, sp_session *s, int *current,
                                    sp_session **live, size_t *n_live)
 {
-	sp_res res;
 	sp_session *cur = NULL;
 	size_t n = 0, count;
 	int rc;
 
-	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res, "SELECT id FROM users WHERE id = ? FOR UPDATE", "l", s->user_id) != 0)
+	if (locked_live(s, &cur, &n, &count) != 0)
 		goto down;
-	sp_res_free(&res);
-	if (db_live(s->user_id, 1, &cur, &n) != 0)
-		goto down;
-	count = n;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(cur[i].device_id, s->device_id) == 0)
-			count--;
 	rc = device_check(l, s);
 	if (rc < 0)
 		goto down;
