@@ -211,10 +211,11 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {&c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
-	                 &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
-	                 &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
-	                 &c->cors_origins,    &c->smtp_url,     &c->log_level};
+	char **strs[] = {
+	    &c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
+	    &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
+	    &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
+	    &c->cors_origins,    &c->smtp_url,     &c->log_level,  &c->payment_provider};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -286,6 +287,7 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
 	LONG("stream.token_ttl", 14400, 60, 86400 * 7, c->stream_token_ttl);
 	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
+	c->payment_provider = dupconf("payment.provider", "none");
 	c->log_level = dupconf("log.level", "info");
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
@@ -300,6 +302,12 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 			         "empty, to derive it from jwt.secret)");
 			return -1;
 		}
+	}
+	/* the names sp_payment_provider_named() knows */
+	if (!sp_list_contains("none,builtin",
+	                      c->payment_provider[0] ? c->payment_provider : "none")) {
+		snprintf(err, errlen, "config: payment.provider must be none or builtin");
+		return -1;
 	}
 	if (strlen(c->jwt_secret) < 32) {
 		snprintf(err, errlen,

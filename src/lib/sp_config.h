@@ -39,6 +39,8 @@ typedef struct sp_settings {
 	long stream_stale_seconds;
 	long stream_token_ttl; /* seconds a media URL stays valid */
 	char *smtp_url;
+	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
+	                         */
 	char *log_level;
 	long cache_ttl;         /* seconds for per-user caches (token version, profile) */
 	long cache_local_bytes; /* bound of a program's process-local catalogue copies, 0 off */

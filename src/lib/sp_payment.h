@@ -1,7 +1,8 @@
 /*
  * Payments go through a provider: one struct of function pointers, so a
- * real gateway plugs in without touching the handlers. The built-in
- * provider approves the contract's methods; no money moves.
+ * real gateway plugs in without touching the handlers. payment.provider
+ * chooses it: "builtin" approves the contract's methods (no money moves; for
+ * demos and tests), "none" (the default) takes only free plans.
  */
 #ifndef SP_PAYMENT_H
 #define SP_PAYMENT_H
@@ -33,8 +34,13 @@ typedef struct sp_payment_provider {
 } sp_payment_provider;
 
 extern const sp_payment_provider sp_payment_builtin;
+extern const sp_payment_provider sp_payment_none;
 
-/* The provider named by payment.provider (only "builtin" ships). */
+/* 1 when method is one the contract names (card, paypal, bank_transfer). */
+int sp_payment_method_known(const char *method);
+/* The provider named by name ("builtin", "none" or ""), NULL for any other name. */
+const sp_payment_provider *sp_payment_provider_named(const char *name);
+/* The provider named by payment.provider (checked when the settings load). */
 const sp_payment_provider *sp_payment_provider_get(void);
 
 #endif

@@ -697,19 +697,34 @@ int api_db_script(const char *sql, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- stack */
 
-static int dev(const char *action)
+/* "$SP_DEV" ACTION SERVICE, with extra environment assignments ("NAME=value", NULL-terminated). */
+int api_dev_service(const char *action, const char *service, const char *const *env)
 {
 	const char *d = getenv("SP_DEV");
 	char cmd[1200];
 	int rc;
 
 	if (d == NULL || *d == '\0' || strchr(d, '\'')) {
-		fprintf(stderr, "api: SP_DEV is not set; cannot %s redis\n", action);
+		fprintf(stderr, "api: SP_DEV is not set; cannot %s %s\n", action, service);
 		return -1;
 	}
-	snprintf(cmd, sizeof cmd, "'%s' %s redis >/dev/null 2>&1", d, action);
+	for (size_t i = 0; env && env[i]; i++)
+		if (putenv((char *)env[i]) != 0)
+			return -1;
+	snprintf(cmd, sizeof cmd, "'%s' %s %s >/dev/null 2>&1", d, action, service);
 	rc = system(cmd);
+	for (size_t i = 0; env && env[i]; i++) {
+		char name[128];
+		size_t n = strcspn(env[i], "=");
+		snprintf(name, sizeof name, "%.*s", (int)n, env[i]);
+		unsetenv(name);
+	}
 	return rc == 0 ? 0 : -1;
+}
+
+static int dev(const char *action)
+{
+	return api_dev_service(action, "redis", NULL);
 }
 
 int api_redis_stop(void)

@@ -150,6 +150,10 @@ int api_redis_stop(void);
 int api_redis_start(void);
 /* Restarts Redis if a test stopped it and did not bring it back. */
 void api_redis_ensure_started(void);
+/* "$SP_DEV" stop|start redis|mariadb|web, with extra environment assignments
+ * ("SP_SECTION_KEY=value" strings that outlive the call, NULL-terminated, or
+ * NULL) for that command only; 0 ok. */
+int api_dev_service(const char *action, const char *service, const char *const *env);
 
 /* Suites. */
 int api_suite_auth(void);
@@ -159,5 +163,6 @@ int api_suite_subscriptions(void);
 int api_suite_users(void);
 int api_suite_content(void);
 int api_suite_stream(void);
+int api_suite_deploy(void);
 
 #endif

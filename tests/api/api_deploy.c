@@ -1,0 +1,203 @@
+/*
+ * API tests of how the stack is deployed: backing services reachable by the
+ * stack's own user only, and a deployment without a payment provider never
+ * granting a paid plan. Some restart a server of the stack with other settings.
+ */
+#include "api_client.h"
+
+#include "sp_config.h"
+#include "sp_db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define API "/api/v1"
+
+/* 1 when a Unix-domain connect to path succeeds in the calling process. */
+static int unix_connects(const char *path)
+{
+	struct sockaddr_un a;
+	int fd, ok;
+
+	if (path == NULL || strlen(path) >= sizeof a.sun_path)
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	memset(&a, 0, sizeof a);
+	a.sun_family = AF_UNIX;
+	memcpy(a.sun_path, path, strlen(path));
+	ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The first line after the first of `redis-cli -s SOCKET args` into out. */
+static int redis_cli_second_line(const char *args, char *out, size_t n)
+{
+	char cmd[1200], line[256];
+	FILE *p;
+	int i = 0;
+
+	snprintf(cmd, sizeof cmd, "redis-cli -s '%s' %s 2>&1", sp_cfg.redis_socket, args);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return -1;
+	out[0] = '\0';
+	while (fgets(line, sizeof line, p)) {
+		if (i++ == 1) {
+			size_t l = strcspn(line, "\r\n");
+			if (l >= n)
+				l = n - 1;
+			memcpy(out, line, l);
+			out[l] = '\0';
+		}
+	}
+	return pclose(p) == 0 ? 0 : -1;
+}
+
+static void test_mariadb_and_redis_listen_on_no_tcp_port(void)
+{
+	char port[64];
+
+	EXPECT(api_db_ready() == 0, "the stack's MariaDB is reachable through its socket");
+	EXPECT(api_db_ll("SELECT @@skip_networking") == 1,
+	       "MariaDB must run with skip_networking (no TCP listener): @@skip_networking = %lld",
+	       api_db_ll("SELECT @@skip_networking"));
+	EXPECT(redis_cli_second_line("CONFIG GET port", port, sizeof port) == 0 &&
+	           strcmp(port, "0") == 0,
+	       "Redis must listen on no TCP port: CONFIG GET port answered '%s'", port);
+}
+
+/*
+ * Another local user (nobody) must not reach either server: the sockets sit
+ * in the stack's 0700 directory. Meaningful only when the tests run as root,
+ * which can become nobody; otherwise the directory check stands alone.
+ */
+static void test_other_local_users_cannot_reach_mariadb_or_redis(void)
+{
+	pid_t pid;
+	int status = 0;
+
+	EXPECT(sp_cfg.db_socket[0] && sp_cfg.redis_socket[0],
+	       "the stack's programs use Unix sockets (db.socket '%s', redis.socket '%s')",
+	       sp_cfg.db_socket, sp_cfg.redis_socket);
+	EXPECT(unix_connects(sp_cfg.db_socket) && unix_connects(sp_cfg.redis_socket),
+	       "the stack's own user reaches both sockets");
+	if (getuid() != 0) {
+		fprintf(stderr, "api: not root, cannot act as another local user; skipped\n");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int reached = 0;
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(100);
+		reached |= unix_connects(sp_cfg.db_socket) ? 1 : 0;
+		reached |= unix_connects(sp_cfg.redis_socket) ? 2 : 0;
+		_exit(reached);
+	}
+	EXPECT(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status),
+	       "the probe as user nobody ran");
+	EXPECT(WEXITSTATUS(status) != 100, "the probe could become user nobody");
+	EXPECT((WEXITSTATUS(status) & 1) == 0, "user nobody connected to MariaDB's socket %s",
+	       sp_cfg.db_socket);
+	EXPECT((WEXITSTATUS(status) & 2) == 0, "user nobody connected to Redis's socket %s",
+	       sp_cfg.redis_socket);
+}
+
+/* Restarts the web server (and with it every program) with extra settings. */
+static int restart_web(const char *const *env)
+{
+	if (api_dev_service("stop", "web", NULL) != 0)
+		return -1;
+	return api_dev_service("start", "web", env);
+}
+
+static void test_paid_subscribe_without_payment_provider_is_503_and_writes_nothing(void)
+{
+	static const char *const none[] = {"SP_PAYMENT_PROVIDER=none", NULL};
+	api_user u = {0};
+	api_resp r = {0};
+	long long subs, events;
+	const char *txn;
+
+	EXPECT(restart_web(none) == 0, "web server restarted with payment.provider = none");
+	if (api_user_register(&u, "nopay") != 0)
+		goto out;
+
+	api_send(&r, "POST", API "/subscriptions/subscribe", u.token,
+	         "{\"planId\":\"2\",\"paymentMethod\":\"card\"}");
+	EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+	api_free(&r);
+	subs = api_db_ll_l("SELECT COUNT(*) FROM subscriptions WHERE user_id = ?", atoll(u.id));
+	events = api_db_ll_l("SELECT COUNT(*) FROM outbox WHERE user_id = ? AND event_type LIKE "
+	                     "'subscription.%'",
+	                     atoll(u.id));
+	EXPECT(subs == 0, "no subscription row written without a payment provider (%lld)", subs);
+	EXPECT(events == 0, "no subscription event written without a payment provider (%lld)",
+	       events);
+	api_get(&r, API "/subscriptions/status", u.token);
+	EXPECT_OK(r, 200);
+	EXPECT(api_jnull(r.json, "data.subscription"), "still no subscription: %.300s", r.body);
+	api_free(&r);
+
+	/* a free plan needs no provider */
+	api_send(&r, "POST", API "/subscriptions/subscribe", u.token,
+	         "{\"planId\":\"1\",\"paymentMethod\":\"card\"}");
+	EXPECT_OK(r, 201);
+	txn = api_jstr(r.json, "data.subscription.paymentDetails.transactionId");
+	EXPECT(txn && strncmp(txn, "free_", 5) == 0, "a free plan's transaction id: %.300s",
+	       r.body);
+	api_free(&r);
+out:
+	api_user_free(&u);
+	EXPECT(restart_web(NULL) == 0, "web server restarted with the stack's settings");
+}
+
+static void test_unknown_payment_provider_is_refused_at_start(void)
+{
+	char cmd[1200], err[256] = "";
+	FILE *p;
+	const char *bin = getenv("SP_DEV");
+	int rc;
+
+	/* sp-admin loads the same settings as every program */
+	EXPECT(bin != NULL, "SP_DEV is set");
+	if (bin == NULL)
+		return;
+	snprintf(cmd, sizeof cmd,
+	         "cd \"$(dirname '%s')/..\" && SP_PAYMENT_PROVIDER=free-for-all ./sp-admin migrate "
+	         "--dir sql/migrations 2>&1",
+	         bin);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return;
+	while (fgets(err, sizeof err, p) && strstr(err, "payment.provider") == NULL)
+		;
+	rc = pclose(p);
+	EXPECT(rc != 0, "a program with payment.provider = free-for-all must refuse to start");
+	EXPECT(strstr(err, "payment.provider") != NULL, "the refusal names the key: %s", err);
+}
+
+int api_suite_deploy(void)
+{
+	CU_pSuite s = CU_add_suite("deploy", NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+#define ADD(t)                                                                                     \
+	if (CU_add_test(s, #t, t) == NULL)                                                         \
+		return -1;
+	ADD(test_mariadb_and_redis_listen_on_no_tcp_port);
+	ADD(test_other_local_users_cannot_reach_mariadb_or_redis);
+	ADD(test_paid_subscribe_without_payment_provider_is_503_and_writes_nothing);
+	ADD(test_unknown_payment_provider_is_refused_at_start);
+#undef ADD
+	return 0;
+}
