@@ -21,6 +21,7 @@ int main(void)
 	suite_multipart();
 	suite_media();
 	suite_cache();
+	suite_payment();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();
