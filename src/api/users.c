@@ -1,10 +1,11 @@
 /*
  * The users area: profile and preferences, the profile picture (multipart,
- * checked by magic bytes, served by the web server), registered devices.
+ * decoded and stored re-encoded, served by the web server), registered devices.
  */
 #include "sp_app.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_image.h"
 #include "sp_log.h"
 #include "sp_multipart.h"
 #include "sp_stream.h"
@@ -189,17 +190,6 @@ static int users_profile(sp_req *r)
 
 /* ---------------------------------------------------------------- picture */
 
-static const char *image_ext(const unsigned char *p, size_t n)
-{
-	static const unsigned char png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
-
-	if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
-		return "jpg";
-	if (n >= sizeof png && memcmp(p, png, sizeof png) == 0)
-		return "png";
-	return NULL;
-}
-
 /* Writes the file under a temporary name and renames it, so readers never see half. */
 static int store_file(const char *dir, const char *name, const char *data, size_t len)
 {
@@ -242,53 +232,21 @@ static void remove_old(const char *dir, const char *url)
 	unlink(path);
 }
 
-static int users_picture(sp_req *r)
+/* Stores the re-encoded picture, points the profile at it and drops the previous one. */
+static int picture_save(sp_req *r, const sp_image *img)
 {
 	char dir[512], name[96], url[256], rnd[17], path[1024];
-	const char *ext;
 	const char *root = sp_conf_str("uploads.dir", "www/uploads");
 	const char *prefix = sp_conf_str("uploads.url", "/uploads");
-	sp_part part;
 	sp_res res;
 	char *old = NULL;
 	json_object *data;
-	int rc;
 
-	if (r->content_type == NULL ||
-	    strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
-		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
-		        "Content-Type must be multipart/form-data with a 'picture' part");
-		return -1;
-	}
-	if (sp_req_read_body(r, PICTURE_BODY_MAX) != 0)
-		return -1;
-	rc = sp_multipart_find(r->content_type, r->body, r->body_len, "picture", &part);
-	if (rc == SP_MP_NO_PART) {
-		sp_field_error_add(r, "picture", "is required (a JPEG or PNG file part)");
-		return sp_fail_validation(r);
-	}
-	if (rc != SP_MP_OK) {
-		sp_field_error_add(r, "picture",
-		                   rc == SP_MP_NO_BOUNDARY
-		                       ? "multipart body has no boundary"
-		                       : "multipart body is malformed or truncated");
-		return sp_fail_validation(r);
-	}
-	if ((long)part.len > PICTURE_MAX) {
-		sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "The picture is larger than 5 MB");
-		return -1;
-	}
-	/* the bytes decide, never the file name or the declared type */
-	ext = image_ext((const unsigned char *)part.data, part.len);
-	if (ext == NULL) {
-		sp_field_error_add(r, "picture", "must be a JPEG or PNG image");
-		return sp_fail_validation(r);
-	}
 	snprintf(dir, sizeof dir, "%s/avatars", root);
 	sp_random_hex(rnd, 8);
-	snprintf(name, sizeof name, "%lld-%s.%s", r->user_id, rnd, ext);
+	snprintf(name, sizeof name, "%lld-%s.%s", r->user_id, rnd, sp_image_ext(img->type));
 	snprintf(url, sizeof url, "%s/avatars/%s", prefix, name);
-	if (sp_mkdirs(dir) != 0 || store_file(dir, name, part.data, part.len) != 0) {
+	if (sp_mkdirs(dir) != 0 || store_file(dir, name, (const char *)img->data, img->len) != 0) {
 		sp_error("cannot store profile picture in %s", dir);
 		sp_fail_unavailable(r);
 		return -1;
@@ -315,6 +273,52 @@ static int users_picture(sp_req *r)
 	json_object_object_add(data, "pictureUrl", json_object_new_string(url));
 	sp_ok(r, 200, "Profile picture updated", data);
 	return 0;
+}
+
+static int users_picture(sp_req *r)
+{
+	sp_part part;
+	sp_image img;
+	int rc;
+
+	if (r->content_type == NULL ||
+	    strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
+		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+		        "Content-Type must be multipart/form-data with a 'picture' part");
+		return -1;
+	}
+	if (sp_req_read_body(r, PICTURE_BODY_MAX) != 0)
+		return -1;
+	rc = sp_multipart_find(r->content_type, r->body, r->body_len, "picture", &part);
+	if (rc == SP_MP_NO_PART) {
+		sp_field_error_add(r, "picture", "is required (a JPEG or PNG file part)");
+		return sp_fail_validation(r);
+	}
+	if (rc != SP_MP_OK) {
+		sp_field_error_add(r, "picture",
+		                   rc == SP_MP_NO_BOUNDARY
+		                       ? "multipart body has no boundary"
+		                       : "multipart body is malformed or truncated");
+		return sp_fail_validation(r);
+	}
+	if ((long)part.len > PICTURE_MAX) {
+		sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "The picture is larger than 5 MB");
+		return -1;
+	}
+	/* decoded in full and written out again: only the pixels of the upload are ever stored */
+	rc = sp_image_reencode(part.data, part.len, &img);
+	if (rc == SP_IMAGE_NO_MEMORY) {
+		sp_error("profile picture: out of memory decoding %zu bytes", part.len);
+		sp_fail_unavailable(r);
+		return -1;
+	}
+	if (rc != SP_IMAGE_OK) {
+		sp_field_error_add(r, "picture", sp_image_problem(rc));
+		return sp_fail_validation(r);
+	}
+	rc = picture_save(r, &img);
+	sp_image_free(&img);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- devices */

@@ -19,6 +19,7 @@ int main(void)
 	suite_envelope();
 	suite_tier();
 	suite_multipart();
+	suite_image();
 	suite_media();
 	suite_cache();
 	suite_payment();

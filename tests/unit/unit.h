@@ -13,6 +13,7 @@ void suite_envelope(void);
 void suite_util(void);
 void suite_tier(void);
 void suite_multipart(void);
+void suite_image(void);
 void suite_media(void);
 void suite_cache(void);
 void suite_payment(void);
