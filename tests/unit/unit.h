@@ -15,6 +15,8 @@ void suite_tier(void);
 void suite_multipart(void);
 void suite_media(void);
 void suite_cache(void);
+void suite_seal(void);
+void suite_client_key(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
