@@ -181,43 +181,80 @@ static int auth_register(sp_req *r)
 /* ---------------------------------------------------------------- login */
 
 /*
- * Counts a failed sign-in. At auth.max_failed_logins consecutive failures
- * the account locks for auth.lockout_seconds; the count lives in MariaDB so
- * a Redis outage cannot reset it. The row lock serialises concurrent tries.
+ * Lockout that parallel guesses cannot outrun: before its bcrypt, a sign-in
+ * reserves one of the auth.max_failed_logins attempts with a conditional
+ * UPDATE (atomic under MariaDB's row lock), so no more passwords than that
+ * are ever evaluated per lockout. A failure keeps its reservation as the
+ * failure; a right password resets the count. The count lives in MariaDB so
+ * a Redis outage cannot reset it. 1 reserved, 0 refused, -1 unavailable.
+ */
+static int reserve_attempt(long long uid)
+{
+	long long n =
+	    sp_db_exec("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? AND "
+	               "failed_logins < ? AND (locked_until IS NULL OR locked_until <= "
+	               "UTC_TIMESTAMP(3))",
+	               "ll", uid, (long long)sp_cfg.max_failed_logins);
+
+	return n < 0 ? -1 : n == 1;
+}
+
+/*
+ * After a wrong password (its attempt already counted): the failure that
+ * filled the count locks the account for auth.lockout_seconds and starts
+ * the count again; the conditional UPDATE lets exactly one of concurrent
+ * failures do it, so one account.locked event is written.
  */
 static int record_failure(long long uid, const char *email)
 {
-	sp_res res;
-	long long fails;
+	json_object *ev;
+	long long n;
 
 	if (sp_db_begin() != 0)
 		return -1;
-	if (sp_db_query(&res, "SELECT failed_logins FROM users WHERE id = ? FOR UPDATE", "l",
-	                uid) != 0) {
+	n = sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
+	               "INTERVAL ? SECOND WHERE id = ? AND failed_logins >= ?",
+	               "lll", (long long)sp_cfg.lockout_seconds, uid,
+	               (long long)sp_cfg.max_failed_logins);
+	if (n < 0) {
 		sp_db_rollback();
 		return -1;
 	}
-	fails = sp_res_ll(&res, 0, 0, 0) + 1;
-	sp_res_free(&res);
-	if (fails >= sp_cfg.max_failed_logins) {
-		json_object *ev = json_object_new_object();
+	if (n == 1) {
+		ev = json_object_new_object();
 		json_object_object_add(ev, "email", json_object_new_string(email));
 		json_object_object_add(ev, "lockoutSeconds",
 		                       json_object_new_int64(sp_cfg.lockout_seconds));
-		if (sp_db_exec(
-		        "UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
-		        "INTERVAL ? SECOND WHERE id = ?",
-		        "ll", (long long)sp_cfg.lockout_seconds, uid) < 0 ||
-		    sp_outbox_add("account.locked", uid, ev) != 0) {
+		if (sp_outbox_add("account.locked", uid, ev) != 0) {
 			sp_db_rollback();
 			return -1;
 		}
-	} else if (sp_db_exec("UPDATE users SET failed_logins = ? WHERE id = ?", "ll", fails, uid) <
-	           0) {
-		sp_db_rollback();
-		return -1;
 	}
 	return sp_db_commit();
+}
+
+/* 403 ACCOUNT_LOCKED saying how long (seconds, or the whole lockout when not yet known). */
+static int locked(sp_req *r, long long uid, long long secs)
+{
+	char msg[128];
+	sp_res res;
+
+	if (secs <= 0 &&
+	    sp_db_query(
+	        &res,
+	        "SELECT IF(locked_until > UTC_TIMESTAMP(3), CEIL(TIMESTAMPDIFF(MICROSECOND, "
+	        "UTC_TIMESTAMP(3), locked_until) / 1000000), 0) FROM users WHERE id = ?",
+	        "l", uid) == 0) {
+		secs = sp_res_ll(&res, 0, 0, 0);
+		sp_res_free(&res);
+	}
+	/* the attempts are all taken by sign-ins still running: a lock is coming */
+	if (secs <= 0)
+		secs = sp_cfg.lockout_seconds;
+	snprintf(msg, sizeof msg,
+	         "Account is locked after repeated failed sign-ins; try again in %lld s", secs);
+	sp_fail(r, 403, "ACCOUNT_LOCKED", msg);
+	return -1;
 }
 
 static int auth_login(sp_req *r)
@@ -230,7 +267,7 @@ static int auth_login(sp_req *r)
 	long long uid, locked_for;
 	long tv;
 	char role[16];
-	int ok;
+	int ok, rc;
 
 	sp_v_email(r, r->json, "email", 1, email, sizeof email);
 	sp_v_password(r, r->json, "password", 0, &password);
@@ -250,18 +287,14 @@ static int auth_login(sp_req *r)
 		sp_fail(r, 401, "UNAUTHORIZED", "Invalid email or password");
 		return -1;
 	}
+	uid = sp_res_ll(&res, 0, 3, 0);
 	locked_for = sp_res_ll(&res, 0, 2, 0);
-	if (locked_for > 0) {
-		char msg[128];
+	rc = locked_for > 0 ? 0 : reserve_attempt(uid);
+	if (rc <= 0) {
 		sp_res_free(&res);
-		snprintf(msg, sizeof msg,
-		         "Account is locked after repeated failed sign-ins; try again in %lld s",
-		         locked_for);
-		sp_fail(r, 403, "ACCOUNT_LOCKED", msg);
-		return -1;
+		return rc < 0 ? unavailable(r) : locked(r, uid, locked_for);
 	}
 	ok = sp_password_verify(password, sp_res_str(&res, 0, 0));
-	uid = sp_res_ll(&res, 0, 3, 0);
 	if (!ok) {
 		sp_res_free(&res);
 		if (record_failure(uid, email) != 0)
@@ -271,6 +304,9 @@ static int auth_login(sp_req *r)
 	}
 	if (sp_res_ll(&res, 0, 3 + 10, 0) != 1) {
 		sp_res_free(&res);
+		/* the right password: the reserved attempt was no failure */
+		if (sp_db_exec("UPDATE users SET failed_logins = 0 WHERE id = ?", "l", uid) < 0)
+			return unavailable(r);
 		sp_fail(r, 403, "FORBIDDEN", "This account has been deactivated");
 		return -1;
 	}
@@ -416,86 +452,133 @@ static int auth_change_password(sp_req *r)
 	return 0;
 }
 
+/*
+ * Writes a reset for the active account with this address, unless it already
+ * had auth.reset_limit of them in the window (the user's row lock makes the
+ * count exact under concurrent requests). The link's token is stored only as
+ * its hash, and sealed for the mailer in the event. 0 done or skipped, -1
+ * unavailable.
+ */
+static int write_reset(const char *email)
+{
+	char token[65], hash[65], expires[32];
+	json_object *ev;
+	sp_res res;
+	long long uid, recent;
+
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res,
+	                "SELECT u.id, u.name, (SELECT COUNT(*) FROM password_resets p WHERE "
+	                "p.user_id = u.id AND p.created_at > UTC_TIMESTAMP(3) - INTERVAL ? "
+	                "SECOND) FROM users u WHERE u.email = ? AND u.is_active = 1 FOR UPDATE",
+	                "ls", (long long)sp_cfg.reset_limit.window, email) != 0)
+		return -1;
+	recent = res.nrows == 1 ? sp_res_ll(&res, 0, 2, 0) : 0;
+	if (res.nrows != 1 || recent >= sp_cfg.reset_limit.limit) {
+		sp_res_free(&res);
+		sp_db_rollback();
+		return 0;
+	}
+	uid = sp_res_ll(&res, 0, 0, 0);
+	sp_random_hex(token, 32);
+	sp_sha256_hex(token, 64, hash);
+	sp_iso8601(sp_now_ms() + sp_cfg.reset_ttl * 1000, expires);
+	ev = json_object_new_object();
+	json_object_object_add(ev, "email", json_object_new_string(email));
+	json_object_object_add(ev, "name", sp_json_str_or_null(sp_res_str(&res, 0, 1)));
+	json_object_object_add(ev, "expiresAt", json_object_new_string(expires));
+	sp_res_free(&res);
+	if (sp_outbox_seal_token(ev, "password.reset_requested", uid, token) != 0 ||
+	    sp_db_exec("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES "
+	               "(?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
+	               "sll", hash, uid, (long long)sp_cfg.reset_ttl) != 1) {
+		json_object_put(ev);
+		sp_db_rollback();
+		return -1;
+	}
+	/* sp_outbox_add takes ev */
+	if (sp_outbox_add("password.reset_requested", uid, ev) != 0) {
+		sp_db_rollback();
+		return -1;
+	}
+	return sp_db_commit();
+}
+
+/* The same answer whether or not the address exists, and whether or not a mail was due. */
 static int auth_forgot_password(sp_req *r)
 {
-	char email[255], token[65], hash[65], expires[32];
-	sp_res res;
-	long long uid = 0;
-	const char *msg = "If that address is registered, a reset link has been sent";
+	char email[255];
 
 	sp_v_email(r, r->json, "email", 1, email, sizeof email);
 	if (r->n_errors)
 		return sp_fail_validation(r);
-	if (sp_db_query(&res, "SELECT id, name FROM users WHERE email = ? AND is_active = 1", "s",
-	                email) != 0)
+	if (write_reset(email) != 0)
 		return unavailable(r);
-	if (res.nrows == 1) {
-		json_object *ev = json_object_new_object();
-		uid = sp_res_ll(&res, 0, 0, 0);
-		sp_random_hex(token, 32);
-		sp_sha256_hex(token, 64, hash);
-		sp_iso8601(sp_now_ms() + sp_cfg.reset_ttl * 1000, expires);
-		json_object_object_add(ev, "email", json_object_new_string(email));
-		json_object_object_add(ev, "name", sp_json_str_or_null(sp_res_str(&res, 0, 1)));
-		/* the clear token travels only to the mailer; the table keeps its hash */
-		json_object_object_add(ev, "token", json_object_new_string(token));
-		json_object_object_add(ev, "expiresAt", json_object_new_string(expires));
-		if (sp_db_begin() != 0 ||
-		    sp_db_exec(
-		        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES "
-		        "(?, ?, UTC_TIMESTAMP(3) + INTERVAL ? SECOND)",
-		        "sll", hash, uid, (long long)sp_cfg.reset_ttl) != 1 ||
-		    sp_outbox_add("password.reset_requested", uid, ev) != 0 ||
-		    sp_db_commit() != 0) {
-			sp_res_free(&res);
-			return unavailable(r);
-		}
-	}
-	sp_res_free(&res);
-	sp_ok(r, 200, msg, NULL);
+	sp_ok(r, 200, "If that address is registered, a reset link has been sent", NULL);
 	return 0;
 }
 
+/* The user a valid (unused, unexpired) reset token belongs to; 0 none; -1 unavailable. */
+static long long reset_owner(const char *hash, int for_update)
+{
+	sp_res res;
+	long long uid;
+
+	if (sp_db_query(&res,
+	                for_update ? "SELECT user_id FROM password_resets WHERE token_hash = ? AND "
+	                             "used_at IS NULL AND expires_at > UTC_TIMESTAMP(3) FOR UPDATE"
+	                           : "SELECT user_id FROM password_resets WHERE token_hash = ? AND "
+	                             "used_at IS NULL AND expires_at > UTC_TIMESTAMP(3)",
+	                "s", hash) != 0)
+		return -1;
+	uid = res.nrows == 1 ? sp_res_ll(&res, 0, 0, 0) : 0;
+	sp_res_free(&res);
+	return uid;
+}
+
+/*
+ * The token is checked before the new password is hashed, so a bad token
+ * costs no bcrypt; it is checked again under its row lock once the hash is
+ * ready, as a concurrent reset may have used it meanwhile.
+ */
 static int auth_reset_password(sp_req *r)
 {
 	const char *token = NULL, *next = NULL;
 	char hash[65], pwhash[128];
-	sp_res res;
 	long long uid;
-	size_t tlen;
 
 	if (sp_v_password(r, r->json, "token", 0, &token) == SP_V_OK && strlen(token) > 256)
 		sp_field_error_add(r, "token", "is too long");
 	sp_v_password(r, r->json, "newPassword", 1, &next);
 	if (r->n_errors)
 		return sp_fail_validation(r);
-	tlen = strlen(token);
-	sp_sha256_hex(token, tlen, hash);
+	sp_sha256_hex(token, strlen(token), hash);
+	uid = reset_owner(hash, 0);
+	if (uid < 0)
+		return unavailable(r);
+	if (uid == 0)
+		goto invalid;
 	if (sp_password_hash(next, sp_cfg.bcrypt_cost, pwhash, sizeof pwhash) != 0)
 		return unavailable(r);
-	if (sp_db_begin() != 0 ||
-	    sp_db_query(
-	        &res,
-	        "SELECT user_id FROM password_resets WHERE token_hash = ? AND used_at IS NULL "
-	        "AND expires_at > UTC_TIMESTAMP(3) FOR UPDATE",
-	        "s", hash) != 0)
+	if (sp_db_begin() != 0 || (uid = reset_owner(hash, 1)) < 0)
 		return unavailable(r);
-	if (res.nrows != 1) {
-		sp_res_free(&res);
+	if (uid == 0) {
 		sp_db_rollback();
-		sp_fail(r, 400, "INVALID_TOKEN", "The reset link is invalid, used or expired");
-		return -1;
+		goto invalid;
 	}
-	uid = sp_res_ll(&res, 0, 0, 0);
-	sp_res_free(&res);
+	/* every open reset of the user ends here, and the mailer's copies of their tokens go */
 	if (sp_db_exec("UPDATE password_resets SET used_at = UTC_TIMESTAMP(3) WHERE user_id = ? "
 	               "AND used_at IS NULL",
 	               "l", uid) < 1 ||
+	    sp_outbox_drop_tokens("password.reset_requested", uid, NULL) < 0 ||
 	    replace_password(uid, pwhash) != 0 || sp_db_commit() != 0)
 		return unavailable(r);
 	publish_password_change(uid);
 	sp_ok(r, 200, "Password has been reset; please sign in", NULL);
 	return 0;
+invalid:
+	sp_fail(r, 400, "INVALID_TOKEN", "The reset link is invalid, used or expired");
+	return -1;
 }
 
 /* ---------------------------------------------------------------- refresh */

@@ -1,7 +1,9 @@
 /*
  * sp-admin: the operator's tool. migrate applies sql/migrations once each
  * and records them; create-admin makes (or resets) an administrator; seed
- * adds the demo accounts (one per plan) when they are missing.
+ * adds the demo accounts (one per plan) when they are missing;
+ * deactivate-user / activate-user switch an account off (ending its
+ * sessions at once) or on again.
  */
 #include "gen_media.h"
 #include "sp_auth.h"
@@ -29,7 +31,9 @@ static int usage(void)
 	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
 	        "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
 	        "from SP_DEMO_PASSWORD)\n"
-	        "       sp-admin gen-media [DIR]             (HLS test media for every title)\n");
+	        "       sp-admin gen-media [DIR]             (HLS test media for every title)\n"
+	        "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
+	        "       sp-admin activate-user EMAIL\n");
 	return 64;
 }
 
@@ -193,6 +197,34 @@ static int cmd_create_admin(const char *email, const char *name)
 	return 0;
 }
 
+/* Through sp_user_set_active, the one path that switches an account off or on. */
+static int cmd_set_active(const char *email, int active)
+{
+	const char *what = active ? "activate-user" : "deactivate-user";
+	sp_res res;
+	long long uid;
+	int rc;
+
+	if (sp_db_query(&res, "SELECT id FROM users WHERE email = ?", "s", email) != 0) {
+		fprintf(stderr, "%s: database error\n", what);
+		return 1;
+	}
+	uid = res.nrows == 1 ? sp_res_ll(&res, 0, 0, 0) : 0;
+	sp_res_free(&res);
+	rc = uid > 0 ? sp_user_set_active(uid, active) : 1;
+	sp_kv_close();
+	if (rc == 1) {
+		fprintf(stderr, "%s: no account with that e-mail address\n", what);
+		return 65;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "%s: database error\n", what);
+		return 1;
+	}
+	printf("%s %s\n", email, active ? "activated" : "deactivated; its sessions have ended");
+	return 0;
+}
+
 /*
  * Demo accounts, one per plan, each with an active subscription bought
  * through the same tables the API uses. Existing accounts are left alone.
@@ -306,6 +338,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "seed") == 0) {
 		rc = cmd_seed(argc >= 4 && strcmp(argv[2], "--sql-dir") == 0 ? argv[3]
 		                                                             : SP_DEFAULT_SQL_DIR);
+	} else if (strcmp(argv[1], "deactivate-user") == 0 && argc == 3) {
+		rc = cmd_set_active(argv[2], 0);
+	} else if (strcmp(argv[1], "activate-user") == 0 && argc == 3) {
+		rc = cmd_set_active(argv[2], 1);
 	} else if (strcmp(argv[1], "create-admin") == 0 && argc >= 3) {
 		rc = cmd_create_admin(argv[2], argc >= 4 ? argv[3] : "Administrator");
 	} else {

@@ -7,6 +7,7 @@
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_tier.h"
 #include "sp_user.h"
 #include "sp_util.h"
@@ -20,6 +21,17 @@
 
 #include <jwt.h>
 
+/*
+ * Every bcrypt computation goes through here and is counted
+ * (sp_bcrypt_hashes_total), so the work a request costs can be seen; the
+ * count is sent at the end of the request, as a hash is rare and costly.
+ */
+static const char *bcrypt(const char *pw, const char *setting, struct crypt_data *cd)
+{
+	sp_metrics_inc_now("sp_bcrypt_hashes_total");
+	return crypt_rn(pw, setting, cd, sizeof *cd);
+}
+
 int sp_password_hash(const char *pw, int cost, char *out, size_t outsz)
 {
 	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
@@ -30,7 +42,7 @@ int sp_password_hash(const char *pw, int cost, char *out, size_t outsz)
 	if (crypt_gensalt_rn("$2b$", (unsigned long)cost, NULL, 0, setting, sizeof setting) == NULL)
 		return -1;
 	cd = sp_xcalloc(1, sizeof *cd);
-	h = crypt_rn(pw, setting, cd, sizeof *cd);
+	h = bcrypt(pw, setting, cd);
 	if (h && h[0] == '$' && strlen(h) < outsz) {
 		snprintf(out, outsz, "%s", h);
 		rc = 0;
@@ -48,7 +60,7 @@ int sp_password_verify(const char *pw, const char *hash)
 	if (pw == NULL || hash == NULL || strncmp(hash, "$2", 2) != 0)
 		return 0;
 	cd = sp_xcalloc(1, sizeof *cd);
-	h = crypt_rn(pw, hash, cd, sizeof *cd);
+	h = bcrypt(pw, hash, cd);
 	if (h && h[0] == '$')
 		ok = sp_ct_equal(h, strlen(h), hash, strlen(hash));
 	free(cd);
@@ -66,6 +78,17 @@ void sp_password_burn(const char *pw)
 	(void)sp_password_verify(pw, dummy);
 }
 
+/* Who issues the tokens and whom they are for (jwt.issuer, jwt.audience). */
+static const char *jwt_issuer(void)
+{
+	return sp_cfg.jwt_issuer && *sp_cfg.jwt_issuer ? sp_cfg.jwt_issuer : "streaming";
+}
+
+static const char *jwt_audience(void)
+{
+	return sp_cfg.jwt_audience && *sp_cfg.jwt_audience ? sp_cfg.jwt_audience : "streaming-api";
+}
+
 int sp_jwt_issue(const sp_claims *c, const char *secret, char **out)
 {
 	jwt_t *jwt = NULL;
@@ -78,10 +101,9 @@ int sp_jwt_issue(const sp_claims *c, const char *secret, char **out)
 	snprintf(uid, sizeof uid, "%lld", c->uid);
 	if (jwt_add_grant(jwt, "sub", uid) || jwt_add_grant(jwt, "role", c->role) ||
 	    jwt_add_grant(jwt, "jti", c->jti) || jwt_add_grant(jwt, "sid", c->sid) ||
-	    jwt_add_grant(jwt, "typ", "access") ||
-	    jwt_add_grant(jwt, "iss", sp_cfg.jwt_issuer ? sp_cfg.jwt_issuer : "streaming") ||
-	    jwt_add_grant_int(jwt, "tv", c->tv) || jwt_add_grant_int(jwt, "iat", c->iat) ||
-	    jwt_add_grant_int(jwt, "exp", c->exp))
+	    jwt_add_grant(jwt, "typ", "access") || jwt_add_grant(jwt, "iss", jwt_issuer()) ||
+	    jwt_add_grant(jwt, "aud", jwt_audience()) || jwt_add_grant_int(jwt, "tv", c->tv) ||
+	    jwt_add_grant_int(jwt, "iat", c->iat) || jwt_add_grant_int(jwt, "exp", c->exp))
 		goto out;
 	if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)))
 		goto out;
@@ -104,6 +126,14 @@ static int copy_grant(jwt_t *jwt, const char *name, char *dst, size_t n)
 		return -1;
 	snprintf(dst, n, "%s", v);
 	return 0;
+}
+
+/* 1 when the claim is present, a string, and exactly want (an aud array is refused). */
+static int grant_is(jwt_t *jwt, const char *name, const char *want)
+{
+	const char *v = jwt_get_grant(jwt, name);
+
+	return v != NULL && strcmp(v, want) == 0;
 }
 
 /*
@@ -188,6 +218,9 @@ static int jwt_verify_full(const char *token, const char *secret, long long now,
 	    copy_grant(jwt, "sid", out->sid, sizeof out->sid) ||
 	    copy_grant(jwt, "role", out->role, sizeof out->role) ||
 	    copy_grant(jwt, "typ", typ, sizeof typ) || strcmp(typ, "access") != 0)
+		goto out;
+	/* signed with our key is not enough: the token must be ours and meant for this API */
+	if (!grant_is(jwt, "iss", jwt_issuer()) || !grant_is(jwt, "aud", jwt_audience()))
 		goto out;
 	if (sp_parse_ll(sub, 1, (long long)1 << 62, &out->uid) != 0)
 		goto out;

@@ -211,11 +211,11 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {
-	    &c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
-	    &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
-	    &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
-	    &c->cors_origins,    &c->smtp_url,     &c->log_level,  &c->payment_provider};
+	char **strs[] = {&c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
+	                 &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
+	                 &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
+	                 &c->jwt_audience,    &c->cors_origins, &c->smtp_url,   &c->log_level,
+	                 &c->payment_provider};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -271,10 +271,12 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 	LONG("jwt.access_ttl", 900, 1, 86400 * 7, c->jwt_access_ttl);
 	LONG("jwt.refresh_ttl", 604800, 60, 86400 * 365, c->jwt_refresh_ttl);
 	c->jwt_issuer = dupconf("jwt.issuer", "streaming");
+	c->jwt_audience = dupconf("jwt.audience", "streaming-api");
 
 	LONG("auth.max_failed_logins", 5, 1, 1000, c->max_failed_logins);
 	LONG("auth.lockout_seconds", 900, 1, 86400 * 30, c->lockout_seconds);
 	LONG("auth.reset_ttl", 3600, 60, 86400 * 7, c->reset_ttl);
+	RATE("auth.reset_limit", "3/3600", c->reset_limit);
 	LONG("bcrypt.cost", 12, 4, 31, c->bcrypt_cost);
 
 	RATE("ratelimit.anonymous", "100/900", c->rl_anonymous);
@@ -307,6 +309,19 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 	if (!sp_list_contains("none,builtin",
 	                      c->payment_provider[0] ? c->payment_provider : "none")) {
 		snprintf(err, errlen, "config: payment.provider must be none or builtin");
+		return -1;
+	}
+	{
+		const char *sk = sp_conf_str("outbox.seal_key", "");
+		if (sk[0] != '\0' && strlen(sk) < 32) {
+			snprintf(err, errlen,
+			         "config: outbox.seal_key must be at least 32 bytes (or "
+			         "empty, to derive it from jwt.secret)");
+			return -1;
+		}
+	}
+	if (c->jwt_issuer[0] == '\0' || c->jwt_audience[0] == '\0') {
+		snprintf(err, errlen, "config: jwt.issuer and jwt.audience must not be empty");
 		return -1;
 	}
 	if (strlen(c->jwt_secret) < 32) {

@@ -27,10 +27,12 @@ typedef struct sp_settings {
 	char *jwt_secret;
 	long jwt_access_ttl, jwt_refresh_ttl;
 	char *jwt_issuer;
+	char *jwt_audience;
 
 	int max_failed_logins;
 	long lockout_seconds;
 	long reset_ttl;
+	sp_rate_rule reset_limit; /* reset mails per address and window */
 	int bcrypt_cost;
 
 	sp_rate_rule rl_anonymous, rl_authenticated, rl_auth, rl_stream, rl_search;

@@ -123,7 +123,7 @@ static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *clai
 	if (claims)
 		snprintf(who, sizeof who, "u:%lld", claims->uid);
 	else
-		snprintf(who, sizeof who, "ip:%s", r->client_ip);
+		snprintf(who, sizeof who, "ip:%s", r->client_key);
 	rules[n].name = claims ? "user" : "anon";
 	rules[n].rule = claims ? &sp_cfg.rl_authenticated : &sp_cfg.rl_anonymous;
 	snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
@@ -131,7 +131,7 @@ static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *clai
 	if (route && (route->flags & SP_RL_AUTH)) {
 		rules[n].name = "auth";
 		rules[n].rule = &sp_cfg.rl_auth;
-		snprintf(rules[n].subject, sizeof rules[n].subject, "ip:%s", r->client_ip);
+		snprintf(rules[n].subject, sizeof rules[n].subject, "ip:%s", r->client_key);
 		n++;
 	}
 	if (route && (route->flags & SP_RL_STREAM)) {

@@ -7,6 +7,7 @@
 #include "sp_jsonv.h"
 #include "sp_log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,29 @@ static void resolve_client_ip(sp_req *r)
 	}
 }
 
+void sp_client_key(const char *ip, char *out, size_t n)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, ip, &a4) == 1 && inet_ntop(AF_INET, &a4, text, sizeof text)) {
+		snprintf(out, n, "%s", text);
+	} else if (inet_pton(AF_INET6, ip, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memcpy(&a4, a6.s6_addr + 12, 4);
+			inet_ntop(AF_INET, &a4, text, sizeof text);
+			snprintf(out, n, "%s", text);
+			return;
+		}
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, text, sizeof text);
+		snprintf(out, n, "%s/64", text);
+	} else {
+		snprintf(out, n, "%s", ip);
+	}
+}
+
 int sp_req_parse(sp_req *r)
 {
 	const char *m = sp_req_header(r, "REQUEST_METHOD");
@@ -192,6 +216,7 @@ int sp_req_parse(sp_req *r)
 
 	snprintf(r->method, sizeof r->method, "%s", m ? m : "GET");
 	resolve_client_ip(r);
+	sp_client_key(r->client_ip, r->client_key, sizeof r->client_key);
 	if (uri == NULL)
 		uri = sp_req_header(r, "SCRIPT_NAME");
 	if (uri == NULL)

@@ -48,6 +48,7 @@ typedef struct sp_req {
 	size_t n_query;
 	const char *content_type, *authorization, *origin, *content_length;
 	char client_ip[64];
+	char client_key[64]; /* what per-client rate limits count: see sp_client_key */
 	char request_id[17];
 	int64_t start_ms;
 	int is_https;
@@ -97,6 +98,13 @@ void sp_req_init(sp_req *r, void *io, sp_param_fn param, sp_read_fn read, sp_wri
 void sp_req_free(sp_req *r);
 /* Fills method, path, query, headers and client IP from the parameters. */
 int sp_req_parse(sp_req *r);
+/*
+ * The rate-limit key of a client address, in canonical form: an IPv4
+ * address (or IPv4-mapped IPv6) as itself, an IPv6 address as its /64
+ * ("2001:db8:1:2::/64"), since one subscriber holds a whole /64; anything
+ * unparsable as given. out needs 64 bytes.
+ */
+void sp_client_key(const char *ip, char *out, size_t n);
 const char *sp_req_header(sp_req *r, const char *cgi_name);
 /* Percent-decodes s[0..n) (plus_space: '+' is ' '); NULL on a bad escape or %00. */
 char *sp_url_decode(const char *s, size_t n, int plus_space);

@@ -33,6 +33,7 @@ static size_t hash(const char *s)
 	return (size_t)(h & (SLOTS - 1));
 }
 static int64_t last_flush_ms;
+static int flush_due; /* a count that should not wait for the next second */
 
 static const double buckets[] = {1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500};
 
@@ -68,6 +69,12 @@ void sp_metrics_inc(const char *name)
 	sp_metrics_add(name, 1);
 }
 
+void sp_metrics_inc_now(const char *name)
+{
+	sp_metrics_add(name, 1);
+	flush_due = 1;
+}
+
 void sp_metrics_request(const char *route, int status, double ms)
 {
 	char name[256];
@@ -92,36 +99,45 @@ void sp_metrics_request(const char *route, int status, double ms)
 	sp_metrics_inc(name);
 }
 
+/* sp_kv_eval passes at most 61 arguments: the series go in batches of this many */
+#define FLUSH_BATCH 30
+
 void sp_metrics_flush(int force)
 {
-	const char *argv[2 * MAX_SERIES + 1];
-	char vals[MAX_SERIES][32];
+	const char *argv[2 * FLUSH_BATCH + 1];
+	char vals[FLUSH_BATCH][32];
+	size_t sent[FLUSH_BATCH];
 	char key[64];
-	int argc = 0;
 	int64_t now = sp_now_ms();
 	redisReply *rep;
 
-	if (!force && now - last_flush_ms < 1000)
+	if (!force && !flush_due && now - last_flush_ms < 1000)
 		return;
 	last_flush_ms = now;
+	flush_due = 0;
 	sp_kv_key(key, sizeof key, "metrics");
-	argv[argc++] = key;
-	for (size_t i = 0; i < n_series; i++) {
-		if (series[i].pending == 0)
-			continue;
-		snprintf(vals[i], sizeof vals[i], "%.17g", series[i].pending);
-		argv[argc++] = series[i].name;
-		argv[argc++] = vals[i];
+	argv[0] = key;
+	for (size_t i = 0; i < n_series;) {
+		int argc = 1, n = 0;
+
+		for (; i < n_series && n < FLUSH_BATCH; i++) {
+			if (series[i].pending == 0)
+				continue;
+			snprintf(vals[n], sizeof vals[n], "%.17g", series[i].pending);
+			argv[argc++] = series[i].name;
+			argv[argc++] = vals[n];
+			sent[n++] = i;
+		}
+		if (n == 0)
+			return;
+		rep = sp_kv_eval(&flush_script, 1, argc, argv, NULL);
+		if (rep == NULL)
+			return; /* Redis down: keep the counts and try again later */
+		if (rep->type != REDIS_REPLY_ERROR)
+			for (int k = 0; k < n; k++)
+				series[sent[k]].pending = 0;
+		freeReplyObject(rep);
 	}
-	if (argc == 1)
-		return;
-	rep = sp_kv_eval(&flush_script, 1, argc, argv, NULL);
-	if (rep == NULL)
-		return; /* Redis down: keep the counts and try again later */
-	if (rep->type != REDIS_REPLY_ERROR)
-		for (size_t i = 0; i < n_series; i++)
-			series[i].pending = 0;
-	freeReplyObject(rep);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -158,7 +174,8 @@ int sp_metrics_render(char **out)
 	                "# TYPE sp_cache_hits_total counter\n"
 	                "# TYPE sp_cache_misses_total counter\n"
 	                "# TYPE sp_ratelimit_fail_open_total counter\n"
-	                "# TYPE sp_stream_db_fallback_total counter\n");
+	                "# TYPE sp_stream_db_fallback_total counter\n"
+	                "# TYPE sp_bcrypt_hashes_total counter\n");
 	for (size_t i = 0; i < n; i++) {
 		/* the value follows its name in the HGETALL reply */
 		redisReply *val = NULL;

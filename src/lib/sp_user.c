@@ -3,6 +3,7 @@
  * from one row of SP_USER_COLS.
  */
 #include "sp_user.h"
+#include "sp_auth.h"
 #include "sp_http.h"
 #include "sp_kv.h"
 #include "sp_sub.h"
@@ -128,5 +129,38 @@ int sp_user_devices(long long uid, json_object **out)
 		json_object_array_add(*out, d);
 	}
 	sp_res_free(&res);
+	return 0;
+}
+
+int sp_user_set_active(long long uid, int active)
+{
+	sp_res res;
+	long tv;
+
+	/* the gate trusts a token version cached in Redis and reads is_active only on a miss */
+	if (sp_db_begin() != 0 ||
+	    sp_db_exec("UPDATE users SET token_version = token_version + IF(? = 0 AND is_active = "
+	               "1, 1, 0), is_active = ? WHERE id = ?",
+	               "iil", active ? 1 : 0, active ? 1 : 0, uid) < 0 ||
+	    (!active && sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), "
+	                           "revoke_reason = 'deactivated' WHERE user_id = ? AND "
+	                           "revoked_at IS NULL",
+	                           "l", uid) < 0) ||
+	    sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", uid) != 0) {
+		sp_db_rollback();
+		return -1;
+	}
+	if (res.nrows != 1) {
+		sp_res_free(&res);
+		sp_db_rollback();
+		return 1;
+	}
+	tv = (long)sp_res_ll(&res, 0, 0, 0);
+	sp_res_free(&res);
+	if (sp_db_commit() != 0)
+		return -1;
+	/* Redis down: the gate checks MariaDB, and sp_auth_resync replays this version */
+	sp_auth_cache_tv(uid, tv, 0);
+	sp_user_caches_drop(uid);
 	return 0;
 }

@@ -29,5 +29,12 @@ json_object *sp_user_preferences(const char *stored);
 int sp_user_devices(long long uid, json_object **out);
 /* Drops the user's cached documents (profile for /auth/me, subscription status). */
 void sp_user_caches_drop(long long uid);
+/*
+ * Activates or deactivates an account: the one way to do either. Deactivation
+ * also bumps the token version and revokes every refresh chain, and the new
+ * version is published to Redis at once, so the account's next request is
+ * refused whatever the caches held. 0 done, 1 no such user, -1 unavailable.
+ */
+int sp_user_set_active(long long uid, int active);
 
 #endif

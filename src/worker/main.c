@@ -17,6 +17,7 @@ static const worker_job jobs[] = {
     {"sessions", "close stream sessions without a heartbeat for stream.stale_seconds",
      job_sessions},
     {"enforce", "end the oldest streams of users over their plan's limit", job_enforce},
+    {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets},
 };
 
 static int usage(void)

@@ -15,5 +15,6 @@ typedef struct worker_job {
 
 int job_sessions(int64_t now_ms);
 int job_enforce(int64_t now_ms);
+int job_resets(int64_t now_ms);
 
 #endif

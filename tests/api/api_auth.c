@@ -8,15 +8,18 @@
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_outbox.h"
 #include "sp_util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jwt.h>
 
 #define AUTH "/api/v1/auth"
@@ -115,13 +118,81 @@ static long long outbox_count(const char *uid, const char *type)
 	return n;
 }
 
-/* The clear reset token the mailer would send: the newest request's payload. */
+/* The newest password.reset_requested payload of a user (malloc'd JSON text, NULL if none). */
+static char *reset_payload_of(const char *uid)
+{
+	return api_db_str_l("SELECT payload FROM outbox WHERE user_id = ? AND event_type = "
+	                    "'password.reset_requested' ORDER BY id DESC LIMIT 1",
+	                    atoll(uid));
+}
+
+/*
+ * The reset token the mailer would send: opened from the newest request's
+ * sealed copy with the function the mailer uses. NULL when there is none.
+ */
 static char *reset_token_of(const char *uid)
 {
-	return api_db_str_l("SELECT JSON_UNQUOTE(JSON_EXTRACT(payload, '$.token')) FROM outbox "
-	                    "WHERE user_id = ? AND event_type = 'password.reset_requested' "
-	                    "ORDER BY id DESC LIMIT 1",
-	                    atoll(uid));
+	char *payload = reset_payload_of(uid);
+	char tok[128];
+	char *out = NULL;
+
+	if (payload && sp_outbox_open_token(payload, "password.reset_requested", atoll(uid), tok,
+	                                    sizeof tok) == 0)
+		out = strdup(tok);
+	free(payload);
+	return out;
+}
+
+/*
+ * Rows of any text or JSON column of any table of the stack's database that
+ * contain needle (hex, so no LIKE wildcards); -1 when the schema is unreadable.
+ */
+static long long rows_holding(const char *needle)
+{
+	sp_res cols, res;
+	long long n = 0;
+	char like[200], sql[400];
+
+	if (api_db_ready() != 0 ||
+	    sp_db_query(&cols,
+	                "SELECT table_name, column_name FROM information_schema.columns WHERE "
+	                "table_schema = DATABASE() AND data_type IN ('char', 'varchar', "
+	                "'tinytext', 'text', 'mediumtext', 'longtext', 'json', 'longblob', "
+	                "'blob', 'varbinary')",
+	                "") != 0)
+		return -1;
+	snprintf(like, sizeof like, "%%%s%%", needle);
+	for (size_t i = 0; i < cols.nrows; i++) {
+		/* names come from the schema itself, not from input */
+		snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM `%s` WHERE `%s` LIKE ?",
+		         sp_res_str(&cols, i, 0), sp_res_str(&cols, i, 1));
+		if (sp_db_query(&res, sql, "s", like) != 0) {
+			n = -1;
+			break;
+		}
+		n += sp_res_ll(&res, 0, 0, 0);
+		sp_res_free(&res);
+	}
+	sp_res_free(&cols);
+	return n;
+}
+
+/* "$SP_DEV" worker ARGS, or the stack's sp-admin ARGS (SP_CONFIG from the environment). */
+static int run_tool(const char *tool, const char *args)
+{
+	const char *d = getenv("SP_DEV");
+	char cmd[1400];
+
+	if (d == NULL || *d == '\0' || strchr(d, '\'') || strchr(args, '\'')) {
+		EXPECT(0, "SP_DEV must name scripts/dev to run %s", tool);
+		return -1;
+	}
+	if (strcmp(tool, "worker") == 0)
+		snprintf(cmd, sizeof cmd, "'%s' worker %s >/dev/null 2>&1", d, args);
+	else /* sp-admin sits at the top of the tree scripts/dev builds in */
+		snprintf(cmd, sizeof cmd, "\"$(dirname '%s')/../sp-admin\" %s >/dev/null 2>&1", d,
+		         args);
+	return system(cmd);
 }
 
 static long me_status(const char *token)
@@ -1160,7 +1231,7 @@ static void test_forgot_password_same_response_for_known_and_unknown_email(void)
 	n = outbox_count(u.id, "password.reset_requested");
 	EXPECT(n == 1, "password.reset_requested events for the user: expected 1, got %lld", n);
 	token = reset_token_of(u.id);
-	EXPECT(token && strlen(token) >= 16, "the event payload carries the clear token");
+	EXPECT(token && strlen(token) >= 16, "the event's sealed token opens for the mailer");
 	if (token) {
 		sp_sha256_hex(token, strlen(token), hash);
 		n = api_db_ll_s("SELECT COUNT(*) FROM password_resets WHERE token_hash = ?", hash);
@@ -1333,6 +1404,391 @@ static void test_reset_password_unlocks_locked_account(void)
 		       "the reset cleared the lockout: the new password signs in at once");
 	}
 	free(token);
+	api_user_free(&u);
+}
+
+/* ---------------------------------------------------------------- reset secrets at rest */
+
+static void test_forgot_password_stores_no_clear_reset_token(void)
+{
+	api_user u;
+	char *token, *clear, hash[65];
+	long long n;
+
+	if (api_user_register(&u, "reset-rest") != 0)
+		return;
+	free(request_reset(&u));
+	clear = api_db_str_l("SELECT JSON_UNQUOTE(JSON_EXTRACT(payload, '$.token')) FROM outbox "
+	                     "WHERE user_id = ? AND event_type = 'password.reset_requested'",
+	                     atoll(u.id));
+	EXPECT(clear == NULL, "the reset event's payload holds no clear token (found %s)",
+	       clear ? clear : "");
+	free(clear);
+	token = reset_token_of(u.id);
+	EXPECT(token != NULL && strlen(token) == 64,
+	       "the reset event holds the token sealed, and the mailer's function opens it");
+	if (token) {
+		n = rows_holding(token);
+		EXPECT(n == 0, "no row of any table holds the clear reset token (%lld do)", n);
+		/* control: the scan does find what is stored, the token's hash */
+		sp_sha256_hex(token, strlen(token), hash);
+		n = rows_holding(hash);
+		EXPECT(n == 1, "the scan finds the token's hash in password_resets (%lld rows)", n);
+	}
+	free(token);
+	api_user_free(&u);
+}
+
+static void test_reset_worker_drops_sealed_token_after_reset_ttl(void)
+{
+	api_user u;
+	char *token, *payload, args[96], when[32];
+	int rc;
+
+	EXPECT(api_db_ready() == 0, "SP_CONFIG is readable");
+	if (api_db_ready() != 0 || api_user_register(&u, "reset-ttl") != 0)
+		return;
+	token = request_reset(&u);
+	EXPECT(token != NULL, "reset token from the outbox");
+	free(token);
+	/* a minute before the link expires the worker keeps the token */
+	sp_iso8601(sp_now_ms() + (sp_cfg.reset_ttl - 60) * 1000, when);
+	snprintf(args, sizeof args, "resets --now %s", when);
+	rc = run_tool("worker", args);
+	EXPECT(rc == 0, "scripts/dev worker %s exits 0, got %d", args, rc);
+	token = reset_token_of(u.id);
+	EXPECT(token != NULL, "before auth.reset_ttl has passed the mailer can still open it");
+	free(token);
+	/* once the link has expired it is gone */
+	sp_iso8601(sp_now_ms() + (sp_cfg.reset_ttl + 5) * 1000, when);
+	snprintf(args, sizeof args, "resets --now %s", when);
+	rc = run_tool("worker", args);
+	EXPECT(rc == 0, "scripts/dev worker %s exits 0, got %d", args, rc);
+	token = reset_token_of(u.id);
+	payload = reset_payload_of(u.id);
+	EXPECT(token == NULL, "after auth.reset_ttl the sealed token is dropped");
+	EXPECT(payload && strstr(payload, "sealedToken") == NULL &&
+	           strstr(payload, "token") == NULL,
+	       "the expired reset event keeps no token in any form: %s", payload ? payload : "");
+	free(token);
+	free(payload);
+	api_user_free(&u);
+}
+
+static void test_reset_password_drops_the_used_token(void)
+{
+	api_user u;
+	api_resp r;
+	char *token, *payload;
+
+	if (api_user_register(&u, "reset-used") != 0)
+		return;
+	token = request_reset(&u);
+	EXPECT(token != NULL, "reset token from the outbox");
+	if (token) {
+		reset_password(token, "Usedonce123", &r);
+		EXPECT_OK(r, 200);
+		api_free(&r);
+		free(token);
+		token = reset_token_of(u.id);
+		payload = reset_payload_of(u.id);
+		EXPECT(token == NULL, "a used reset token can no longer be opened from the outbox");
+		EXPECT(payload && strstr(payload, "sealedToken") == NULL,
+		       "the used reset event keeps no sealed token: %s", payload ? payload : "");
+		free(payload);
+	}
+	free(token);
+	api_user_free(&u);
+}
+
+/* ---------------------------------------------------------------- reset limits and cost */
+
+static void test_forgot_password_mails_at_most_reset_limit_per_address(void)
+{
+	api_user u;
+	api_resp r, unknown_r;
+	char body[256], unknown[128];
+	long long mails, resets;
+	int tries;
+
+	EXPECT(api_db_ready() == 0, "SP_CONFIG is readable");
+	if (api_db_ready() != 0 || api_user_register(&u, "forgot-many") != 0)
+		return;
+	api_unique_email(unknown, sizeof unknown, "nobody");
+	snprintf(body, sizeof body, "{\"email\":\"%s\"}", unknown);
+	api_send(&unknown_r, "POST", AUTH "/forgot-password", NULL, body);
+	EXPECT_OK(unknown_r, 200);
+	tries = (int)sp_cfg.reset_limit.limit + 5;
+	snprintf(body, sizeof body, "{\"email\":\"%s\"}", u.email);
+	for (int i = 1; i <= tries; i++) {
+		/* each from another address (the client's fresh X-Forwarded-For) */
+		api_send(&r, "POST", AUTH "/forgot-password", NULL, body);
+		EXPECT(r.status == 200 && api_streq(r.body, unknown_r.body),
+		       "forgot-password %d of %d: the same 200 as for an unknown address, got "
+		       "%ld %s",
+		       i, tries, r.status, r.body);
+		api_free(&r);
+	}
+	mails = outbox_count(u.id, "password.reset_requested");
+	resets = api_db_ll_l("SELECT COUNT(*) FROM password_resets WHERE user_id = ?", atoll(u.id));
+	EXPECT(mails == sp_cfg.reset_limit.limit,
+	       "%d requests for one address within the window: expected %ld reset mails "
+	       "(auth.reset_limit), got %lld",
+	       tries, sp_cfg.reset_limit.limit, mails);
+	EXPECT(resets == sp_cfg.reset_limit.limit, "password_resets rows: expected %ld, got %lld",
+	       sp_cfg.reset_limit.limit, resets);
+	api_free(&unknown_r);
+	api_user_free(&u);
+}
+
+/* sp_bcrypt_hashes_total from /metrics (loopback, no forwarded address); -1 if unreadable. */
+static double bcrypt_hashes(void)
+{
+	api_req q = {.method = "GET", .path = "/metrics", .no_xff = 1};
+	api_resp r;
+	const char *p;
+	double v = -1;
+
+	api_do(&r, &q);
+	if (r.status == 200) {
+		p = strstr(r.body, "\nsp_bcrypt_hashes_total ");
+		v = p ? strtod(p + strlen("\nsp_bcrypt_hashes_total "), NULL) : 0;
+	}
+	api_free(&r);
+	return v;
+}
+
+static void test_reset_password_with_bad_token_computes_no_bcrypt(void)
+{
+	api_resp r;
+	api_user marker;
+	char hex[65];
+	double before, after = -1, deadline;
+
+	before = bcrypt_hashes();
+	EXPECT(before >= 0, "GET /metrics from loopback answers");
+	if (before < 0)
+		return;
+	sp_random_hex(hex, 32);
+	reset_password(hex, "Newpass123", &r);
+	EXPECT_ERROR(r, 400, "INVALID_TOKEN");
+	api_free(&r);
+	/*
+	 * A registration hashes exactly once. Counts reach /metrics just after a
+	 * response, so once the registration's shows, the reset's would have too.
+	 */
+	if (api_user_register(&marker, "bcrypt-marker") != 0)
+		return;
+	deadline = now_s() + 5;
+	while (now_s() < deadline && (after = bcrypt_hashes()) < before + 1)
+		sleep_s(0.1);
+	sleep_s(0.3);
+	after = bcrypt_hashes();
+	EXPECT(after == before + 1,
+	       "sp_bcrypt_hashes_total %.0f -> %.0f: a rejected reset token must cost no bcrypt "
+	       "(the registration after it costs one)",
+	       before, after);
+	api_user_free(&marker);
+}
+
+/* ---------------------------------------------------------------- parallel guesses */
+
+enum { GUESSERS = 24 };
+
+struct guesser {
+	pthread_barrier_t *go;
+	char body[400];
+	char xff[64];
+	long status;
+	char code[48];
+};
+
+static size_t keep_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	sp_buf *b = ud;
+
+	sp_buf_add(b, p, sz * nm);
+	return sz * nm;
+}
+
+/* One sign-in on its own connection, released with the others. */
+static void *guess(void *arg)
+{
+	struct guesser *g = arg;
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	sp_buf b;
+	char url[300];
+	json_object *o;
+
+	sp_buf_init(&b);
+	if (c == NULL) {
+		pthread_barrier_wait(g->go);
+		return NULL;
+	}
+	snprintf(url, sizeof url, "%s" AUTH "/login", api_base());
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Expect:");
+	h = curl_slist_append(h, g->xff);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, g->body);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	pthread_barrier_wait(g->go);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+	o = b.data ? json_tokener_parse(b.data) : NULL;
+	if (o) {
+		snprintf(g->code, sizeof g->code, "%s",
+		         api_jstr(o, "code") ? api_jstr(o, "code") : "");
+		json_object_put(o);
+	}
+	sp_buf_free(&b);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static void test_login_parallel_wrong_passwords_evaluate_at_most_the_limit(void)
+{
+	static struct guesser g[GUESSERS];
+	pthread_t t[GUESSERS];
+	pthread_barrier_t go;
+	api_user u;
+	api_resp r;
+	char body[400], ip[32];
+	int started = 0, wrong = 0, locked = 0, other = 0;
+	double t_end;
+	long long events;
+
+	EXPECT(api_db_ready() == 0, "SP_CONFIG is readable");
+	if (api_db_ready() != 0 || api_user_register(&u, "login-race") != 0)
+		return;
+	pthread_barrier_init(&go, NULL, GUESSERS);
+	for (int i = 0; i < GUESSERS; i++) {
+		memset(&g[i], 0, sizeof g[i]);
+		g[i].go = &go;
+		snprintf(g[i].body, sizeof g[i].body,
+		         "{\"email\":\"%s\",\"password\":\"Wrong%04d\"}", u.email, i);
+		/* each from its own address, so the per-IP auth limit is not what stops them */
+		api_fresh_ip(ip, sizeof ip);
+		snprintf(g[i].xff, sizeof g[i].xff, "X-Forwarded-For: %s", ip);
+	}
+	for (int i = 0; i < GUESSERS; i++) {
+		if (pthread_create(&t[i], NULL, guess, &g[i]) != 0)
+			break;
+		started++;
+	}
+	if (started < GUESSERS) {
+		EXPECT(0, "only %d of %d threads could be created", started, GUESSERS);
+		for (int i = started; i < GUESSERS; i++)
+			pthread_barrier_wait(&go);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&go);
+	t_end = now_s();
+	for (int i = 0; i < started; i++) {
+		if (g[i].status == 401 && strcmp(g[i].code, "UNAUTHORIZED") == 0)
+			wrong++;
+		else if (g[i].status == 403 && strcmp(g[i].code, "ACCOUNT_LOCKED") == 0)
+			locked++;
+		else
+			other++;
+	}
+	EXPECT(wrong <= sp_cfg.max_failed_logins,
+	       "%d parallel wrong passwords: at most %d may be evaluated (401), got %d 401s and "
+	       "%d 403 ACCOUNT_LOCKED",
+	       GUESSERS, sp_cfg.max_failed_logins, wrong, locked);
+	EXPECT(wrong >= 1 && other == 0, "every answer is 401 or 403 ACCOUNT_LOCKED (%d others)",
+	       other);
+	events = outbox_count(u.id, "account.locked");
+	EXPECT(events == 1, "one account.locked event, got %lld", events);
+	/* locked: the right password is refused too (auth.lockout_seconds = 3 here) */
+	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u.email, u.password);
+	api_send(&r, "POST", AUTH "/login", NULL, body);
+	EXPECT(now_s() - t_end < 2.5, "(timing) the check ran within the lockout");
+	EXPECT_ERROR(r, 403, "ACCOUNT_LOCKED");
+	api_free(&r);
+	api_user_free(&u);
+}
+
+/* ---------------------------------------------------------------- issuer and audience */
+
+static void test_me_rejects_token_with_wrong_or_missing_issuer_or_audience(void)
+{
+	api_user *u = fixture_user();
+	static const char *cases[][3] = {
+	    /* what, claim, value (NULL: removed) */
+	    {"no iss", "iss", NULL},
+	    {"another iss", "iss", "someone-else"},
+	    {"no aud", "aud", NULL},
+	    {"another aud", "aud", "another-api"},
+	};
+	char *payload, *t, jti[33];
+	json_object *claims;
+
+	EXPECT(u != NULL && api_db_ready() == 0, "fixture user and SP_CONFIG");
+	if (!u || api_db_ready() != 0)
+		return;
+	payload = jwt_payload(u->token);
+	claims = payload ? json_tokener_parse(payload) : NULL;
+	free(payload);
+	EXPECT(claims != NULL, "the access token's payload is JSON");
+	if (!claims)
+		return;
+	/* control: the real claims re-signed with the stack's key (fresh jti) work */
+	sp_random_hex(jti, 16);
+	json_object_object_add(claims, "jti", json_object_new_string(jti));
+	t = jwt_make(json_object_to_json_string(claims), JWT_ALG_HS256, sp_cfg.jwt_secret);
+	EXPECT(t && me_status(t) == 200, "control: the re-signed genuine claims are accepted");
+	free(t);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *c = NULL;
+		json_object_deep_copy(claims, &c, NULL);
+		sp_random_hex(jti, 16);
+		json_object_object_add(c, "jti", json_object_new_string(jti));
+		if (cases[i][2])
+			json_object_object_add(c, cases[i][1], json_object_new_string(cases[i][2]));
+		else
+			json_object_object_del(c, cases[i][1]);
+		t = jwt_make(json_object_to_json_string(c), JWT_ALG_HS256, sp_cfg.jwt_secret);
+		expect_rejected(cases[i][0], t);
+		free(t);
+		json_object_put(c);
+	}
+	json_object_put(claims);
+}
+
+/* ---------------------------------------------------------------- deactivation */
+
+static void test_deactivated_user_is_refused_on_the_next_request(void)
+{
+	api_user u;
+	char args[200];
+	int rc;
+
+	if (api_user_register(&u, "deactivate") != 0)
+		return;
+	/* cached: the token version and the profile are in Redis after these */
+	EXPECT(me_status(u.token) == 200, "the new account signs in");
+	EXPECT(me_status(u.token) == 200, "and again, from the caches");
+	snprintf(args, sizeof args, "deactivate-user %s", u.email);
+	rc = run_tool("sp-admin", args);
+	EXPECT(rc == 0, "sp-admin %s exits 0, got %d", args, rc);
+	EXPECT(me_status(u.token) == 401, "the next request of a deactivated account is 401");
+	EXPECT(refresh_status(u.refresh, NULL, NULL) == 401, "its refresh token stops working too");
+	EXPECT(login_status(u.email, u.password, NULL) == 403,
+	       "a deactivated account cannot sign in (403)");
+	snprintf(args, sizeof args, "activate-user %s", u.email);
+	rc = run_tool("sp-admin", args);
+	EXPECT(rc == 0, "sp-admin %s exits 0, got %d", args, rc);
+	EXPECT(me_status(u.token) == 401, "reactivation does not revive the old token");
+	EXPECT(api_user_login(&u) == 0 && me_status(u.token) == 200,
+	       "after reactivation the account signs in again");
 	api_user_free(&u);
 }
 
@@ -1759,6 +2215,14 @@ int api_suite_auth(void)
 	ADD(test_reset_password_rejects_bad_tokens);
 	ADD(test_reset_password_rejected_weak_password_keeps_token);
 	ADD(test_reset_password_unlocks_locked_account);
+	ADD(test_forgot_password_stores_no_clear_reset_token);
+	ADD(test_reset_worker_drops_sealed_token_after_reset_ttl);
+	ADD(test_reset_password_drops_the_used_token);
+	ADD(test_forgot_password_mails_at_most_reset_limit_per_address);
+	ADD(test_reset_password_with_bad_token_computes_no_bcrypt);
+	ADD(test_login_parallel_wrong_passwords_evaluate_at_most_the_limit);
+	ADD(test_me_rejects_token_with_wrong_or_missing_issuer_or_audience);
+	ADD(test_deactivated_user_is_refused_on_the_next_request);
 	ADD(test_oversized_body_is_413_on_every_auth_endpoint);
 	ADD(test_body_just_under_cap_with_huge_field_is_400);
 	ADD(test_malformed_json_is_400_on_every_auth_endpoint);

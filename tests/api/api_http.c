@@ -434,6 +434,65 @@ static void test_rate_limit_covers_register_and_refresh(void)
 	api_free(&r);
 }
 
+/* The i-th address (0..5) of the /64 2001:db8:a:b::, each written another way. */
+static void ipv6_in_64(char out[46], unsigned a, unsigned b, int i)
+{
+	switch (i) {
+	case 0:
+		snprintf(out, 46, "2001:db8:%x:%x::1", a, b);
+		break;
+	case 1:
+		snprintf(out, 46, "2001:db8:%x:%x:0:0:0:2", a, b);
+		break;
+	case 2:
+		snprintf(out, 46, "2001:DB8:%X:%X:ffff:ffff:ffff:fffe", a, b);
+		break;
+	case 3:
+		snprintf(out, 46, "2001:0db8:%04x:%04x:1234:5678:9abc:def0", a, b);
+		break;
+	case 4:
+		snprintf(out, 46, "2001:db8:%x:%x:a::", a, b);
+		break;
+	default:
+		snprintf(out, 46, "2001:db8:%x:%x:ba5e::77", a, b);
+		break;
+	}
+}
+
+/*
+ * An IPv6 subscriber holds a whole /64: its addresses, however written,
+ * share one per-IP limit; the next /64 has its own.
+ */
+static void test_rate_limit_ipv6_clients_share_their_64(void)
+{
+	/* one /64 per run, so reruns against the same stack do not collide */
+	unsigned a = (unsigned)rand() % 0xffffu, b = (unsigned)rand() % 0xffffu;
+	const char *garbage = "{\"refreshToken\":\"garbage\"}";
+	char ip[46];
+	api_resp r;
+
+	for (int i = 0; i < 5; i++) {
+		ipv6_in_64(ip, a, b, i);
+		send_from(&r, "POST", API "/auth/refresh", NULL, garbage, ip);
+		EXPECT(r.status == 401, "refresh %d from %s: expected 401, got %ld", i + 1, ip,
+		       r.status);
+		api_free(&r);
+	}
+	ipv6_in_64(ip, a, b, 5);
+	send_from(&r, "POST", API "/auth/refresh", NULL, garbage, ip);
+	EXPECT(r.status == 429,
+	       "a 6th auth request from %s, in the /64 of the 5 before: expected 429, got %ld", ip,
+	       r.status);
+	EXPECT_429(r);
+	api_free(&r);
+	/* the neighbouring /64 is another client */
+	ipv6_in_64(ip, a, (b + 1) % 0x10000u, 0);
+	send_from(&r, "POST", API "/auth/refresh", NULL, garbage, ip);
+	EXPECT(r.status == 401, "an auth request from the next /64 (%s): expected 401, got %ld", ip,
+	       r.status);
+	api_free(&r);
+}
+
 static void test_rate_limit_anonymous_hundred_per_ip(void)
 {
 	char ip[32];
@@ -832,6 +891,7 @@ int api_suite_http(void)
 	ADD(test_metrics_refused_to_forwarded_remote_client);
 	ADD(test_rate_limit_auth_endpoints_five_per_ip);
 	ADD(test_rate_limit_covers_register_and_refresh);
+	ADD(test_rate_limit_ipv6_clients_share_their_64);
 	ADD(test_rate_limit_anonymous_hundred_per_ip);
 	ADD(test_rate_limit_authenticated_five_hundred_per_user);
 	ADD(test_forwarded_for_believed_from_trusted_proxy);

@@ -1,6 +1,7 @@
 /* JWT: HS256 only, signature, expiry and claims are checked by our code. */
 #include "unit.h"
 #include "sp_auth.h"
+#include "sp_config.h"
 
 #include <jwt.h>
 #include <openssl/evp.h>
@@ -162,15 +163,104 @@ static void test_cached_token_still_expires(void)
 	free(tok);
 }
 
+/* A token of ours in every claim but iss and aud (NULL: left out), HS256 with KEY. */
+static char *token_with_iss_aud(const char *iss, const char *aud)
+{
+	jwt_t *jwt;
+	char *t, *copy;
+
+	jwt_new(&jwt);
+	jwt_add_grant(jwt, "sub", "42");
+	jwt_add_grant(jwt, "role", "user");
+	jwt_add_grant(jwt, "jti", "0123456789abcdef0123456789abcdef");
+	jwt_add_grant(jwt, "sid", "fedcba9876543210fedcba9876543210");
+	jwt_add_grant(jwt, "typ", "access");
+	if (iss)
+		jwt_add_grant(jwt, "iss", iss);
+	if (aud)
+		jwt_add_grant(jwt, "aud", aud);
+	jwt_add_grant_int(jwt, "tv", 3);
+	jwt_add_grant_int(jwt, "iat", NOW);
+	jwt_add_grant_int(jwt, "exp", NOW + 900);
+	jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)KEY, (int)strlen(KEY));
+	t = jwt_encode_str(jwt);
+	copy = t ? strdup(t) : NULL;
+	free(t);
+	jwt_free(jwt);
+	return copy;
+}
+
+static int verifies(char *tok)
+{
+	sp_claims out;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	rc = sp_jwt_verify(tok, KEY, NOW + 1, &out);
+	free(tok);
+	return rc == 0;
+}
+
+static void test_issued_token_carries_configured_iss_and_aud(void)
+{
+	sp_claims c = claims();
+	char *tok = NULL;
+	const char *iss, *aud;
+	jwt_t *jwt = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(sp_jwt_issue(&c, KEY, &tok), 0);
+	CU_ASSERT_EQUAL_FATAL(jwt_decode(&jwt, tok, (const unsigned char *)KEY, (int)strlen(KEY)),
+	                      0);
+	iss = jwt_get_grant(jwt, "iss");
+	aud = jwt_get_grant(jwt, "aud");
+	CU_ASSERT_TRUE(iss && strcmp(iss, "test-issuer") == 0);
+	CU_ASSERT_TRUE(aud && strcmp(aud, "test-audience") == 0);
+	jwt_free(jwt);
+	free(tok);
+}
+
+static void test_right_key_with_right_iss_and_aud_is_accepted(void)
+{
+	/* the control for the refusals below: only iss/aud differ there */
+	CU_ASSERT_TRUE(verifies(token_with_iss_aud("test-issuer", "test-audience")));
+}
+
+static void test_right_key_with_missing_iss_or_aud_is_rejected(void)
+{
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud(NULL, "test-audience")));
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud("test-issuer", NULL)));
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud(NULL, NULL)));
+}
+
+static void test_right_key_with_wrong_iss_or_aud_is_rejected(void)
+{
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud("other-issuer", "test-audience")));
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud("test-issuer", "other-audience")));
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud("test-issuerX", "test-audience")));
+	CU_ASSERT_FALSE(verifies(token_with_iss_aud("", "")));
+}
+
+static int jwt_setup(void)
+{
+	free(sp_cfg.jwt_issuer);
+	free(sp_cfg.jwt_audience);
+	sp_cfg.jwt_issuer = strdup("test-issuer");
+	sp_cfg.jwt_audience = strdup("test-audience");
+	return 0;
+}
+
 static int jwt_cleanup(void)
 {
 	sp_jwt_cache_clear();
+	free(sp_cfg.jwt_issuer);
+	free(sp_cfg.jwt_audience);
+	sp_cfg.jwt_issuer = sp_cfg.jwt_audience = NULL;
 	return 0;
 }
 
 void suite_jwt(void)
 {
-	CU_pSuite s = CU_add_suite("jwt", NULL, jwt_cleanup);
+	CU_pSuite s = CU_add_suite("jwt", jwt_setup, jwt_cleanup);
 
 	ADD_TEST(s, test_valid_token_round_trips);
 	ADD_TEST(s, test_expired_token_is_rejected);
@@ -181,4 +271,8 @@ void suite_jwt(void)
 	ADD_TEST(s, test_tampered_payload_is_rejected);
 	ADD_TEST(s, test_garbage_is_rejected);
 	ADD_TEST(s, test_cached_token_still_expires);
+	ADD_TEST(s, test_issued_token_carries_configured_iss_and_aud);
+	ADD_TEST(s, test_right_key_with_right_iss_and_aud_is_accepted);
+	ADD_TEST(s, test_right_key_with_missing_iss_or_aud_is_rejected);
+	ADD_TEST(s, test_right_key_with_wrong_iss_or_aud_is_rejected);
 }

@@ -17,6 +17,8 @@ void suite_image(void);
 void suite_media(void);
 void suite_cache(void);
 void suite_payment(void);
+void suite_seal(void);
+void suite_client_key(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
