@@ -88,8 +88,12 @@ static int health_metrics(sp_req *r)
 		        "l", (long long)sp_cfg.stream_stale_seconds) == 0) {
 			sp_buf_addf(
 			    &r->body_out,
+			    "# HELP sp_stream_sessions_live Stream sessions live now.\n"
 			    "# TYPE sp_stream_sessions_live gauge\nsp_stream_sessions_live %lld\n"
+			    "# HELP sp_outbox_backlog Recorded events waiting to be sent.\n"
 			    "# TYPE sp_outbox_backlog gauge\nsp_outbox_backlog %lld\n"
+			    "# HELP sp_outbox_failed Recorded events given up after the last "
+			    "retry.\n"
 			    "# TYPE sp_outbox_failed gauge\nsp_outbox_failed %lld\n",
 			    sp_res_ll(&res, 0, 0, 0), sp_res_ll(&res, 0, 1, 0),
 			    sp_res_ll(&res, 0, 2, 0));

@@ -261,8 +261,9 @@ static int stream_start(sp_req *r)
 		sp_field_error_add(r, "quality", "must be one of 480p, 720p, 1080p, 4K");
 	if (r->n_errors)
 		return sp_fail_validation(r);
-	snprintf(s.device_name, sizeof s.device_name, "%.100s", name);
-	snprintf(s.device_type, sizeof s.device_type, "%.32s", type);
+	/* the session keeps 100 and 32 bytes: cut whole characters, never inside one */
+	sp_utf8_copy(s.device_name, sizeof s.device_name, name);
+	sp_utf8_copy(s.device_type, sizeof s.device_type, type);
 
 	switch (content_meta(r, cid, &content_level, &renditions)) {
 	case -1:
@@ -364,15 +365,8 @@ static int read_session_body(sp_req *r, char sid[33], long long *position)
 	else if (!valid_sid(v))
 		sp_field_error_add(r, "sessionId", "must be a session id");
 	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
-	    json_object_is_type(o, json_type_double)) {
-		double d = json_object_get_double(o);
-		if (d < 0 || d > 1e7)
-			sp_field_error_add(r, "playbackPosition", "must be seconds from 0");
-		else
-			*position = (long long)d;
-	} else {
-		sp_v_int(r, r->json, "playbackPosition", 0, 0, 10000000, position);
-	}
+	    sp_json_number_ll(o, 0, 10000000, position) != 0)
+		sp_field_error_add(r, "playbackPosition", "must be seconds from 0 to 10000000");
 	if (r->n_errors)
 		return sp_fail_validation(r);
 	snprintf(sid, 33, "%s", v);
@@ -401,16 +395,9 @@ static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[
 	    !json_object_is_type(o, json_type_string) || !valid_sid(json_object_get_string(o)))
 		return -1;
 	sid = json_object_get_string(o);
-	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o) {
-		if (json_object_is_type(o, json_type_int))
-			pos = json_object_get_int64(o);
-		else if (json_object_is_type(o, json_type_double))
-			pos = (long long)json_object_get_double(o);
-		else
-			return -1;
-		if (pos < 0 || pos > 10000000)
-			return -1;
-	}
+	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
+	    sp_json_number_ll(o, 0, 10000000, &pos) != 0)
+		return -1;
 	sp_stream_hb_step(uid, sid, (long)pos, keys, args);
 	return 0;
 }

@@ -4,7 +4,9 @@
  *
  * Order of a request: parse -> CORS preflight -> route lookup -> token
  * signature -> gate (rate limit + revocation, one Redis round trip) -> 404/405
- * -> role -> body (413, 415, 400) -> handler -> response -> log line.
+ * -> role -> body (413, 415, 400) -> handler -> response -> log line. A route
+ * whose gate step reads the body has it loaded before the gate, but any
+ * problem with it is still answered at the body step.
  */
 #include "sp_app.h"
 #include "sp_auth.h"
@@ -19,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,13 +205,15 @@ static int preflight(sp_req *r)
 
 static void log_request(sp_req *r, double ms)
 {
-	char kv[768];
+	char kv[2560], cut[301];
 	sp_buf path;
 
+	/* at most 300 bytes of the path, cut between characters, then escaped whole */
+	sp_utf8_copy(cut, sizeof cut, r->path ? r->path : "");
 	sp_buf_init(&path);
-	sp_buf_add_json_escaped(&path, r->path ? r->path : "", r->path ? strlen(r->path) : 0);
+	sp_buf_add_json_escaped(&path, cut, strlen(cut));
 	snprintf(kv, sizeof kv,
-	         "\"request_id\":\"%s\",\"method\":\"%.16s\",\"path\":\"%.300s\",\"status\":%d,"
+	         "\"request_id\":\"%s\",\"method\":\"%.16s\",\"path\":\"%s\",\"status\":%d,"
 	         "\"duration_ms\":%.2f,\"ip\":\"%s\",\"user_id\":%s%s%s%s",
 	         r->request_id, r->method, path.data ? path.data : "", r->status, ms, r->client_ip,
 	         r->authenticated ? r->user_id_str : "null", r->error_code ? ",\"code\":\"" : "",
@@ -244,11 +249,13 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
 		token_ok = 1;
 
-	/* a route whose gate step needs the body has it read and checked first */
-	if (route && (route->flags & SP_BODY_FIRST)) {
-		if (sp_req_read_body(r, sp_cfg.max_body) != 0 || sp_req_parse_json(r) != 0)
-			return;
-	}
+	/*
+	 * A route whose gate step needs the body has it read and parsed first;
+	 * a problem with it is answered after the gate, so that every request,
+	 * a malformed one too, is counted by the rate limiter.
+	 */
+	if (route && (route->flags & SP_BODY_FIRST))
+		sp_req_load_json(r, sp_cfg.max_body);
 	if (sp_gate(r, route, token_ok ? &claims : NULL,
 	            route != NULL && (route->flags & SP_RL_PEEK)) != 0)
 		return;
@@ -283,6 +290,8 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 			return;
 		}
 	}
+	if ((route->flags & SP_BODY_FIRST) && sp_req_body_result(r) != 0)
+		return;
 	if (!(route->flags & (SP_RAW_BODY | SP_BODY_FIRST))) {
 		if (sp_req_read_body(r, sp_cfg.max_body) != 0)
 			return;
@@ -294,6 +303,29 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 		sp_error("handler for %s %s gave no response", route->method, route->pattern);
 		sp_fail_unavailable(r);
 	}
+}
+
+/*
+ * Before blocking in accept: while counts wait to be sent, wait for the next
+ * connection no longer than until their flush is due, and flush if none came,
+ * so an idle process's counts reach /metrics within about a second instead
+ * of waiting for its next request. The listening socket is FastCGI's fd 0.
+ */
+static int wait_for_request(void)
+{
+	struct pollfd p = {.fd = 0, .events = POLLIN};
+	long due;
+
+	while ((due = sp_metrics_due_in_ms()) >= 0) {
+		int n = poll(&p, 1, (int)due);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return 0; /* not a socket we can poll: accept decides */
+		if (n == 0)
+			sp_metrics_flush(1); /* Redis away: the counts wait for the next turn */
+	}
+	return 0;
 }
 
 /* After Redis (re)connects: replay what may have been missed while it was away. */
@@ -327,7 +359,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		return 1;
 	FCGX_InitRequest(&fr, 0, 0);
 	sp_info("%s ready", app->name);
-	while (FCGX_Accept_r(&fr) >= 0) {
+	while (wait_for_request() >= 0 && FCGX_Accept_r(&fr) >= 0) {
 		sp_req r;
 		double ms;
 		char route[160];

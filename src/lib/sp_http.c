@@ -304,20 +304,28 @@ static int content_type_is_json(const char *ct)
 	return 1;
 }
 
-int sp_req_read_body(sp_req *r, size_t cap)
+/* Keeps a body problem for sp_req_body_result; returns its status. */
+static int body_problem(sp_req *r, int status, const char *code, const char *message,
+                        const char *field)
+{
+	r->body_status = status;
+	r->body_code = code;
+	r->body_message = message;
+	r->body_field = field;
+	return status;
+}
+
+static int load_body(sp_req *r, size_t cap)
 {
 	long long len = 0;
 
 	if (r->content_length && *r->content_length) {
-		if (sp_parse_ll(r->content_length, 0, (long long)1 << 50, &len) != 0) {
-			sp_fail(r, 400, "VALIDATION_ERROR", "Invalid Content-Length");
-			return 400;
-		}
+		if (sp_parse_ll(r->content_length, 0, (long long)1 << 50, &len) != 0)
+			return body_problem(r, 400, "VALIDATION_ERROR", "Invalid Content-Length",
+			                    NULL);
 	}
-	if ((unsigned long long)len > cap) {
-		sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "Request body is too large");
-		return 413;
-	}
+	if ((unsigned long long)len > cap)
+		return body_problem(r, 413, "PAYLOAD_TOO_LARGE", "Request body is too large", NULL);
 	r->body = sp_xmalloc((size_t)len + 1);
 	r->body_len = 0;
 	while (r->body_len < (size_t)len) {
@@ -328,32 +336,29 @@ int sp_req_read_body(sp_req *r, size_t cap)
 		r->body_len += (size_t)n;
 	}
 	r->body[r->body_len] = '\0';
-	if (r->body_len != (size_t)len) {
-		sp_fail(r, 400, "VALIDATION_ERROR", "Request body is shorter than Content-Length");
-		return 400;
-	}
+	if (r->body_len != (size_t)len)
+		return body_problem(r, 400, "VALIDATION_ERROR",
+		                    "Request body is shorter than Content-Length", NULL);
 	return 0;
 }
 
-int sp_req_parse_json(sp_req *r)
+static int load_json(sp_req *r)
 {
 	json_tokener *tok;
 	json_object *o;
 	size_t end;
 
-	if (r->body_len > 0 && !content_type_is_json(r->content_type)) {
-		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
-		return 415;
-	}
+	if (r->body_len > 0 && !content_type_is_json(r->content_type))
+		return body_problem(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+		                    "Content-Type must be application/json", NULL);
 	if (r->body_len == 0) {
 		r->json = json_object_new_object();
 		return 0;
 	}
 	/* json-c alone would accept single quotes, NaN, Infinity and raw control characters */
-	if (sp_json_check(r->body, r->body_len, 32) != 0) {
-		sp_fail(r, 400, "MALFORMED_JSON", "Request body is not valid JSON");
-		return 400;
-	}
+	if (sp_json_check(r->body, r->body_len, 32) != 0)
+		return body_problem(r, 400, "MALFORMED_JSON", "Request body is not valid JSON",
+		                    NULL);
 	tok = json_tokener_new_ex(32);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
@@ -362,24 +367,53 @@ int sp_req_parse_json(sp_req *r)
 		json_tokener_free(tok);
 		if (o)
 			json_object_put(o);
-		sp_fail(r, 400, "MALFORMED_JSON", "Request body is not valid JSON");
-		return 400;
+		return body_problem(r, 400, "MALFORMED_JSON", "Request body is not valid JSON",
+		                    NULL);
 	}
 	json_tokener_free(tok);
 	while (end < r->body_len && isspace((unsigned char)r->body[end]))
 		end++;
 	if (end != r->body_len) {
 		json_object_put(o);
-		sp_fail(r, 400, "MALFORMED_JSON", "Request body is not valid JSON");
-		return 400;
+		return body_problem(r, 400, "MALFORMED_JSON", "Request body is not valid JSON",
+		                    NULL);
 	}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		sp_field_error_add(r, "body", "must be a JSON object");
-		sp_fail_validation(r);
-		return 400;
+		return body_problem(r, 400, "VALIDATION_ERROR", "Validation failed", "body");
 	}
 	r->json = o;
+	return 0;
+}
+
+int sp_req_body_result(sp_req *r)
+{
+	if (r->body_status == 0)
+		return 0;
+	if (r->body_field)
+		sp_field_error_add(r, r->body_field, "must be a JSON object");
+	sp_fail(r, r->body_status, r->body_code, r->body_message);
+	return r->body_status;
+}
+
+int sp_req_load_json(sp_req *r, size_t cap)
+{
+	if (load_body(r, cap) != 0)
+		return r->body_status;
+	return load_json(r);
+}
+
+int sp_req_read_body(sp_req *r, size_t cap)
+{
+	if (load_body(r, cap) != 0)
+		return sp_req_body_result(r);
+	return 0;
+}
+
+int sp_req_parse_json(sp_req *r)
+{
+	if (load_json(r) != 0)
+		return sp_req_body_result(r);
 	return 0;
 }
 

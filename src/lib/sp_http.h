@@ -61,6 +61,9 @@ typedef struct sp_req {
 	char *body;
 	size_t body_len;
 	json_object *json; /* parsed JSON object body, or NULL */
+	/* what sp_req_load_json found wrong with the body, reported by sp_req_body_result */
+	int body_status; /* 0 fine; else 400, 413 or 415 */
+	const char *body_code, *body_message, *body_field;
 
 	/* who is calling (set by the gate) */
 	int authenticated;
@@ -115,6 +118,15 @@ const char *sp_param(sp_req *r, const char *name);
 int sp_req_read_body(sp_req *r, size_t cap);
 /* Parses the body as a JSON object into r->json (empty body -> empty object). */
 int sp_req_parse_json(sp_req *r);
+/*
+ * Reads and parses the body as sp_req_read_body and sp_req_parse_json do,
+ * but replies nothing: a problem is kept in the request (r->json stays NULL)
+ * for sp_req_body_result. So a route that needs its body before the gate
+ * still has every request counted by the rate limiter first.
+ */
+int sp_req_load_json(sp_req *r, size_t cap);
+/* Replies with the problem sp_req_load_json kept and returns its status; 0 when none. */
+int sp_req_body_result(sp_req *r);
 
 void sp_add_header(sp_req *r, const char *name, const char *value);
 

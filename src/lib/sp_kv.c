@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -17,6 +18,15 @@ static redisContext *ctx;
 static int64_t retry_after_ms;
 static void (*connect_hook)(void);
 static int in_hook;
+static int quiet;
+
+int sp_kv_quiet(int on)
+{
+	int was = quiet;
+
+	quiet = on;
+	return was;
+}
 
 void sp_kv_on_connect(void (*fn)(void))
 {
@@ -32,7 +42,9 @@ void sp_kv_close(void)
 
 static void fail(const char *what)
 {
-	sp_warn("redis %s failed: %s", what, ctx && ctx->errstr[0] ? ctx->errstr : "no reply");
+	if (!quiet)
+		sp_warn("redis %s failed: %s", what,
+		        ctx && ctx->errstr[0] ? ctx->errstr : "no reply");
 	sp_kv_close();
 	retry_after_ms = sp_now_ms() + 1000;
 }
@@ -131,8 +143,9 @@ static int load_script(sp_kv_script *s)
 	if (rep == NULL)
 		return -1;
 	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
-		sp_error("redis script %s did not load: %s", s->name,
-		         rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+		if (!quiet)
+			sp_error("redis script %s did not load: %s", s->name,
+			         rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
 		freeReplyObject(rep);
 		return -1;
 	}
@@ -142,20 +155,32 @@ static int load_script(sp_kv_script *s)
 	return 0;
 }
 
+/*
+ * Any number of arguments: up to STACK_ARGS they live on the stack, beyond
+ * that the vector is allocated (a metrics flush sends hundreds).
+ */
+#define STACK_ARGS 64
+
 redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, const size_t *lens)
 {
-	const char *av[64];
-	size_t al[64];
+	const char *av_stack[STACK_ARGS];
+	size_t al_stack[STACK_ARGS];
+	const char **av = av_stack;
+	size_t *al = al_stack;
 	char nk[16];
-	redisReply *rep;
+	redisReply *rep = NULL;
 
-	if (argc + 3 > 64)
+	if (argc < 0 || nkeys < 0 || nkeys > argc)
 		return NULL;
 	if (sp_kv_connect() != 0)
 		return NULL;
+	if ((size_t)argc + 3 > STACK_ARGS) {
+		av = sp_xcalloc((size_t)argc + 3, sizeof *av);
+		al = sp_xcalloc((size_t)argc + 3, sizeof *al);
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (s->sha[0] == '\0' && load_script(s) != 0)
-			return NULL;
+			goto out;
 		snprintf(nk, sizeof nk, "%d", nkeys);
 		av[0] = "EVALSHA";
 		al[0] = 7;
@@ -169,17 +194,23 @@ redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, 
 		}
 		rep = sp_kv_argv(argc + 3, av, al);
 		if (rep == NULL)
-			return NULL;
+			goto out;
 		if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 			freeReplyObject(rep);
+			rep = NULL;
 			s->sha[0] = '\0';
 			continue;
 		}
-		if (rep->type == REDIS_REPLY_ERROR)
+		if (rep->type == REDIS_REPLY_ERROR && !quiet)
 			sp_error("redis script %s failed: %s", s->name, rep->str);
-		return rep;
+		goto out;
 	}
-	return NULL;
+out:
+	if (av != av_stack) {
+		free(av);
+		free(al);
+	}
+	return rep;
 }
 
 void sp_kv_key(char *out, size_t outsz, const char *fmt, ...)

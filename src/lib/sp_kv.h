@@ -21,9 +21,17 @@ int sp_kv_up(void);
 /* A command; NULL on any failure (the connection is then dropped). Free with freeReplyObject. */
 redisReply *sp_kv_cmd(const char *fmt, ...);
 redisReply *sp_kv_argv(int argc, const char **argv, const size_t *lens);
-/* EVALSHA of a script with nkeys keys then args; loads it on first use or NOSCRIPT. */
+/*
+ * EVALSHA of a script with nkeys keys then args (any number); loads it on
+ * first use or NOSCRIPT.
+ */
 redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, const size_t *lens);
 void sp_kv_close(void);
+/*
+ * While on, failures are not logged (the caller retries them itself, e.g.
+ * the metrics flush); returns the previous setting.
+ */
+int sp_kv_quiet(int on);
 
 /* Called after every successful (re)connect, e.g. to replay state missed while down. */
 void sp_kv_on_connect(void (*fn)(void));

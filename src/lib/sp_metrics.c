@@ -1,6 +1,6 @@
 /*
  * Metrics: each process counts locally and adds its counts to one Redis
- * hash at most once a second, so /metrics sees every process at no per-request cost.
+ * hash in numbered batches, so /metrics sees every process exactly, at no per-request cost.
  */
 #include "sp_metrics.h"
 #include "sp_kv.h"
@@ -11,18 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SERIES 512
-#define SLOTS      1024 /* open addressing, power of two, twice MAX_SERIES */
+/*
+ * At most this many distinct series per process, so a flood of odd routes
+ * cannot grow memory without bound; the last slot is kept for the count of
+ * updates refused once the table is full.
+ */
+#define MAX_SERIES  2048
+#define SLOTS       4096 /* open addressing, power of two, twice MAX_SERIES */
+#define DROPPED     "sp_metrics_series_dropped_total"
+#define CHUNK       200  /* series per script call: bounded, whatever is pending */
+#define FLUSH_EVERY 1000 /* ms between flushes while requests keep coming */
 
 struct series {
 	char *name;
-	double pending;
+	double pending; /* counted, not yet in a batch */
+	double sending; /* in the batch on its way (see flush) */
 };
 
 static struct series series[MAX_SERIES];
 static size_t n_series;
 /* name -> index + 1 in series[], so a request's dozen updates cost no scans */
 static unsigned short slots[SLOTS];
+
+static int64_t last_flush_ms;
+static int flush_due; /* a count that should not wait for the next second */
+static size_t n_pending;
+
+/* the batch on its way: its number and its series, resent unchanged until Redis answers */
+static char proc_id[17];
+static unsigned long long seq;
+static size_t batch[CHUNK];
+static size_t n_batch;
 
 static size_t hash(const char *s)
 {
@@ -32,36 +51,58 @@ static size_t hash(const char *s)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return (size_t)(h & (SLOTS - 1));
 }
-static int64_t last_flush_ms;
-static int flush_due; /* a count that should not wait for the next second */
 
-static const double buckets[] = {1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500};
+/* Upper bounds in seconds, increasing; +Inf follows. */
+static const double buckets[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
-/* Adds all pending values to the shared hash atomically (one round trip). */
+/*
+ * Applies one batch at most once. KEYS: the metrics hash, this process's
+ * batch mark. ARGV: the batch number, then name, value pairs. A batch whose
+ * number is not above the mark was applied already (its reply was lost) and
+ * is skipped; the mark is set before the counts so that even a batch failing
+ * half-way is never applied twice.
+ */
 static sp_kv_script flush_script = {
     "metrics",
-    "for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "local seq = tonumber(ARGV[1])\n"
+    "local last = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "if seq <= last then return 0 end\n"
+    "redis.call('SET', KEYS[2], ARGV[1], 'EX', 86400)\n"
+    "for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
     "return 1\n",
     ""};
 
-void sp_metrics_add(const char *name, double v)
+static struct series *find(const char *name, int create)
 {
 	size_t h = hash(name);
 
 	while (slots[h]) {
 		struct series *x = &series[slots[h] - 1];
-		if (strcmp(x->name, name) == 0) {
-			x->pending += v;
-			return;
-		}
+		if (strcmp(x->name, name) == 0)
+			return x;
 		h = (h + 1) & (SLOTS - 1);
 	}
-	if (n_series == MAX_SERIES)
-		return;
+	if (!create || n_series >= MAX_SERIES - (strcmp(name, DROPPED) != 0))
+		return NULL;
 	series[n_series].name = sp_xstrdup(name);
-	series[n_series].pending = v;
+	series[n_series].pending = 0;
+	series[n_series].sending = 0;
 	n_series++;
 	slots[h] = (unsigned short)n_series;
+	return &series[n_series - 1];
+}
+
+void sp_metrics_add(const char *name, double v)
+{
+	struct series *x = find(name, 1);
+
+	if (x == NULL)
+		x = find(DROPPED, 1), v = 1;
+	if (x->pending == 0 && v != 0)
+		n_pending++;
+	x->pending += v;
+	if (x->pending == 0)
+		n_pending--;
 }
 
 void sp_metrics_inc(const char *name)
@@ -77,74 +118,244 @@ void sp_metrics_inc_now(const char *name)
 
 void sp_metrics_request(const char *route, int status, double ms)
 {
-	char name[256];
+	char name[320];
+	double s = ms / 1000;
 
 	snprintf(name, sizeof name, "sp_http_requests_total{route=\"%s\",status=\"%d\"}", route,
 	         status);
 	sp_metrics_inc(name);
 	for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++) {
-		if (ms <= buckets[i]) {
+		if (s <= buckets[i]) {
 			snprintf(name, sizeof name,
-			         "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"%g\"}",
+			         "sp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"}",
 			         route, buckets[i]);
 			sp_metrics_inc(name);
 		}
 	}
-	snprintf(name, sizeof name, "sp_http_request_duration_ms_bucket{route=\"%s\",le=\"+Inf\"}",
-	         route);
+	snprintf(name, sizeof name,
+	         "sp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"}", route);
 	sp_metrics_inc(name);
-	snprintf(name, sizeof name, "sp_http_request_duration_ms_sum{route=\"%s\"}", route);
-	sp_metrics_add(name, ms);
-	snprintf(name, sizeof name, "sp_http_request_duration_ms_count{route=\"%s\"}", route);
+	snprintf(name, sizeof name, "sp_http_request_duration_seconds_sum{route=\"%s\"}", route);
+	sp_metrics_add(name, s);
+	snprintf(name, sizeof name, "sp_http_request_duration_seconds_count{route=\"%s\"}", route);
 	sp_metrics_inc(name);
 }
 
-/* sp_kv_eval passes at most 61 arguments: the series go in batches of this many */
-#define FLUSH_BATCH 30
+int sp_metrics_pending(void)
+{
+	return n_pending > 0 || n_batch > 0;
+}
+
+long sp_metrics_due_in_ms(void)
+{
+	int64_t left;
+
+	if (!sp_metrics_pending())
+		return -1;
+	if (flush_due)
+		return 0;
+	left = last_flush_ms + FLUSH_EVERY - sp_now_ms();
+	return left < 0 ? 0 : left > FLUSH_EVERY ? FLUSH_EVERY : (long)left;
+}
+
+/* Moves up to CHUNK pending series into a new numbered batch; 0 when none was pending. */
+static size_t next_batch(void)
+{
+	n_batch = 0;
+	for (size_t i = 0; i < n_series && n_batch < CHUNK; i++) {
+		if (series[i].pending == 0)
+			continue;
+		series[i].sending = series[i].pending;
+		series[i].pending = 0;
+		n_pending--;
+		batch[n_batch++] = i;
+	}
+	if (n_batch)
+		seq++;
+	return n_batch;
+}
+
+/* Sends the batch on its way; 0 once Redis has it (applied now or before), -1 to retry later. */
+static int send_batch(void)
+{
+	const char *argv[3 + 2 * CHUNK];
+	char vals[CHUNK][32], num[24], key[64], mark[96];
+	int argc = 0, rc = -1;
+	redisReply *rep;
+
+	sp_kv_key(key, sizeof key, "metrics");
+	sp_kv_key(mark, sizeof mark, "metrics:batch:%s", proc_id);
+	snprintf(num, sizeof num, "%llu", seq);
+	argv[argc++] = key;
+	argv[argc++] = mark;
+	argv[argc++] = num;
+	for (size_t k = 0; k < n_batch; k++) {
+		snprintf(vals[k], sizeof vals[k], "%.17g", series[batch[k]].sending);
+		argv[argc++] = series[batch[k]].name;
+		argv[argc++] = vals[k];
+	}
+	rep = sp_kv_eval(&flush_script, 2, argc, argv, NULL);
+	if (rep == NULL)
+		return -1; /* Redis down or the reply lost: the same batch goes again */
+	/* an error reply leaves nothing to retry: the mark was set first */
+	rc = 0;
+	freeReplyObject(rep);
+	for (size_t k = 0; k < n_batch; k++)
+		series[batch[k]].sending = 0;
+	n_batch = 0;
+	return rc;
+}
 
 void sp_metrics_flush(int force)
 {
-	const char *argv[2 * FLUSH_BATCH + 1];
-	char vals[FLUSH_BATCH][32];
-	size_t sent[FLUSH_BATCH];
-	char key[64];
 	int64_t now = sp_now_ms();
-	redisReply *rep;
+	int was;
 
-	if (!force && !flush_due && now - last_flush_ms < 1000)
+	if (!sp_metrics_pending())
+		return;
+	if (!force && !flush_due && now - last_flush_ms < FLUSH_EVERY)
 		return;
 	last_flush_ms = now;
 	flush_due = 0;
-	sp_kv_key(key, sizeof key, "metrics");
-	argv[0] = key;
-	for (size_t i = 0; i < n_series;) {
-		int argc = 1, n = 0;
+	if (proc_id[0] == '\0')
+		sp_random_hex(proc_id, 8);
+	/* a flush runs again every second until it gets through: no log line per attempt */
+	was = sp_kv_quiet(1);
+	while (n_batch > 0 || next_batch() > 0)
+		if (send_batch() != 0)
+			break;
+	sp_kv_quiet(was);
+}
 
-		for (; i < n_series && n < FLUSH_BATCH; i++) {
-			if (series[i].pending == 0)
-				continue;
-			snprintf(vals[n], sizeof vals[n], "%.17g", series[i].pending);
-			argv[argc++] = series[i].name;
-			argv[argc++] = vals[n];
-			sent[n++] = i;
-		}
-		if (n == 0)
-			return;
-		rep = sp_kv_eval(&flush_script, 1, argc, argv, NULL);
-		if (rep == NULL)
-			return; /* Redis down: keep the counts and try again later */
-		if (rep->type != REDIS_REPLY_ERROR)
-			for (int k = 0; k < n; k++)
-				series[sent[k]].pending = 0;
-		freeReplyObject(rep);
+/* ---------------------------------------------------------------- rendering */
+
+/* Every family /metrics shows, with its help: a new metric needs its line here. */
+static const struct family {
+	const char *name, *type, *help;
+} families[] = {
+    {"sp_http_requests_total", "counter", "HTTP requests answered, by route and status."},
+    {"sp_http_request_duration_seconds", "histogram",
+     "Time from the request's arrival to its answer, by route."},
+    {"sp_cache_hits_total", "counter", "Cache lookups answered from the cache, by cache."},
+    {"sp_cache_misses_total", "counter", "Cache lookups that went to MariaDB, by cache."},
+    {"sp_cache_local_hits_total", "counter",
+     "Catalogue answers taken from the content process's own copy."},
+    {"sp_ratelimit_fail_open_total", "counter",
+     "Requests let through unchecked because Redis was unreachable."},
+    {"sp_stream_db_fallback_total", "counter",
+     "Stream starts decided in MariaDB because Redis was unreachable."},
+    {"sp_stream_limit_db_overrule_total", "counter",
+     "Stream starts admitted by Redis but refused by the final check in MariaDB."},
+    {"sp_bcrypt_hashes_total", "counter", "bcrypt hashes computed."},
+    {DROPPED, "counter", "Metric updates dropped because a process had too many series."},
+};
+
+/* A parsed series name: family, labels without le, the le value (bucket) and the suffix. */
+struct parsed {
+	const char *full, *value;
+	char family[96];
+	char labels[256]; /* without le, braces included, "" if none */
+	double le;        /* bucket bound; INFINITY for +Inf */
+	int kind;         /* 0 plain, 1 bucket, 2 sum, 3 count */
+};
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static void parse_series(struct parsed *p, const char *full, const char *value)
+{
+	const char *brace = strchr(full, '{');
+	size_t n = brace ? (size_t)(brace - full) : strlen(full);
+	const char *lep;
+
+	memset(p, 0, sizeof *p);
+	p->full = full;
+	p->value = value;
+	p->le = 0;
+	if (ends_with(full, n, "_bucket"))
+		p->kind = 1, n -= 7;
+	else if (ends_with(full, n, "_sum"))
+		p->kind = 2, n -= 4;
+	else if (ends_with(full, n, "_count"))
+		p->kind = 3, n -= 6;
+	if (p->kind && !(n == strlen("sp_http_request_duration_seconds") &&
+	                 memcmp(full, "sp_http_request_duration_seconds", n) == 0)) {
+		/* only the histogram has those suffixes */
+		n += p->kind == 1 ? 7 : p->kind == 2 ? 4 : 6;
+		p->kind = 0;
+	}
+	snprintf(p->family, sizeof p->family, "%.*s", (int)n, full);
+	if (brace == NULL)
+		return;
+	snprintf(p->labels, sizeof p->labels, "%s", brace);
+	if (p->kind == 1 && (lep = strstr(p->labels, ",le=\"")) != NULL) {
+		char *end = strchr(lep + 5, '"');
+		p->le = strncmp(lep + 5, "+Inf", 4) == 0 ? 1e300 : strtod(lep + 5, NULL);
+		if (end)
+			memmove((char *)lep, end + 1, strlen(end + 1) + 1);
 	}
 }
 
-static int cmp_names(const void *a, const void *b)
+/*
+ * Family, then labels; within a histogram's labels the buckets by bound
+ * (+Inf last), then _sum, then _count, as the exposition format wants.
+ */
+static int cmp_series(const void *a, const void *b)
 {
-	const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+	const struct parsed *x = a, *y = b;
+	int c = strcmp(x->family, y->family);
 
-	return strcmp(x->str, y->str);
+	if (c)
+		return c;
+	if ((c = strcmp(x->labels, y->labels)) != 0)
+		return c;
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return x->le < y->le ? -1 : x->le > y->le;
+}
+
+static const struct family *family_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+		if (strcmp(families[i].name, name) == 0)
+			return &families[i];
+	return NULL;
+}
+
+/*
+ * Writes every bucket of the histogram series starting at ps[i], in
+ * increasing le order and +Inf last; a bucket no request fell into has no
+ * sample in Redis and is written as 0. Returns the index of its last sample.
+ */
+static size_t add_buckets(sp_buf *b, const struct parsed *ps, size_t n, size_t i)
+{
+	size_t j = i, len = strlen(ps[i].labels);
+
+	while (j + 1 < n && ps[j + 1].kind == 1 && strcmp(ps[j + 1].family, ps[i].family) == 0 &&
+	       strcmp(ps[j + 1].labels, ps[i].labels) == 0)
+		j++;
+	for (size_t k = 0; k <= sizeof buckets / sizeof buckets[0]; k++) {
+		int inf = k == sizeof buckets / sizeof buckets[0];
+		double le = inf ? 1e300 : buckets[k];
+		const char *v = "0";
+		char bound[32];
+
+		for (size_t m = i; m <= j; m++)
+			if (ps[m].le > le * 0.999999 && ps[m].le < le * 1.000001)
+				v = ps[m].value;
+		if (inf)
+			snprintf(bound, sizeof bound, "+Inf");
+		else
+			snprintf(bound, sizeof bound, "%g", le);
+		sp_buf_addf(b, "%s_bucket%.*s%sle=\"%s\"} %s\n", ps[i].family,
+		            (int)(len > 0 ? len - 1 : 0), ps[i].labels, len > 2 ? "," : "{", bound,
+		            v);
+	}
+	return j;
 }
 
 int sp_metrics_render(char **out)
@@ -152,7 +363,7 @@ int sp_metrics_render(char **out)
 	char key[64];
 	redisReply *rep;
 	sp_buf b;
-	redisReply **names;
+	struct parsed *ps;
 	size_t n;
 
 	sp_metrics_flush(1);
@@ -164,27 +375,36 @@ int sp_metrics_render(char **out)
 		return -1;
 	}
 	n = rep->elements / 2;
-	names = sp_xcalloc(n, sizeof *names);
+	ps = sp_xcalloc(n, sizeof *ps);
 	for (size_t i = 0; i < n; i++)
-		names[i] = rep->element[2 * i];
-	qsort(names, n, sizeof *names, cmp_names);
+		parse_series(&ps[i], rep->element[2 * i]->str, rep->element[2 * i + 1]->str);
+	qsort(ps, n, sizeof *ps, cmp_series);
 	sp_buf_init(&b);
-	sp_buf_adds(&b, "# TYPE sp_http_requests_total counter\n"
-	                "# TYPE sp_http_request_duration_ms histogram\n"
-	                "# TYPE sp_cache_hits_total counter\n"
-	                "# TYPE sp_cache_misses_total counter\n"
-	                "# TYPE sp_ratelimit_fail_open_total counter\n"
-	                "# TYPE sp_stream_db_fallback_total counter\n"
-	                "# TYPE sp_bcrypt_hashes_total counter\n");
-	for (size_t i = 0; i < n; i++) {
-		/* the value follows its name in the HGETALL reply */
-		redisReply *val = NULL;
-		for (size_t k = 0; k + 1 < rep->elements; k += 2)
-			if (rep->element[k] == names[i])
-				val = rep->element[k + 1];
-		sp_buf_addf(&b, "%s %s\n", names[i]->str, val ? val->str : "0");
+	/* a known family without samples yet is still declared */
+	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+		size_t k = 0;
+		while (k < n && strcmp(ps[k].family, families[i].name) != 0)
+			k++;
+		if (k == n)
+			sp_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", families[i].name,
+			            families[i].help, families[i].name, families[i].type);
 	}
-	free(names);
+	/* then each family with samples: its HELP and TYPE, then its samples together */
+	for (size_t i = 0; i < n; i++) {
+		const struct family *f = family_of(ps[i].family);
+		/* a family not in the table (left in Redis by an older version) is not shown */
+		if (f == NULL)
+			continue;
+		if (i == 0 || strcmp(ps[i].family, ps[i - 1].family) != 0)
+			sp_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+			            f->type);
+		if (ps[i].kind == 1) {
+			i = add_buckets(&b, ps, n, i);
+			continue;
+		}
+		sp_buf_addf(&b, "%s %s\n", ps[i].full, ps[i].value);
+	}
+	free(ps);
 	freeReplyObject(rep);
 	*out = b.data ? b.data : sp_xstrdup("");
 	return 0;

@@ -1,6 +1,6 @@
 /*
  * Metrics: each process counts locally and adds its counts to one Redis
- * hash at most once a second, so /metrics sees every process at no per-request cost.
+ * hash in numbered batches, so /metrics sees every process exactly, at no per-request cost.
  */
 #ifndef SP_METRICS_H
 #define SP_METRICS_H
@@ -12,8 +12,18 @@ void sp_metrics_add(const char *name, double v);
 void sp_metrics_inc_now(const char *name);
 /* Records one request: count by route and status, latency histogram by route. */
 void sp_metrics_request(const char *route, int status, double ms);
-/* Sends accumulated counts if a second has passed (force: now). */
+/*
+ * Sends accumulated counts if a second has passed (force: now), in batches
+ * of at most 200 series. Each batch carries this process's id and a number;
+ * Redis applies a number once, so a batch whose reply was lost is resent
+ * unchanged and never counted twice. Redis errors are not logged: the
+ * counts stay and the next flush tries again.
+ */
 void sp_metrics_flush(int force);
+/* 1 while counts wait to be sent. */
+int sp_metrics_pending(void);
+/* Milliseconds until the next flush is due (0: now), -1 when nothing waits. */
+long sp_metrics_due_in_ms(void);
 /* Writes the Prometheus text of everything recorded into out (malloc'd). 0 ok. */
 int sp_metrics_render(char **out);
 

@@ -312,6 +312,39 @@ int sp_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 	return diff == 0;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n), 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t need;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	else if ((c & 0xE0) == 0xC0) {
+		need = 1;
+		cp = c & 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		need = 2;
+		cp = c & 0x0F;
+	} else if ((c & 0xF8) == 0xF0) {
+		need = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t k = 1; k <= need; k++) {
+		if (k >= n || (p[k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3F);
+	}
+	/* reject overlong forms, surrogates and values past U+10FFFF */
+	if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need + 1;
+}
+
 long sp_utf8_count(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -319,39 +352,45 @@ long sp_utf8_count(const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned char c = p[i];
-		size_t need;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			count++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			need = 1;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			need = 2;
-			cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
+		size_t k = utf8_seq(p + i, n - i);
+		if (k == 0)
 			return -1;
-		}
-		for (size_t k = 1; k <= need; k++) {
-			if (i + k >= n || (p[i + k] & 0xC0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		/* reject overlong forms, surrogates and values past U+10FFFF */
-		if ((need == 1 && cp < 0x80) || (need == 2 && cp < 0x800) ||
-		    (need == 3 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return -1;
-		i += need + 1;
+		i += k;
 		count++;
 	}
 	return count;
+}
+
+size_t sp_utf8_cut(const char *s, size_t n, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (n <= max)
+		return n;
+	/* step back over continuation bytes to the start of the character at max */
+	while (max > 0 && (p[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+size_t sp_utf8_copy(char *out, size_t outsz, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t n = strlen(src), i = 0, j = 0;
+
+	while (i < n) {
+		size_t k = utf8_seq(p + i, n - i);
+		const char *piece = k ? src + i : "\xef\xbf\xbd"; /* U+FFFD */
+		size_t len = k ? k : 3;
+
+		if (j + len >= outsz)
+			break;
+		memcpy(out + j, piece, len);
+		j += len;
+		i += k ? k : 1;
+	}
+	out[j] = '\0';
+	return j;
 }
 
 int sp_parse_ll(const char *s, long long min, long long max, long long *out)

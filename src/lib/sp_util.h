@@ -61,6 +61,17 @@ int sp_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* UTF-8: returns the number of code points, or -1 if s[0..n) is not valid UTF-8. */
 long sp_utf8_count(const char *s, size_t n);
+/*
+ * The length of the longest prefix of s[0..n) that is at most max bytes and
+ * ends on a code-point boundary (for valid UTF-8: never inside a character).
+ */
+size_t sp_utf8_cut(const char *s, size_t n, size_t max);
+/*
+ * Copies the string src into out (size outsz > 0) as valid UTF-8: each byte
+ * that does not start a valid sequence becomes U+FFFD, and the copy is cut
+ * at a code-point boundary to fit. Returns the bytes written (without NUL).
+ */
+size_t sp_utf8_copy(char *out, size_t outsz, const char *src);
 
 /* mkdir -p with mode 0755; 0 when the directory exists afterwards. */
 int sp_mkdirs(const char *path);

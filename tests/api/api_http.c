@@ -353,6 +353,251 @@ static void test_metrics_from_loopback_is_prometheus_text(void)
 	api_free(&r);
 }
 
+/* The value of one series in /metrics text (0 when absent). */
+static double metric_value(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return 0;
+}
+
+static char *metrics_text(void)
+{
+	api_req q = {.method = "GET", .path = "/metrics", .no_xff = 1};
+	api_resp r;
+	char *t = NULL;
+
+	api_do(&r, &q);
+	if (r.status == 200)
+		t = strdup(r.body);
+	api_free(&r);
+	return t;
+}
+
+/* A route of the table below, and what each request to it answered. */
+struct probe {
+	const char *method, *path, *label;
+	long seen[6]; /* statuses seen */
+	int times[6];
+	int n;
+};
+
+static void probe_count(struct probe *p, long status)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->seen[i] == status) {
+			p->times[i]++;
+			return;
+		}
+	if (p->n < 6) {
+		p->seen[p->n] = status;
+		p->times[p->n++] = 1;
+	}
+}
+
+/* 1 when every (route, status) rose by exactly what was sent; *why says which did not. */
+static int metrics_match(const char *before, const char *after, struct probe *ps, size_t n,
+                         char *why, size_t wn)
+{
+	char series[300];
+
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < ps[i].n; k++) {
+			snprintf(series, sizeof series,
+			         "sp_http_requests_total{route=\"%s\",status=\"%ld\"}", ps[i].label,
+			         ps[i].seen[k]);
+			double d = metric_value(after, series) - metric_value(before, series);
+			if (d != ps[i].times[k]) {
+				snprintf(why, wn, "%s rose by %.0f, %d sent", series, d,
+				         ps[i].times[k]);
+				return 0;
+			}
+		}
+	return 1;
+}
+
+static void test_metrics_count_every_request_exactly_across_processes(void)
+{
+	struct probe ps[] = {
+	    {"GET", API "/health", "GET /health", {0}, {0}, 0},
+	    {"GET", API "/ready", "GET /ready", {0}, {0}, 0},
+	    {"PUT", API "/health", "unmatched", {0}, {0}, 0},
+	    {"GET", API "/no/such/path", "unmatched", {0}, {0}, 0},
+	    {"GET", API "/subscriptions/plans", "GET /subscriptions/plans", {0}, {0}, 0},
+	    {"GET", API "/subscriptions/plans/1", "GET /subscriptions/plans/:planId", {0}, {0}, 0},
+	    {"GET",
+	     API "/subscriptions/plans/987654",
+	     "GET /subscriptions/plans/:planId",
+	     {0},
+	     {0},
+	     0},
+	    {"GET", API "/subscriptions/status", "GET /subscriptions/status", {0}, {0}, 0},
+	    {"GET", API "/content", "GET /content", {0}, {0}, 0},
+	    {"GET", API "/content?page=0", "GET /content", {0}, {0}, 0},
+	    {"GET", API "/content/featured", "GET /content/featured", {0}, {0}, 0},
+	    {"GET", API "/content/trending", "GET /content/trending", {0}, {0}, 0},
+	    {"GET", API "/content/987654", "GET /content/:id", {0}, {0}, 0},
+	    {"GET", API "/content/1", "GET /content/:id", {0}, {0}, 0},
+	    {"GET", API "/auth/me", "GET /auth/me", {0}, {0}, 0},
+	    {"GET", API "/users/devices", "GET /users/devices", {0}, {0}, 0},
+	    {"GET", API "/stream/sessions", "GET /stream/sessions", {0}, {0}, 0},
+	    {"POST", API "/stream/stop", "POST /stream/stop", {0}, {0}, 0},
+	    {"POST", API "/auth/login", "POST /auth/login", {0}, {0}, 0},
+	};
+	size_t n = sizeof ps / sizeof ps[0];
+	char *before, *after = NULL, why[400] = "";
+	int sent = 0, ok = 0;
+	double t0;
+
+	before = metrics_text();
+	EXPECT(before != NULL, "GET /metrics from loopback answers 200");
+	if (before == NULL)
+		return;
+	/* 12 rounds over 19 requests: many series per process, every process of each program */
+	for (int round = 0; round < 12; round++)
+		for (size_t i = 0; i < n; i++) {
+			api_req q = {.method = ps[i].method,
+			             .path = ps[i].path,
+			             .body = strcmp(ps[i].method, "POST") == 0 ? "{}" : NULL};
+			api_resp r;
+			api_do(&r, &q);
+			if (r.status > 0) {
+				probe_count(&ps[i], r.status);
+				sent++;
+			}
+			api_free(&r);
+		}
+	EXPECT(sent == 12 * (int)n, "every request answered: %d of %d", sent, 12 * (int)n);
+	/* traffic has stopped: the counts are exact within a few seconds */
+	t0 = now_s();
+	while (!ok && now_s() - t0 < 5) {
+		usleep(250000);
+		free(after);
+		after = metrics_text();
+		ok = after && metrics_match(before, after, ps, n, why, sizeof why);
+	}
+	EXPECT(ok, "5 s after %d requests /metrics does not add up: %s", sent, why);
+	/* and stays exact: nothing counted twice later */
+	sleep(2);
+	free(after);
+	after = metrics_text();
+	EXPECT(after && metrics_match(before, after, ps, n, why, sizeof why),
+	       "2 s later /metrics no longer adds up: %s", why);
+	free(before);
+	free(after);
+}
+
+/* Each line of a histogram's buckets, checked for increasing le with +Inf last, then _sum, _count.
+ */
+static void check_histogram_order(const char *text)
+{
+	char prev_labels[300] = "";
+	double prev_le = -1;
+	int in_buckets = 0, groups = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[400];
+		snprintf(line, sizeof line, "%.*s", (int)(len < 399 ? len : 399), p);
+		if (strncmp(line, "sp_http_request_duration_seconds_bucket{", 40) == 0) {
+			char *le = strstr(line, ",le=\"");
+			char labels[300];
+			double v;
+			EXPECT(le != NULL, "bucket line without le: %s", line);
+			if (le == NULL)
+				return;
+			snprintf(labels, sizeof labels, "%.*s", (int)(le - line), line);
+			v = strncmp(le + 5, "+Inf", 4) == 0 ? 1e308 : strtod(le + 5, NULL);
+			if (!in_buckets || strcmp(labels, prev_labels) != 0) {
+				EXPECT(!in_buckets || prev_le == 1e308,
+				       "buckets of %s end without +Inf", prev_labels);
+				snprintf(prev_labels, sizeof prev_labels, "%s", labels);
+				in_buckets = 1;
+				groups++;
+			} else {
+				EXPECT(v > prev_le, "bucket le not increasing in %s: %g after %g",
+				       line, v, prev_le);
+			}
+			prev_le = v;
+		} else if (in_buckets) {
+			/* _sum then _count right after the +Inf bucket */
+			EXPECT(prev_le == 1e308, "the last bucket of %s is not +Inf", prev_labels);
+			EXPECT(strncmp(line, "sp_http_request_duration_seconds_sum{", 37) == 0,
+			       "after the buckets of %s comes _sum, got: %s", prev_labels, line);
+			in_buckets = 0;
+		}
+	}
+	EXPECT(groups > 0, "the histogram has buckets");
+}
+
+static void test_metrics_pass_promtool_with_help_type_and_ordered_buckets(void)
+{
+	api_resp r;
+	char *text, path[] = "/tmp/sp-metrics-XXXXXX", cmd[256];
+	int fd, st;
+	FILE *f;
+
+	api_get(&r, API "/health", NULL);
+	api_free(&r);
+	api_get(&r, API "/content", NULL);
+	api_free(&r);
+	sleep(2);
+	text = metrics_text();
+	EXPECT(text != NULL, "GET /metrics answers 200");
+	if (text == NULL)
+		return;
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	EXPECT(f != NULL, "temporary file for promtool");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+		snprintf(cmd, sizeof cmd, "promtool check metrics < %s > %s.out 2>&1", path, path);
+		st = system(cmd);
+		char out[1024] = "";
+		snprintf(cmd, sizeof cmd, "%s.out", path);
+		f = fopen(cmd, "r");
+		if (f) {
+			size_t k = fread(out, 1, sizeof out - 1, f);
+			out[k] = '\0';
+			fclose(f);
+		}
+		EXPECT(st == 0, "promtool check metrics: exit %d: %s", st, out);
+		unlink(cmd);
+		unlink(path);
+	}
+	EXPECT(strstr(text, "sp_http_request_duration_seconds_count{route=\"GET /health\"}") !=
+	           NULL,
+	       "the request-duration histogram is in seconds: %.300s", text);
+	EXPECT(strstr(text, "_duration_ms") == NULL, "no histogram in milliseconds is left");
+	EXPECT(strstr(text, "# HELP sp_http_requests_total ") != NULL &&
+	           strstr(text, "# TYPE sp_http_requests_total counter") != NULL,
+	       "HELP and TYPE of sp_http_requests_total");
+	/* each family's TYPE comes before its first sample */
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char fam[128], type_line[160];
+		size_t k = 0;
+		if (*p == '#')
+			continue;
+		while (p[k] && p[k] != '{' && p[k] != ' ' && k < sizeof fam - 1)
+			k++;
+		snprintf(fam, sizeof fam, "%.*s", (int)k, p);
+		if (strncmp(fam, "sp_http_request_duration_seconds_", 33) == 0)
+			snprintf(fam, sizeof fam, "sp_http_request_duration_seconds");
+		snprintf(type_line, sizeof type_line, "# TYPE %s ", fam);
+		const char *t = strstr(text, type_line);
+		EXPECT(t != NULL && t < p, "# TYPE of %s before its first sample", fam);
+		if (t == NULL || t >= p)
+			break;
+	}
+	check_histogram_order(text);
+	free(text);
+}
+
 static void test_metrics_refused_to_forwarded_remote_client(void)
 {
 	api_resp r;
@@ -889,6 +1134,8 @@ int api_suite_http(void)
 	ADD(test_cors_actual_request_echoes_only_allowed_origin);
 	ADD(test_metrics_from_loopback_is_prometheus_text);
 	ADD(test_metrics_refused_to_forwarded_remote_client);
+	ADD(test_metrics_count_every_request_exactly_across_processes);
+	ADD(test_metrics_pass_promtool_with_help_type_and_ordered_buckets);
 	ADD(test_rate_limit_auth_endpoints_five_per_ip);
 	ADD(test_rate_limit_covers_register_and_refresh);
 	ADD(test_rate_limit_ipv6_clients_share_their_64);

@@ -340,6 +340,143 @@ static int redis_in_use(const api_user *u)
 	return used ? 0 : -1;
 }
 
+static void test_heartbeat_bad_bodies_count_toward_the_rate_limit(void)
+{
+	api_user u;
+	api_resp r;
+	int n400 = 0, n429 = 0, other = 0, sent;
+
+	if (viewer(&u, "st-hb-flood", PLAN_FREE) != 0)
+		return;
+	/* the authenticated limit is 500 per 15 minutes: every request counts, a bad body too */
+	for (sent = 0; sent < 520 && n429 == 0; sent++) {
+		api_send(&r, "POST", HEARTBEAT, u.token, "{\"sessionId\":");
+		if (r.status == 400)
+			n400++;
+		else if (r.status == 429) {
+			n429++;
+			EXPECT_ERROR(r, 429, "RATE_LIMITED");
+			EXPECT(api_hdr(&r, "Retry-After") != NULL, "the 429 carries Retry-After");
+		} else
+			other++;
+		api_free(&r);
+	}
+	EXPECT(n429 == 1 && n400 <= 500 && other == 0,
+	       "heartbeats with malformed bodies past the limit: expected a 429 after at most "
+	       "500, got %d x 400, %d x 429, %d other in %d requests",
+	       n400, n429, other, sent);
+	api_user_free(&u);
+}
+
+static void test_heartbeat_position_out_of_integer_range_is_400(void)
+{
+	long long cid = title(2, 1);
+	api_user u;
+	api_resp r;
+	char *sid = NULL, body[200];
+	static const char *const huge[] = {"1e300", "-1e300", "9.3e18", "1e19"};
+
+	if (viewer(&u, "st-hb-huge", PLAN_PREMIUM) != 0)
+		return;
+	sid = start_ok(&u, cid, "huge", NULL);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(body, sizeof body, "{\"sessionId\":\"%s\",\"playbackPosition\":%s}",
+		         or_x(sid), huge[i]);
+		api_send(&r, "POST", HEARTBEAT, u.token, body);
+		EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
+		EXPECT(api_has_error_field(&r, "playbackPosition"),
+		       "playbackPosition %s: errors[] names playbackPosition: %.300s", huge[i],
+		       r.body);
+		api_free(&r);
+	}
+	/* a fraction in range is still cut to whole seconds */
+	snprintf(body, sizeof body, "{\"sessionId\":\"%s\",\"playbackPosition\":75.9}", or_x(sid));
+	api_send(&r, "POST", HEARTBEAT, u.token, body);
+	EXPECT_OK(r, 200);
+	EXPECT(jint(r.json, "data.playbackPosition") == 75,
+	       "playbackPosition 75.9 is answered as 75: %.300s", r.body);
+	api_free(&r);
+	free(sid);
+	api_user_free(&u);
+}
+
+/* 1 when s is well-formed UTF-8. */
+static int utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80             ? 0
+		        : (*p & 0xE0) == 0xC0 ? 1
+		        : (*p & 0xF0) == 0xE0 ? 2
+		        : (*p & 0xF8) == 0xF0 ? 3
+		                              : -1;
+		if (n < 0)
+			return 0;
+		p++;
+		for (int k = 0; k < n; k++, p++)
+			if ((*p & 0xC0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+static void test_start_with_long_multibyte_device_name_keeps_valid_utf8(void)
+{
+	long long cid = title(2, 1);
+	api_user u;
+	api_resp r;
+	char path[96], name[400] = "", body[600];
+	const char *got;
+
+	if (viewer(&u, "st-utf8", PLAN_PREMIUM) != 0)
+		return;
+	/* 100 characters of three bytes each: allowed, 300 bytes */
+	for (int i = 0; i < 100; i++)
+		strcat(name, "\xe2\x82\xac");
+	snprintf(path, sizeof path, API "/content/%lld/stream", cid);
+	snprintf(body, sizeof body,
+	         "{\"deviceId\":\"utf8-tv\",\"deviceName\":\"%s\",\"deviceType\":\"tv\"}", name);
+	api_send(&r, "POST", path, u.token, body);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+	api_get(&r, SESSIONS, u.token);
+	EXPECT_OK(r, 200);
+	got = api_jstr(r.json, "data.sessions.0.deviceName");
+	EXPECT(got && *got && utf8_ok(got) && strncmp(name, got, strlen(got)) == 0,
+	       "the session's deviceName is a valid UTF-8 prefix of the name sent: %.300s", r.body);
+	api_free(&r);
+	api_get(&r, DEVICES, u.token);
+	EXPECT_OK(r, 200);
+	got = api_jstr(r.json, "data.devices.0.deviceName");
+	EXPECT(got && *got && utf8_ok(got) && strncmp(name, got, strlen(got)) == 0,
+	       "the registered device's name is a valid UTF-8 prefix of the name sent: %.300s",
+	       r.body);
+	api_free(&r);
+	api_user_free(&u);
+}
+
+static void test_ending_a_session_answers_playback_position_null(void)
+{
+	long long cid = title(2, 1);
+	api_user u;
+	api_resp r;
+	char *sid = NULL;
+
+	if (viewer(&u, "st-end-null", PLAN_PREMIUM) != 0)
+		return;
+	sid = start_ok(&u, cid, "end-null", NULL);
+	end_remote(&r, &u, sid);
+	EXPECT_OK(r, 200);
+	EXPECT_STR(api_jstr(r.json, "data.status"), "ended");
+	EXPECT(api_jnull(r.json, "data.playbackPosition"),
+	       "DELETE /stream/sessions/:id answers playbackPosition null (none is given): %.300s",
+	       r.body);
+	api_free(&r);
+	free(sid);
+	api_user_free(&u);
+}
+
 /* ---------------------------------------------------------------- media */
 
 /* A raw GET of a media URL (the path exactly as given: no dot-segment folding). */
@@ -2197,6 +2334,10 @@ int api_suite_stream(void)
 	ADD(test_other_users_session_cannot_be_beaten_stopped_or_ended);
 	ADD(test_malformed_or_unknown_session_ids_are_400_or_404);
 	ADD(test_61st_start_within_a_minute_is_429_rate_limited);
+	ADD(test_heartbeat_bad_bodies_count_toward_the_rate_limit);
+	ADD(test_heartbeat_position_out_of_integer_range_is_400);
+	ADD(test_start_with_long_multibyte_device_name_keeps_valid_utf8);
+	ADD(test_ending_a_session_answers_playback_position_null);
 	ADD(test_fifty_simultaneous_starts_admit_exactly_two_ten_times);
 	ADD(test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survive_its_return);
 	ADD(test_start_refused_when_mariadb_already_holds_the_limit);
