@@ -1,4 +1,4 @@
-/* sp_util: time formats, UTF-8 counting, integer parsing, constant-time compare. */
+/* sp_util: time formats, UTF-8 counting and cutting, integer parsing, constant-time compare. */
 #include "unit.h"
 #include "sp_util.h"
 
@@ -33,6 +33,54 @@ static void test_utf8_count_rejects_invalid(void)
 	CU_ASSERT_EQUAL(sp_utf8_count("\xc0\xaf", 2), -1);     /* overlong */
 	CU_ASSERT_EQUAL(sp_utf8_count("\xed\xa0\x80", 3), -1); /* surrogate */
 	CU_ASSERT_EQUAL(sp_utf8_count("\xff", 1), -1);
+}
+
+static void test_utf8_cut_stops_between_characters(void)
+{
+	const char *euro3 = "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"; /* three 3-byte characters */
+
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 9), 9);
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 100), 9);
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 8), 6);
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 7), 6);
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 6), 6);
+	CU_ASSERT_EQUAL(sp_utf8_cut(euro3, 9, 2), 0);
+	CU_ASSERT_EQUAL(sp_utf8_cut("ab\xf0\x9f\x8e\xac", 6, 5), 2);
+	CU_ASSERT_EQUAL(sp_utf8_cut("abcdef", 6, 4), 4);
+	CU_ASSERT_EQUAL(sp_utf8_cut("", 0, 0), 0);
+}
+
+static void test_utf8_copy_fits_and_stays_valid(void)
+{
+	char name[301] = "", out[101];
+	size_t n;
+
+	/* 100 characters of 3 bytes into 100 bytes: 33 whole characters */
+	for (int i = 0; i < 100; i++)
+		strcat(name, "\xe2\x82\xac");
+	n = sp_utf8_copy(out, sizeof out, name);
+	CU_ASSERT_EQUAL(n, 99);
+	CU_ASSERT_EQUAL(strlen(out), 99);
+	CU_ASSERT_EQUAL(sp_utf8_count(out, n), 33);
+	CU_ASSERT_EQUAL(memcmp(out, name, 99), 0);
+	/* what fits is copied whole */
+	n = sp_utf8_copy(out, sizeof out, "Salon \xc3\xa9t\xc3\xa9");
+	CU_ASSERT_STRING_EQUAL(out, "Salon \xc3\xa9t\xc3\xa9");
+	/* invalid bytes become U+FFFD */
+	n = sp_utf8_copy(out, sizeof out,
+	                 "a\xff"
+	                 "b\xc3");
+	CU_ASSERT_STRING_EQUAL(out, "a\xef\xbf\xbd"
+	                            "b\xef\xbf\xbd");
+	CU_ASSERT_EQUAL(n, 8);
+	n = sp_utf8_copy(out, sizeof out, "\xed\xa0\x80"); /* a surrogate: three bad bytes */
+	CU_ASSERT_EQUAL(sp_utf8_count(out, n), 3);
+	/* a replacement that does not fit is left out, never cut */
+	n = sp_utf8_copy(out, 4, "ab\xff");
+	CU_ASSERT_STRING_EQUAL(out, "ab");
+	n = sp_utf8_copy(out, 1, "abc");
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
 static void test_parse_ll_bounds(void)
@@ -92,6 +140,8 @@ void suite_util(void)
 	ADD_TEST(s, test_iso8601_has_milliseconds_and_z);
 	ADD_TEST(s, test_db_time_round_trips);
 	ADD_TEST(s, test_utf8_count_rejects_invalid);
+	ADD_TEST(s, test_utf8_cut_stops_between_characters);
+	ADD_TEST(s, test_utf8_copy_fits_and_stays_valid);
 	ADD_TEST(s, test_parse_ll_bounds);
 	ADD_TEST(s, test_ct_equal);
 	ADD_TEST(s, test_random_hex_is_fresh);

@@ -2,6 +2,8 @@
 #include "unit.h"
 #include "sp_valid.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +120,50 @@ static void test_query_int_bounds(void)
 	sp_req_free(&r);
 }
 
+/* A JSON number parsed as a request body would carry it. */
+static int number(const char *text, long long min, long long max, long long *out)
+{
+	json_object *o = json_tokener_parse(text);
+	int rc = sp_json_number_ll(o, min, max, out);
+
+	json_object_put(o);
+	return rc;
+}
+
+static void test_number_range_is_checked_before_conversion(void)
+{
+	long long v = -7;
+
+	/* out of range of long long altogether: refused, never converted (UBSan would stop here) */
+	CU_ASSERT_EQUAL(number("1e300", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("-1e300", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("9.3e18", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("9.3e18", LLONG_MIN, LLONG_MAX, &v), -2);
+	CU_ASSERT_EQUAL(number("9223372036854775807.0", LLONG_MIN, LLONG_MAX, &v), -2);
+	CU_ASSERT_EQUAL(number("-1e19", LLONG_MIN, LLONG_MAX, &v), -2);
+	CU_ASSERT_EQUAL(v, -7);
+	/* in range: a fraction is cut toward zero, an integer kept */
+	CU_ASSERT_EQUAL(number("75.9", 0, 10000000, &v), 0);
+	CU_ASSERT_EQUAL(v, 75);
+	CU_ASSERT_EQUAL(number("-0.5", 0, 10000000, &v), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	CU_ASSERT_EQUAL(number("10000000", 0, 10000000, &v), 0);
+	CU_ASSERT_EQUAL(v, 10000000);
+	CU_ASSERT_EQUAL(number("10000000.5", 0, 10000000, &v), 0);
+	CU_ASSERT_EQUAL(v, 10000000);
+	CU_ASSERT_EQUAL(number("4e18", LLONG_MIN, LLONG_MAX, &v), 0);
+	CU_ASSERT_EQUAL(v, 4000000000000000000LL);
+	/* just outside */
+	CU_ASSERT_EQUAL(number("10000001", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("10000001.0", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("-1", 0, 10000000, &v), -2);
+	CU_ASSERT_EQUAL(number("-1.5", 0, 10000000, &v), -2);
+	/* not numbers */
+	CU_ASSERT_EQUAL(number("\"12\"", 0, 10000000, &v), -1);
+	CU_ASSERT_EQUAL(number("true", 0, 10000000, &v), -1);
+	CU_ASSERT_EQUAL(sp_json_number_ll(NULL, 0, 10, &v), -1);
+}
+
 void suite_valid(void)
 {
 	CU_pSuite s = CU_add_suite("valid", NULL, NULL);
@@ -129,4 +175,5 @@ void suite_valid(void)
 	ADD_TEST(s, test_types_nul_and_lengths);
 	ADD_TEST(s, test_text_counts_characters_not_bytes);
 	ADD_TEST(s, test_query_int_bounds);
+	ADD_TEST(s, test_number_range_is_checked_before_conversion);
 }
