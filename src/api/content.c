@@ -83,8 +83,8 @@ static const char *const types[] = {"movie", "series", "documentary", "short", "
 static const char *const sorts[] = {"releaseDate", "views", "rating", "title"};
 
 struct list_q {
-	int type; /* index in types, -1 any */
-	char genre[51];
+	int type;         /* index in types, -1 any */
+	char genre[201];  /* up to 50 characters of up to 4 bytes */
 	int level_f;      /* accessLevel filter, -1 any */
 	char search[256]; /* boolean-mode query built from words only, "" none */
 	int has_search;

@@ -560,7 +560,7 @@ static int read_plan_id(sp_req *r, long long *out)
 static int subs_subscribe(sp_req *r)
 {
 	const sp_payment_provider *pay = sp_payment_provider_get();
-	char method[64], amount[24], currency[4], plan_name[64];
+	char method[64], amount[24], currency[4], plan_name[201];
 	long long plan_id, validity, sub_id;
 	int auto_renew = 1, level;
 	sp_res res;
@@ -596,7 +596,7 @@ static int subs_subscribe(sp_req *r)
 	snprintf(amount, sizeof amount, "%s", sp_res_str(&res, 0, 0));
 	snprintf(currency, sizeof currency, "%s", sp_res_str(&res, 0, 1));
 	validity = sp_res_ll(&res, 0, 2, 30);
-	snprintf(plan_name, sizeof plan_name, "%s", sp_res_str(&res, 0, 4));
+	sp_utf8_copy(plan_name, sizeof plan_name, sp_res_str(&res, 0, 4));
 	level = (int)sp_res_ll(&res, 0, 5, 0);
 	sp_res_free(&res);
 

@@ -167,13 +167,13 @@ static sp_session *sessions_from(const redisReply *rep, size_t first, size_t *n)
 		size_t b = first + i * 9;
 		sp_session *s = &out[i];
 		snprintf(s->id, sizeof s->id, "%s", el(rep, b));
-		snprintf(s->device_name, sizeof s->device_name, "%s", el(rep, b + 1));
+		sp_utf8_copy(s->device_name, sizeof s->device_name, el(rep, b + 1));
 		s->started_ms = strtoll(el(rep, b + 2), NULL, 10);
 		s->content_id = strtoll(el(rep, b + 3), NULL, 10);
 		snprintf(s->device_id, sizeof s->device_id, "%s", el(rep, b + 4));
 		s->quality = atoi(el(rep, b + 5));
 		s->last_ms = strtoll(el(rep, b + 6), NULL, 10);
-		snprintf(s->device_type, sizeof s->device_type, "%s", el(rep, b + 7));
+		sp_utf8_copy(s->device_type, sizeof s->device_type, el(rep, b + 7));
 		s->position = strtol(el(rep, b + 8), NULL, 10);
 	}
 	*n = count;
@@ -199,8 +199,8 @@ static void session_from_row(const sp_res *res, size_t i, sp_session *s)
 	s->user_id = sp_res_ll(res, i, 1, 0);
 	s->content_id = sp_res_ll(res, i, 2, 0);
 	snprintf(s->device_id, sizeof s->device_id, "%s", sp_res_str(res, i, 3));
-	snprintf(s->device_name, sizeof s->device_name, "%s", sp_res_str(res, i, 4));
-	snprintf(s->device_type, sizeof s->device_type, "%s", sp_res_str(res, i, 5));
+	sp_utf8_copy(s->device_name, sizeof s->device_name, sp_res_str(res, i, 4));
+	sp_utf8_copy(s->device_type, sizeof s->device_type, sp_res_str(res, i, 5));
 	s->quality = (int)sp_res_ll(res, i, 6, 0);
 	s->started_ms = sp_res_ll(res, i, 7, 0);
 	s->last_ms = sp_res_ll(res, i, 8, 0);

@@ -68,7 +68,7 @@ int sp_level_decode(const char *s, sp_level *out)
 	    n == 0)
 		return -1;
 	out->end_ms = end;
-	snprintf(out->plan_name, sizeof out->plan_name, "%s", s + 3 + n);
+	sp_utf8_copy(out->plan_name, sizeof out->plan_name, s + 3 + n);
 	if (out->level < 0 || out->level > 3 || out->resolution < 0 || out->resolution > 3)
 		return -1;
 	return 0;
@@ -107,8 +107,8 @@ int sp_level_load(long long uid, sp_level *out)
 	} else {
 		out->sub_id = sp_res_ll(&res, 0, 0, 0);
 		out->plan_id = sp_res_ll(&res, 0, 1, 0);
-		snprintf(out->plan_name, sizeof out->plan_name, "%s",
-		         sp_res_str(&res, 0, 2) ? sp_res_str(&res, 0, 2) : "");
+		sp_utf8_copy(out->plan_name, sizeof out->plan_name,
+		             sp_res_str(&res, 0, 2) ? sp_res_str(&res, 0, 2) : "");
 		out->level = (int)sp_res_ll(&res, 0, 3, 0);
 		out->max_streams = (int)sp_res_ll(&res, 0, 4, 1);
 		out->max_devices = (int)sp_res_ll(&res, 0, 5, 1);

@@ -16,9 +16,9 @@
 #define SP_LEVEL_ULTIMATE 3
 
 typedef struct sp_level {
-	int level;         /* 0..3 */
-	long long plan_id; /* the plan in force (the Free plan when none is bought) */
-	char plan_name[64];
+	int level;           /* 0..3 */
+	long long plan_id;   /* the plan in force (the Free plan when none is bought) */
+	char plan_name[201]; /* up to 50 characters of up to 4 bytes */
 	int max_streams;
 	int max_devices;
 	int resolution;   /* 0 480p, 1 720p, 2 1080p, 3 4K */

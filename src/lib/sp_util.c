@@ -375,8 +375,13 @@ size_t sp_utf8_cut(const char *s, size_t n, size_t max)
 
 size_t sp_utf8_copy(char *out, size_t outsz, const char *src)
 {
-	const unsigned char *p = (const unsigned char *)src;
-	size_t n = strlen(src), i = 0, j = 0;
+	const unsigned char *p;
+	size_t n, i = 0, j = 0;
+
+	if (src == NULL)
+		src = "";
+	p = (const unsigned char *)src;
+	n = strlen(src);
 
 	while (i < n) {
 		size_t k = utf8_seq(p + i, n - i);

@@ -67,7 +67,7 @@ long sp_utf8_count(const char *s, size_t n);
  */
 size_t sp_utf8_cut(const char *s, size_t n, size_t max);
 /*
- * Copies the string src into out (size outsz > 0) as valid UTF-8: each byte
+ * Copies the string src (NULL: "") into out (size outsz > 0) as valid UTF-8: each byte
  * that does not start a valid sequence becomes U+FFFD, and the copy is cut
  * at a code-point boundary to fit. Returns the bytes written (without NUL).
  */
