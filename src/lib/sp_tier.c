@@ -123,7 +123,7 @@ int sp_level_load(long long uid, sp_level *out)
 
 static void cache_level(long long uid, const sp_level *l, int only_if_absent)
 {
-	char key[64], val[256];
+	char key[64], val[384]; /* numbers and a plan name of up to 200 bytes */
 	redisReply *rep;
 
 	sp_kv_key(key, sizeof key, "lvl:%lld", uid);
