@@ -46,7 +46,9 @@ static void fail(const char *what)
 		sp_warn("redis %s failed: %s", what,
 		        ctx && ctx->errstr[0] ? ctx->errstr : "no reply");
 	sp_kv_close();
-	retry_after_ms = sp_now_ms() + 1000;
+	/* a quiet caller retries on its own schedule: its failure delays no request */
+	if (!quiet)
+		retry_after_ms = sp_now_ms() + 1000;
 }
 
 int sp_kv_connect(void)

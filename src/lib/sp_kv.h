@@ -28,8 +28,10 @@ redisReply *sp_kv_argv(int argc, const char **argv, const size_t *lens);
 redisReply *sp_kv_eval(sp_kv_script *s, int nkeys, int argc, const char **argv, const size_t *lens);
 void sp_kv_close(void);
 /*
- * While on, failures are not logged (the caller retries them itself, e.g.
- * the metrics flush); returns the previous setting.
+ * While on, failures are not logged and do not start the 1 s reconnect
+ * back-off (the caller retries them itself, e.g. the metrics flush of an
+ * idle process, and the next request should not wait for that); returns
+ * the previous setting.
  */
 int sp_kv_quiet(int on);
 

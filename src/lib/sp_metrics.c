@@ -95,13 +95,15 @@ static struct series *find(const char *name, int create)
 void sp_metrics_add(const char *name, double v)
 {
 	struct series *x = find(name, 1);
+	int was;
 
 	if (x == NULL)
 		x = find(DROPPED, 1), v = 1;
-	if (x->pending == 0 && v != 0)
-		n_pending++;
+	was = x->pending != 0;
 	x->pending += v;
-	if (x->pending == 0)
+	if (!was && x->pending != 0)
+		n_pending++;
+	else if (was && x->pending == 0)
 		n_pending--;
 }
 
@@ -197,7 +199,14 @@ static int send_batch(void)
 	rep = sp_kv_eval(&flush_script, 2, argc, argv, NULL);
 	if (rep == NULL)
 		return -1; /* Redis down or the reply lost: the same batch goes again */
-	/* an error reply leaves nothing to retry: the mark was set first */
+	/*
+	 * An error (e.g. Redis out of memory refusing the script) is retried as
+	 * well: if the script got as far as the mark, the retry is skipped.
+	 */
+	if (rep->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		return -1;
+	}
 	rc = 0;
 	freeReplyObject(rep);
 	for (size_t k = 0; k < n_batch; k++)
@@ -328,12 +337,14 @@ static const struct family *family_of(const char *name)
 
 /*
  * Writes every bucket of the histogram series starting at ps[i], in
- * increasing le order and +Inf last; a bucket no request fell into has no
- * sample in Redis and is written as 0. Returns the index of its last sample.
+ * increasing le order and +Inf last, then its _sum and _count; a bucket no
+ * request fell into has no sample in Redis and is written as 0. Returns the
+ * index of the group's last sample.
  */
 static size_t add_buckets(sp_buf *b, const struct parsed *ps, size_t n, size_t i)
 {
 	size_t j = i, len = strlen(ps[i].labels);
+	const char *sum = "0", *count = "0";
 
 	while (j + 1 < n && ps[j + 1].kind == 1 && strcmp(ps[j + 1].family, ps[i].family) == 0 &&
 	       strcmp(ps[j + 1].labels, ps[i].labels) == 0)
@@ -355,6 +366,17 @@ static size_t add_buckets(sp_buf *b, const struct parsed *ps, size_t n, size_t i
 		            (int)(len > 0 ? len - 1 : 0), ps[i].labels, len > 2 ? "," : "{", bound,
 		            v);
 	}
+	/* then _sum and _count (a sum of zeros was never sent) */
+	while (j + 1 < n && ps[j + 1].kind > 1 && strcmp(ps[j + 1].family, ps[i].family) == 0 &&
+	       strcmp(ps[j + 1].labels, ps[i].labels) == 0) {
+		j++;
+		if (ps[j].kind == 2)
+			sum = ps[j].value;
+		else
+			count = ps[j].value;
+	}
+	sp_buf_addf(b, "%s_sum%s %s\n%s_count%s %s\n", ps[i].family, ps[i].labels, sum,
+	            ps[i].family, ps[i].labels, count);
 	return j;
 }
 
