@@ -183,7 +183,8 @@ static int write_master(const char *dir, int mask, int max, int def, const media
 			if (!(mask & (1 << q)) || (pass == 0) != (q == def))
 				continue;
 			fprintf(f,
-			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,RESOLUTION=%dx%d,"
+			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,RESOLUTION=%"
+			        "dx%d,"
 			        "CODECS=\"%s\",NAME=\"%s\"\n%s/index.m3u8\n",
 			        probes[q].peak_bps, probes[q].avg_bps, probes[q].width,
 			        probes[q].height, probes[q].codecs, renditions[q].name,
@@ -224,6 +225,11 @@ int gen_media(const char *root, const char *src)
 		else
 			printf("gen-media: removed the old sources under %s\n", old);
 	}
+	/* and so is the old benchmark copy beside the media (dev and test stacks now
+	 * serve the source's segment at /bench/segment.ts) */
+	if (pathf(old, sizeof old, "%s/../bench/segment.ts", root) == 0 && unlink(old) == 0 &&
+	    pathf(old, sizeof old, "%s/../bench", root) == 0)
+		rmdir(old);
 	if (sp_db_query(&res, "SELECT id, renditions FROM content", "") != 0) {
 		fprintf(stderr, "gen-media: cannot read the catalogue\n");
 		return 1;

@@ -43,12 +43,12 @@ int media_avc1_codec(const char *profile, int level, char *out, size_t n)
 /* The AAC object type of ffprobe's profile name, as mp4a.40.<type>. */
 static int mp4a_codec(const char *profile, char *out, size_t n)
 {
-	int aot = strcasecmp(profile, "LC") == 0           ? 2
-	          : strcasecmp(profile, "HE-AAC") == 0     ? 5
-	          : strcasecmp(profile, "HE-AACv2") == 0   ? 29
-	          : strcasecmp(profile, "Main") == 0       ? 1
-	          : strcasecmp(profile, "LTP") == 0        ? 4
-	          : 0;
+	int aot = strcasecmp(profile, "LC") == 0         ? 2
+	          : strcasecmp(profile, "HE-AAC") == 0   ? 5
+	          : strcasecmp(profile, "HE-AACv2") == 0 ? 29
+	          : strcasecmp(profile, "Main") == 0     ? 1
+	          : strcasecmp(profile, "LTP") == 0      ? 4
+	                                                 : 0;
 
 	if (aot == 0)
 		return -1;
@@ -121,23 +121,25 @@ static int probe_codecs(const char *seg, media_probe *out)
 			for (int i = 0; i < 6; i++) {
 				size_t kl = strlen(keys[i]);
 				if (l > kl && strncmp(p, keys[i], kl) == 0 && p[kl] == '=')
-					snprintf(f[i], sizeof f[i], "%.*s", (int)(l - kl - 1), p + kl + 1);
+					snprintf(f[i], sizeof f[i], "%.*s", (int)(l - kl - 1),
+					         p + kl + 1);
 			}
 			p = bar ? bar + 1 : NULL;
 		}
 		if (strcmp(f[0], "video") == 0 && video[0] == '\0') {
 			if (strcmp(f[1], "h264") != 0 ||
 			    media_avc1_codec(f[2], atoi(f[3]), video, sizeof video) != 0) {
-				fprintf(stderr, "gen-media: %s: cannot name video codec %s %s\n", seg,
-				        f[1], f[2]);
+				fprintf(stderr, "gen-media: %s: cannot name video codec %s %s\n",
+				        seg, f[1], f[2]);
 				return -1;
 			}
 			out->width = atoi(f[4]);
 			out->height = atoi(f[5]);
 		} else if (strcmp(f[0], "audio") == 0 && audio[0] == '\0') {
-			if (strcmp(f[1], "aac") != 0 || mp4a_codec(f[2], audio, sizeof audio) != 0) {
-				fprintf(stderr, "gen-media: %s: cannot name audio codec %s %s\n", seg,
-				        f[1], f[2]);
+			if (strcmp(f[1], "aac") != 0 ||
+			    mp4a_codec(f[2], audio, sizeof audio) != 0) {
+				fprintf(stderr, "gen-media: %s: cannot name audio codec %s %s\n",
+				        seg, f[1], f[2]);
 				return -1;
 			}
 		}

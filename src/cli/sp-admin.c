@@ -26,16 +26,17 @@
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: sp-admin migrate [--dir DIR]\n"
-	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
-	        "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
-	        "from SP_DEMO_PASSWORD)\n"
-	        "       sp-admin gen-media [DIR] [--source SRC] (HLS test media for every title;\n"
-	        "                                            sources encoded once into SRC, outside\n"
-	        "                                            the web root)\n"
-	        "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
-	        "       sp-admin activate-user EMAIL\n");
+	fprintf(
+	    stderr,
+	    "usage: sp-admin migrate [--dir DIR]\n"
+	    "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
+	    "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
+	    "from SP_DEMO_PASSWORD)\n"
+	    "       sp-admin gen-media [DIR] [--source SRC] (HLS test media for every title;\n"
+	    "                                            sources encoded once into SRC, outside\n"
+	    "                                            the web root)\n"
+	    "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
+	    "       sp-admin activate-user EMAIL\n");
 	return 64;
 }
 

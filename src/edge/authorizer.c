@@ -162,9 +162,10 @@ int main(void)
 		if (ok > 0) {
 			FCGX_FPrintF(fr.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
 		} else if (ok < 0) {
-			FCGX_FPrintF(fr.out, "Status: 503 Service Unavailable\r\nContent-Type: "
-			                     "text/plain\r\nRetry-After: 5\r\nContent-Length: 20\r\n\r\n"
-			                     "Service Unavailable\n");
+			FCGX_FPrintF(fr.out,
+			             "Status: 503 Service Unavailable\r\nContent-Type: "
+			             "text/plain\r\nRetry-After: 5\r\nContent-Length: 20\r\n\r\n"
+			             "Service Unavailable\n");
 			sp_logf(SP_LOG_WARN, "media unavailable: %s", why);
 		} else {
 			FCGX_FPrintF(fr.out, "Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"

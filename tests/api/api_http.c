@@ -133,7 +133,7 @@ static void test_web_server_errors_use_the_json_error_shape(void)
 	api_get(&r, "/no-such-file.txt", NULL);
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	api_free(&r);
-	api_get(&r, "/media/thumbs/no-such-thumb.jpg", NULL);
+	api_get(&r, "/catalogue/thumbs/no-such-thumb.jpg", NULL);
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	api_free(&r);
 }

@@ -203,9 +203,12 @@ static void test_no_file_under_the_media_root_is_served_without_a_valid_token(vo
 static void test_encoder_sources_are_not_served(void)
 {
 	const char *paths[] = {
-	    "/media/_source/2160p/seg_000.ts", "/media/_source/2160p/index.m3u8",
-	    "/media/_source/480p/seg_000.ts",  "/media/t/x/_source/2160p/seg_000.ts",
-	    "/media/_source/",                 "/media/",
+	    "/media/_source/2160p/seg_000.ts",
+	    "/media/_source/2160p/index.m3u8",
+	    "/media/_source/480p/seg_000.ts",
+	    "/media/t/x/_source/2160p/seg_000.ts",
+	    "/media/_source/",
+	    "/media/",
 	};
 	char root[900], path[1000];
 	struct stat st;
@@ -215,8 +218,8 @@ static void test_encoder_sources_are_not_served(void)
 		long st_code;
 		snprintf(url, sizeof url, "%s%s", api_base(), paths[i]);
 		st_code = status_of(url);
-		EXPECT(st_code != 200 && st_code != 0, "GET %s: expected a refusal, got %ld", paths[i],
-		       st_code);
+		EXPECT(st_code != 200 && st_code != 0, "GET %s: expected a refusal, got %ld",
+		       paths[i], st_code);
 	}
 	/* and no media sits in the web root outside /media/ (the old benchmark copy) */
 	checkout_root(root, sizeof root);
@@ -248,14 +251,16 @@ static void test_title_id_with_leading_zero_or_sign_is_refused(void)
 		snprintf(buf, sizeof buf, "%s/media/t/%s/%s%lld/480p/index.m3u8", api_base(), token,
 		         prefixes[i], cid);
 		st = status_of(buf);
-		EXPECT(st == 403, "title %s%lld with the token of title %lld: expected 403, got %ld",
+		EXPECT(st == 403,
+		       "title %s%lld with the token of title %lld: expected 403, got %ld",
 		       prefixes[i], cid, cid, st);
 		snprintf(buf, sizeof buf, "%s/media/%s%lld/480p/index.m3u8?t=%s", api_base(),
 		         prefixes[i], cid, token);
 		st = status_of(buf);
-		EXPECT(st == 403,
-		       "title %s%lld (query form) with the token of title %lld: expected 403, got %ld",
-		       prefixes[i], cid, cid, st);
+		EXPECT(
+		    st == 403,
+		    "title %s%lld (query form) with the token of title %lld: expected 403, got %ld",
+		    prefixes[i], cid, cid, st);
 	}
 out:
 	free(sid);
@@ -336,8 +341,7 @@ static void test_media_token_is_not_written_to_the_access_log(void)
 {
 	long long cid = title(0, 1);
 	api_user u;
-	char *sid = NULL, *url = NULL, *log = NULL, base[1024], token[256], buf[1400],
-	     marker[64];
+	char *sid = NULL, *url = NULL, *log = NULL, base[1024], token[256], buf[1400], marker[64];
 	const char *sig;
 
 	if (viewer(&u, "media-log", 0) != 0)
@@ -364,8 +368,8 @@ static void test_media_token_is_not_written_to_the_access_log(void)
 	EXPECT(log && strstr(log, marker), "the access log records requests (marker %s)", marker);
 	/* the signature alone is secret enough to look for; the whole token too */
 	sig = strrchr(token, '.');
-	EXPECT(log == NULL || strstr(log, token) == NULL,
-	       "the access log holds the media token %s", token);
+	EXPECT(log == NULL || strstr(log, token) == NULL, "the access log holds the media token %s",
+	       token);
 	EXPECT(log == NULL || sig == NULL || strstr(log, sig + 1) == NULL,
 	       "the access log holds the media token's signature %s", sig ? sig + 1 : "");
 out:
@@ -404,7 +408,8 @@ static int inf_attr(const char *line, const char *attr, char *out, size_t n)
 	return -1;
 }
 
-/* ffprobe's lines for a file, one per stream: "codec_name=h264|profile=...|codec_type=video|...". */
+/* ffprobe's lines for a file, one per stream: "codec_name=h264|profile=...|codec_type=video|...".
+ */
 static int ffprobe(const char *file, char *out, size_t n)
 {
 	char cmd[1200];
@@ -429,7 +434,9 @@ static void expected_codecs(const char *probe, char *video, size_t vn, char *aud
 {
 	static const struct {
 		const char *profile, *hex;
-	} avc[] = {{"Constrained Baseline", "42c0"}, {"Baseline", "4200"}, {"Main", "4d40"},
+	} avc[] = {{"Constrained Baseline", "42c0"},
+	           {"Baseline", "4200"},
+	           {"Main", "4d40"},
 	           {"High", "6400"}};
 	char copy[2048], *line, *save = NULL;
 
@@ -446,7 +453,8 @@ static void expected_codecs(const char *probe, char *video, size_t vn, char *aud
 			for (int i = 0; i < 6; i++) {
 				size_t kl = strlen(keys[i]);
 				if (l > kl && strncmp(p, keys[i], kl) == 0 && p[kl] == '=')
-					snprintf(f[i], sizeof f[i], "%.*s", (int)(l - kl - 1), p + kl + 1);
+					snprintf(f[i], sizeof f[i], "%.*s", (int)(l - kl - 1),
+					         p + kl + 1);
 			}
 			p = bar ? bar + 1 : NULL;
 		}
