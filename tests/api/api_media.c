@@ -309,6 +309,50 @@ out:
 	api_user_free(&u);
 }
 
+/* Neither Redis nor MariaDB can say whether the session is live: 503, never the file. */
+static void test_media_is_503_when_neither_redis_nor_mariadb_answers(void)
+{
+	long long cid = title(0, 1);
+	api_user u;
+	api_resp r;
+	char *sid = NULL, *url = NULL, base[1024], token[256], seg[1400];
+	int redis_down = 0, db_down = 0;
+	long st;
+
+	if (viewer(&u, "media-nobackend", 0) != 0)
+		return;
+	if (start(&u, cid, NULL, &sid, &url) != 0 ||
+	    url_parts(url, base, sizeof base, token, sizeof token) != 0)
+		goto out;
+	snprintf(seg, sizeof seg, "%s/480p/seg_000.ts", base);
+	EXPECT(status_of(seg) == 200, "control: the live session's segment answers 200");
+	redis_down = api_redis_stop() == 0;
+	EXPECT(redis_down, "\"$SP_DEV\" stop redis");
+	db_down = api_dev_service("stop", "mariadb", NULL) == 0;
+	EXPECT(db_down, "\"$SP_DEV\" stop mariadb");
+	if (redis_down && db_down) {
+		st = status_of(seg);
+		EXPECT(st == 503, "a segment with Redis and MariaDB stopped: expected 503, got %ld",
+		       st);
+	}
+out:
+	if (db_down)
+		EXPECT(api_dev_service("start", "mariadb", NULL) == 0, "\"$SP_DEV\" start mariadb");
+	api_redis_ensure_started();
+	/* the programs reconnect on their next request */
+	for (int i = 0; i < 50; i++) {
+		api_get(&r, API "/ready", NULL);
+		st = r.status;
+		api_free(&r);
+		if (st == 200)
+			break;
+		usleep(200000);
+	}
+	free(sid);
+	free(url);
+	api_user_free(&u);
+}
+
 /* ---------------------------------------------------------------- access log */
 
 /* The stack's access log as a string (malloc'd), or NULL. */
@@ -611,6 +655,8 @@ int api_suite_media(void)
 	                 test_title_id_with_leading_zero_or_sign_is_refused) ||
 	    !CU_add_test(s, "test_ended_session_media_is_refused_while_redis_is_down",
 	                 test_ended_session_media_is_refused_while_redis_is_down) ||
+	    !CU_add_test(s, "test_media_is_503_when_neither_redis_nor_mariadb_answers",
+	                 test_media_is_503_when_neither_redis_nor_mariadb_answers) ||
 	    !CU_add_test(s, "test_media_token_is_not_written_to_the_access_log",
 	                 test_media_token_is_not_written_to_the_access_log) ||
 	    !CU_add_test(s, "test_master_playlist_declares_what_the_segments_are",
