@@ -183,9 +183,8 @@ static int write_master(const char *dir, int mask, int max, int def, const media
 			if (!(mask & (1 << q)) || (pass == 0) != (q == def))
 				continue;
 			fprintf(f,
-			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,RESOLUTION=%"
-			        "dx%d,"
-			        "CODECS=\"%s\",NAME=\"%s\"\n%s/index.m3u8\n",
+			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,"
+			        "RESOLUTION=%dx%d,CODECS=\"%s\",NAME=\"%s\"\n%s/index.m3u8\n",
 			        probes[q].peak_bps, probes[q].avg_bps, probes[q].width,
 			        probes[q].height, probes[q].codecs, renditions[q].name,
 			        renditions[q].name);

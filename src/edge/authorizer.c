@@ -6,8 +6,10 @@
  *
  * The client asks for /media/t/<token>/<content>/<file>; the web server
  * rewrites that to /media/<content>/<file>?t=<token> (so the file is found
- * under the media root) and asks this program first. A 200 lets the request
- * through, anything else is the client's 403.
+ * under the media root) and asks this program first, as it does for every
+ * other URL below /media/ (all refused). A 200 lets the request through; a
+ * 403 refuses it; a 503 says neither Redis nor MariaDB could tell whether
+ * the session is live.
  */
 #include "sp_app.h"
 #include "sp_config.h"
