@@ -1,11 +1,14 @@
 /*
  * sp-admin gen-media: real HLS test media made with ffmpeg. One short,
  * low-bitrate source per rendition is encoded once (H.264 + AAC in MPEG-TS,
- * which browsers play through MSE), then each title gets the renditions its
- * level allows as hard links, plus one master playlist per (highest allowed,
- * default) pair so a session's URL lists only what its plan may play.
+ * which browsers play through MSE) into a source directory outside the web
+ * root, then each title gets the renditions its level allows as hard links,
+ * plus one master playlist per (highest allowed, default) pair so a
+ * session's URL lists only what its plan may play. The playlists declare
+ * what ffprobe measures in the files (codecs, resolution, bit rates).
  */
 #include "gen_media.h"
+#include "media_probe.h"
 #include "sp_db.h"
 #include "sp_util.h"
 
@@ -22,13 +25,12 @@
 static const struct {
 	const char *name; /* directory and playlist name */
 	int w, h;
-	long bandwidth;
 	const char *vbit;
 } renditions[4] = {
-    {"480p", 854, 480, 500000, "350k"},
-    {"720p", 1280, 720, 900000, "700k"},
-    {"1080p", 1920, 1080, 1600000, "1300k"},
-    {"2160p", 3840, 2160, 3200000, "2800k"},
+    {"480p", 854, 480, "350k"},
+    {"720p", 1280, 720, "700k"},
+    {"1080p", 1920, 1080, "1300k"},
+    {"2160p", 3840, 2160, "2800k"},
 };
 
 /* snprintf for paths: -1 instead of a silently cut path. */
@@ -98,7 +100,7 @@ static int encode(const char *src, int q)
 	                "-preset",
 	                "ultrafast",
 	                "-profile:v",
-	                "main",
+	                "baseline",
 	                "-pix_fmt",
 	                "yuv420p",
 	                "-b:v",
@@ -163,8 +165,9 @@ static int link_rendition(const char *src, const char *dst)
 	return rc;
 }
 
-/* master-<max>-<default>.m3u8: renditions 0..max the title has, the default first. */
-static int write_master(const char *dir, int mask, int max, int def)
+/* master-<max>-<default>.m3u8: renditions 0..max the title has, the default first,
+ * each described as probed. */
+static int write_master(const char *dir, int mask, int max, int def, const media_probe probes[4])
 {
 	char path[1100];
 	FILE *f;
@@ -180,41 +183,52 @@ static int write_master(const char *dir, int mask, int max, int def)
 			if (!(mask & (1 << q)) || (pass == 0) != (q == def))
 				continue;
 			fprintf(f,
-			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,RESOLUTION=%dx%d,"
-			        "CODECS=\"avc1.4d401f,mp4a.40.2\",NAME=\"%s\"\n%s/index.m3u8\n",
-			        renditions[q].bandwidth, renditions[q].w, renditions[q].h,
-			        renditions[q].name, renditions[q].name);
+			        "#EXT-X-STREAM-INF:BANDWIDTH=%ld,AVERAGE-BANDWIDTH=%ld,"
+			        "RESOLUTION=%dx%d,CODECS=\"%s\",NAME=\"%s\"\n%s/index.m3u8\n",
+			        probes[q].peak_bps, probes[q].avg_bps, probes[q].width,
+			        probes[q].height, probes[q].codecs, renditions[q].name,
+			        renditions[q].name);
 		}
 	}
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-int gen_media(const char *root)
+int gen_media(const char *root, const char *src)
 {
-	char src[1024];
+	char old[1100];
+	media_probe probes[4];
+	struct stat st;
 	sp_res res;
 	int made = 0;
 
-	if (pathf(src, sizeof src, "%s/_source", root) != 0)
+	if (src == NULL || src[0] == '\0') {
+		fprintf(stderr, "gen-media: no source directory (--source or media.source_dir)\n");
 		return 1;
+	}
 	for (int q = 0; q < 4; q++) {
 		if (encode(src, q) != 0) {
 			fprintf(stderr, "gen-media: ffmpeg failed for %s (is ffmpeg installed?)\n",
 			        renditions[q].name);
 			return 1;
 		}
+		char dir[1100];
+		if (pathf(dir, sizeof dir, "%s/%s", src, renditions[q].name) != 0 ||
+		    media_probe_rendition(dir, &probes[q]) != 0)
+			return 1;
 	}
-	/* a plain static copy of one segment, the benchmark's reference for the authorizer */
-	{
-		char bench[1100], from[1100], to[1200];
-		if (pathf(bench, sizeof bench, "%s/../bench", root) == 0 && sp_mkdirs(bench) == 0 &&
-		    pathf(from, sizeof from, "%s/480p/seg_000.ts", src) == 0 &&
-		    pathf(to, sizeof to, "%s/segment.ts", bench) == 0) {
-			unlink(to);
-			if (link(from, to) != 0)
-				fprintf(stderr, "gen-media: no benchmark copy at %s\n", to);
-		}
+	/* sources kept in the web root by earlier versions are taken out of it */
+	if (pathf(old, sizeof old, "%s/_source", root) == 0 && stat(old, &st) == 0) {
+		char *argv[] = {"rm", "-rf", "--", old, NULL};
+		if (run(argv) != 0)
+			fprintf(stderr, "gen-media: cannot remove %s\n", old);
+		else
+			printf("gen-media: removed the old sources under %s\n", old);
 	}
+	/* and so is the old benchmark copy beside the media (dev and test stacks now
+	 * serve the source's segment at /bench/segment.ts) */
+	if (pathf(old, sizeof old, "%s/../bench/segment.ts", root) == 0 && unlink(old) == 0 &&
+	    pathf(old, sizeof old, "%s/../bench", root) == 0)
+		rmdir(old);
 	if (sp_db_query(&res, "SELECT id, renditions FROM content", "") != 0) {
 		fprintf(stderr, "gen-media: cannot read the catalogue\n");
 		return 1;
@@ -237,7 +251,8 @@ int gen_media(const char *root)
 		}
 		for (int max = 0; max < 4; max++)
 			for (int def = 0; def <= max; def++)
-				if ((mask & (1 << def)) && write_master(dir, mask, max, def) != 0)
+				if ((mask & (1 << def)) &&
+				    write_master(dir, mask, max, def, probes) != 0)
 					goto fail;
 		made++;
 	}

@@ -26,14 +26,17 @@
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: sp-admin migrate [--dir DIR]\n"
-	        "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
-	        "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
-	        "from SP_DEMO_PASSWORD)\n"
-	        "       sp-admin gen-media [DIR]             (HLS test media for every title)\n"
-	        "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
-	        "       sp-admin activate-user EMAIL\n");
+	fprintf(
+	    stderr,
+	    "usage: sp-admin migrate [--dir DIR]\n"
+	    "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
+	    "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
+	    "from SP_DEMO_PASSWORD)\n"
+	    "       sp-admin gen-media [DIR] [--source SRC] (HLS test media for every title;\n"
+	    "                                            sources encoded once into SRC, outside\n"
+	    "                                            the web root)\n"
+	    "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
+	    "       sp-admin activate-user EMAIL\n");
 	return 64;
 }
 
@@ -334,7 +337,16 @@ int main(int argc, char **argv)
 			dir = argv[3];
 		rc = cmd_migrate(dir);
 	} else if (strcmp(argv[1], "gen-media") == 0) {
-		rc = gen_media(argc >= 3 ? argv[2] : sp_conf_str("media.dir", "www/media"));
+		/* gen-media [DIR] [--source SRC]: SRC must lie outside the web root */
+		const char *dir = sp_conf_str("media.dir", "www/media");
+		const char *src = sp_conf_str("media.source_dir", "");
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+				src = argv[++i];
+			else
+				dir = argv[i];
+		}
+		rc = gen_media(dir, src);
 	} else if (strcmp(argv[1], "seed") == 0) {
 		rc = cmd_seed(argc >= 4 && strcmp(argv[2], "--sql-dir") == 0 ? argv[3]
 		                                                             : SP_DEFAULT_SQL_DIR);

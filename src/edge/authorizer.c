@@ -6,8 +6,10 @@
  *
  * The client asks for /media/t/<token>/<content>/<file>; the web server
  * rewrites that to /media/<content>/<file>?t=<token> (so the file is found
- * under the media root) and asks this program first. A 200 lets the request
- * through, anything else is the client's 403.
+ * under the media root) and asks this program first, as it does for every
+ * other URL below /media/ (all refused). A 200 lets the request through; a
+ * 403 refuses it; a 503 says neither Redis nor MariaDB could tell whether
+ * the session is live.
  */
 #include "sp_app.h"
 #include "sp_config.h"
@@ -62,23 +64,6 @@ static int needed_quality(const char *file)
 	return -1;
 }
 
-/* Live in MariaDB: for a session Redis does not know yet (started while this
- * process's Redis view lagged a restart). */
-static int live_in_db(const char *sid)
-{
-	sp_res res;
-	int live;
-
-	if (sp_db_query(&res,
-	                "SELECT 1 FROM stream_sessions WHERE id = ? AND ended_at IS NULL AND "
-	                "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
-	                "sl", sid, (long long)sp_cfg.stream_stale_seconds) != 0)
-		return 0;
-	live = res.nrows == 1;
-	sp_res_free(&res);
-	return live;
-}
-
 /* Extracts t=<token> from the query string. */
 static const char *query_token(const char *qs, size_t *len)
 {
@@ -98,8 +83,11 @@ static const char *query_token(const char *qs, size_t *len)
 }
 
 /*
- * The decision. The path is the rewritten one (/media/<content>/<file>),
- * from SCRIPT_NAME or the REQUEST_URI.
+ * The decision: 1 allow, 0 refuse (403), -1 neither Redis nor MariaDB could
+ * say whether the session is live (503). The path is the original
+ * (/media/t/<token>/<content>/<file>) or the rewritten one
+ * (/media/<content>/<file>?t=<token>); every other path under /media/ is
+ * refused, so nothing there is ever served without a valid token.
  */
 static int allowed(FCGX_ParamArray env, const char **why)
 {
@@ -110,6 +98,7 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	size_t tlen = 0;
 	sp_media_claims c;
 	long long cid;
+	const char *slash;
 	int need, live;
 	char *end;
 
@@ -136,18 +125,19 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	if (sp_media_verify(tok, tlen, sp_now_ms() / 1000, &c) != 0)
 		return 0;
 	*why = "wrong title";
-	cid = strtoll(path + 1, &end, 10);
-	if (cid != c.content_id || *end != '/')
+	/* the id as written canonically: "05" or "+5" is not title 5 */
+	slash = strchr(path + 1, '/');
+	if (slash == NULL || sp_parse_id(path + 1, (size_t)(slash - path - 1), &cid) != 0 ||
+	    cid != c.content_id)
 		return 0;
 	*why = "rendition above the plan";
-	need = needed_quality(end + 1);
+	need = needed_quality(slash + 1);
 	if (need < 0 || need > c.max_quality)
 		return 0;
-	/* the session must still be live; without Redis, signature and expiry decide */
+	/* the session must still be live: Redis, else MariaDB; neither answering is no answer */
 	live = sp_stream_is_live(c.sid);
-	*why = "session ended";
-	/* Redis may lag a session admitted while it was away: MariaDB has the record */
-	return live != 0 || live_in_db(c.sid);
+	*why = live < 0 ? "cannot tell whether the session is live" : "session ended";
+	return live;
 }
 
 int main(void)
@@ -170,8 +160,15 @@ int main(void)
 	FCGX_InitRequest(&fr, 0, 0);
 	while (FCGX_Accept_r(&fr) >= 0) {
 		const char *why = "";
-		if (allowed(fr.envp, &why)) {
+		int ok = allowed(fr.envp, &why);
+		if (ok > 0) {
 			FCGX_FPrintF(fr.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+		} else if (ok < 0) {
+			FCGX_FPrintF(fr.out,
+			             "Status: 503 Service Unavailable\r\nContent-Type: "
+			             "text/plain\r\nRetry-After: 5\r\nContent-Length: 20\r\n\r\n"
+			             "Service Unavailable\n");
+			sp_logf(SP_LOG_WARN, "media unavailable: %s", why);
 		} else {
 			FCGX_FPrintF(fr.out, "Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"
 			                     "Content-Length: 10\r\n\r\nForbidden\n");

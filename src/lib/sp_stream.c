@@ -823,25 +823,49 @@ int sp_stream_list(long long uid, sp_session **out, size_t *n)
 	return 0;
 }
 
+/* Live in MariaDB, the record of every session: 1 live, 0 not, -1 no answer. */
+static int live_in_db(const char *sid)
+{
+	sp_res res;
+	int live;
+
+	if (sp_db_query(&res,
+	                "SELECT 1 FROM stream_sessions WHERE id = ? AND ended_at IS NULL AND "
+	                "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	                "sl", sid, (long long)sp_cfg.stream_stale_seconds) != 0)
+		return -1;
+	live = res.nrows == 1;
+	sp_res_free(&res);
+	return live;
+}
+
+/*
+ * Redis answers first; when it says "not live" MariaDB is asked too (Redis
+ * may lag a session admitted while it was away), and when Redis cannot be
+ * reached MariaDB decides alone, so an ended session never plays again just
+ * because Redis is down.
+ */
 int sp_stream_is_live(const char *sid)
 {
 	char hkey[96], a_now[24], a_stale[24];
 	redisReply *rep;
-	int live;
+	int live = -1, db;
 
 	keys_for(0, sid, NULL, hkey, NULL, NULL);
 	snprintf(a_now, sizeof a_now, "%lld", (long long)sp_now_ms());
 	snprintf(a_stale, sizeof a_stale, "%lld", stale_ms());
 	const char *args[] = {hkey, a_now, a_stale};
 	rep = sp_kv_eval(&live_script, 1, 3, args, NULL);
-	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-		if (rep)
-			freeReplyObject(rep);
-		return -1;
-	}
-	live = rep->integer == 1;
-	freeReplyObject(rep);
-	return live;
+	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
+		live = rep->integer == 1;
+	if (rep)
+		freeReplyObject(rep);
+	if (live == 1)
+		return 1;
+	db = live_in_db(sid);
+	if (db >= 0)
+		return db;
+	return live == 0 ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- worker */

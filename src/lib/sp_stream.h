@@ -88,7 +88,7 @@ enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position,
                                   long long *content_id);
 /* The caller's live sessions, oldest first. 0 ok. */
 int sp_stream_list(long long uid, sp_session **out, size_t *n);
-/* For the media authorizer: 1 live, 0 not live, -1 cannot tell (Redis down). */
+/* For the media authorizer: 1 live, 0 not live (Redis, else MariaDB), -1 neither answered. */
 int sp_stream_is_live(const char *sid);
 /* A device was removed: it no longer holds a slot in the cached device set. */
 void sp_stream_forget_devices(long long uid);

@@ -416,6 +416,24 @@ int sp_parse_ll(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+int sp_parse_id(const char *s, size_t n, long long *out)
+{
+	const long long max = (long long)1 << 62;
+	long long v = 0;
+
+	if (s == NULL || n == 0 || n > 19 || s[0] == '0')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (max - (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 int sp_mkdirs(const char *path)
 {
 	char tmp[1024];

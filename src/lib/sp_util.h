@@ -78,5 +78,10 @@ int sp_mkdirs(const char *path);
 
 /* Parses a base-10 integer in [min, max] from the whole of s; 0 on success. */
 int sp_parse_ll(const char *s, long long min, long long max, long long *out);
+/*
+ * Parses a row id written canonically in s[0..n): decimal digits only, no
+ * sign, no leading zero, 1 .. 2^62; 0 on success. "05", "+5", "0" are not ids.
+ */
+int sp_parse_id(const char *s, size_t n, long long *out);
 
 #endif

@@ -163,6 +163,7 @@ int api_suite_subscriptions(void);
 int api_suite_users(void);
 int api_suite_content(void);
 int api_suite_stream(void);
+int api_suite_media(void);
 int api_suite_deploy(void);
 
 #endif

@@ -133,7 +133,7 @@ static void test_web_server_errors_use_the_json_error_shape(void)
 	api_get(&r, "/no-such-file.txt", NULL);
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	api_free(&r);
-	api_get(&r, "/media/thumbs/no-such-thumb.jpg", NULL);
+	api_get(&r, "/catalogue/thumbs/no-such-thumb.jpg", NULL);
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	api_free(&r);
 }
@@ -1106,6 +1106,23 @@ static void test_metrics_answer_200_right_after_redis_restart(void)
 
 /* ---------------------------------------------------------------- registry */
 
+/* Static files, the web client and media alike: a same-origin MSE player (hls.js) may
+ * use blob: media sources and workers, and nothing else is widened. */
+static void test_static_files_csp_allows_a_same_origin_mse_player(void)
+{
+	const char *want = "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; "
+	                   "frame-ancestors 'none'";
+	const char *paths[] = {"/", "/index.html", "/media/1/480p/index.m3u8"};
+	api_resp r;
+
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		api_get(&r, paths[i], NULL);
+		EXPECT(r.status != 0, "GET %s answered", paths[i]);
+		EXPECT_HEADER(r, "Content-Security-Policy", want);
+		api_free(&r);
+	}
+}
+
 static int suite_cleanup(void)
 {
 	api_redis_ensure_started();
@@ -1148,6 +1165,7 @@ int api_suite_http(void)
 	ADD(test_logout_during_redis_outage_stays_revoked_after_recovery);
 	ADD(test_logout_before_redis_outage_stays_revoked);
 	ADD(test_metrics_answer_200_right_after_redis_restart);
+	ADD(test_static_files_csp_allows_a_same_origin_mse_player);
 #undef ADD
 	return 0;
 }

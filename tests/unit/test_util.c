@@ -97,6 +97,27 @@ static void test_parse_ll_bounds(void)
 	CU_ASSERT_EQUAL(sp_parse_ll("99999999999999999999999", 1, 100, &v), -1);
 }
 
+static void test_parse_id_is_canonical(void)
+{
+	long long v = 0;
+
+	CU_ASSERT_EQUAL(sp_parse_id("5", 1, &v), 0);
+	CU_ASSERT_EQUAL(v, 5);
+	CU_ASSERT_EQUAL(sp_parse_id("5/480p", 1, &v), 0);
+	CU_ASSERT_EQUAL(sp_parse_id("4611686018427387904", 19, &v), 0);
+	CU_ASSERT_EQUAL(v, (long long)1 << 62);
+	CU_ASSERT_EQUAL(sp_parse_id("05", 2, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("0", 1, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("+5", 2, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("-5", 2, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id(" 5", 2, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("5a", 2, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("", 0, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("4611686018427387905", 19, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("9223372036854775808", 19, &v), -1);
+	CU_ASSERT_EQUAL(sp_parse_id("18446744073709551621", 20, &v), -1);
+}
+
 static void test_ct_equal(void)
 {
 	CU_ASSERT_TRUE(sp_ct_equal("abc", 3, "abc", 3));
@@ -143,6 +164,7 @@ void suite_util(void)
 	ADD_TEST(s, test_utf8_cut_stops_between_characters);
 	ADD_TEST(s, test_utf8_copy_fits_and_stays_valid);
 	ADD_TEST(s, test_parse_ll_bounds);
+	ADD_TEST(s, test_parse_id_is_canonical);
 	ADD_TEST(s, test_ct_equal);
 	ADD_TEST(s, test_random_hex_is_fresh);
 	ADD_TEST(s, test_sha256_known_vector);
