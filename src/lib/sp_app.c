@@ -306,26 +306,55 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 }
 
 /*
- * Before blocking in accept: while counts wait to be sent, wait for the next
- * connection no longer than until their flush is due, and flush if none came,
- * so an idle process's counts reach /metrics within about a second instead
- * of waiting for its next request. The listening socket is FastCGI's fd 0.
+ * SIGTERM (the web server or the service manager stopping the program): the
+ * request in hand is finished, then the loop leaves. SA_RESTART keeps the
+ * request's own reads and writes from failing with EINTR; the wait below
+ * polls, which a signal always interrupts, and libfcgi's accept is told
+ * through FCGX_ShutdownPending.
+ */
+static volatile sig_atomic_t stopping;
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+static void catch_sigterm(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigterm;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/*
+ * Waits for a connection on the listening socket (FastCGI's fd 0) and sends
+ * pending counts when their flush falls due, so an idle process's counts
+ * reach /metrics within about a second instead of waiting for its next
+ * request. No single wait exceeds a second, so a SIGTERM that lands just
+ * before one is still seen promptly. -1: stop.
  */
 static int wait_for_request(void)
 {
 	struct pollfd p = {.fd = 0, .events = POLLIN};
-	long due;
 
-	while ((due = sp_metrics_due_in_ms()) >= 0) {
-		int n = poll(&p, 1, (int)due);
+	while (!stopping) {
+		long due = sp_metrics_due_in_ms();
+		int n = poll(&p, 1, due >= 0 && due < 1000 ? (int)due : 1000);
+
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return 0; /* not a socket we can poll: accept decides */
 		if (n == 0)
-			sp_metrics_flush(1); /* Redis away: the counts wait for the next turn */
+			sp_metrics_flush(0); /* Redis away: the counts wait for the next turn */
 	}
-	return 0;
+	return -1;
 }
 
 /* After Redis (re)connects: replay what may have been missed while it was away. */
@@ -344,6 +373,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	signal(SIGPIPE, SIG_IGN);
+	catch_sigterm(); /* before FCGX_Init, which installs its own only over the default */
 	sp_log_init(app->name, getenv("SP_LOG_LEVEL"));
 	if (sp_settings_load(NULL, err, sizeof err) != 0) {
 		sp_log(SP_LOG_ERROR, err, NULL);
@@ -382,6 +412,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		sp_metrics_flush(0);
 		sp_req_free(&r);
 	}
+	sp_info("%s stopping", app->name);
 	sp_metrics_flush(1);
 	sp_db_close();
 	sp_kv_close();

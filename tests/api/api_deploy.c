@@ -1,13 +1,16 @@
 /*
  * API tests of how the stack is deployed: backing services reachable by the
- * stack's own user only, and a deployment without a payment provider never
- * granting a paid plan. Some restart a server of the stack with other settings.
+ * stack's own user only, a deployment without a payment provider never
+ * granting a paid plan, and programs that stop with the web server. Some
+ * restart a server of the stack, some with other settings.
  */
 #include "api_client.h"
 
 #include "sp_config.h"
 #include "sp_db.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +188,106 @@ static void test_unknown_payment_provider_is_refused_at_start(void)
 	EXPECT(strstr(err, "payment.provider") != NULL, "the refusal names the key: %s", err);
 }
 
+/*
+ * The pids of the web server's children (the FastCGI programs it started),
+ * from the pid file next to the stack's config. Returns how many, at most max.
+ */
+static size_t web_children(pid_t *out, size_t max)
+{
+	char path[1200], line[512];
+	const char *conf = getenv("SP_CONFIG");
+	size_t n = 0;
+	long web = 0;
+	FILE *f;
+	DIR *d;
+	struct dirent *e;
+
+	if (conf == NULL)
+		return 0;
+	snprintf(path, sizeof path, "%.*s/run/lighttpd.pid", (int)(strrchr(conf, '/') - conf),
+	         conf);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &web) != 1)
+		web = 0;
+	fclose(f);
+	if (web <= 0 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL && n < max) {
+		long ppid = 0;
+		char *p;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		/* "pid (comm) state ppid": comm may hold spaces, so read after its ')' */
+		if (fgets(line, sizeof line, f) && (p = strrchr(line, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == web)
+			out[n++] = (pid_t)atol(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* 1 while pid runs (a zombie waiting for its reaper has stopped). */
+static int running(pid_t pid)
+{
+	char path[64], line[512], *p;
+	int alive = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof line, f) && (p = strrchr(line, ')')) != NULL)
+		alive = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return alive;
+}
+
+/*
+ * Stopping the web server stops its programs, even while Redis is away and
+ * their request counts wait to be sent (they used to keep waiting for Redis
+ * and outlive the stop).
+ */
+static void test_programs_stop_with_the_web_server_while_redis_is_away(void)
+{
+	static const char *const paths[] = {API "/health", API "/content",
+	                                    API "/subscriptions/plans", API "/auth/me",
+	                                    API "/stream/sessions"};
+	pid_t kids[64];
+	size_t n, left = 0;
+	api_resp r = {0};
+
+	n = web_children(kids, 64);
+	EXPECT(n >= 5, "found the web server's programs (%zu)", n);
+	EXPECT(api_dev_service("stop", "redis", NULL) == 0, "Redis stopped");
+	for (int round = 0; round < 4; round++)
+		for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+			api_get(&r, paths[i], NULL);
+			api_free(&r);
+		}
+	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
+	for (int wait = 0; wait < 50; wait++) {
+		left = 0;
+		for (size_t i = 0; i < n; i++)
+			left += running(kids[i]) ? 1 : 0;
+		if (left == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	EXPECT(left == 0, "%zu of %zu programs still run 5 s after the web server stopped", left,
+	       n);
+	for (size_t i = 0; i < n; i++)
+		if (running(kids[i]))
+			kill(kids[i],
+			     SIGKILL); /* what the test itself started: leave nothing behind */
+	EXPECT(api_dev_service("start", "redis", NULL) == 0, "Redis started again");
+	EXPECT(api_dev_service("start", "web", NULL) == 0, "web server started again");
+}
+
 int api_suite_deploy(void)
 {
 	CU_pSuite s = CU_add_suite("deploy", NULL, NULL);
@@ -198,6 +301,7 @@ int api_suite_deploy(void)
 	ADD(test_other_local_users_cannot_reach_mariadb_or_redis);
 	ADD(test_paid_subscribe_without_payment_provider_is_503_and_writes_nothing);
 	ADD(test_unknown_payment_provider_is_refused_at_start);
+	ADD(test_programs_stop_with_the_web_server_while_redis_is_away);
 #undef ADD
 	return 0;
 }
