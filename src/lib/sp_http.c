@@ -4,7 +4,7 @@
  */
 #include "sp_http.h"
 #include "sp_config.h"
-#include "sp_jsonv.h"
+#include "sp_json.h"
 #include "sp_log.h"
 
 #include <arpa/inet.h>
@@ -428,12 +428,6 @@ void sp_add_header(sp_req *r, const char *name, const char *value)
 	sp_buf_adds(&r->headers, "\r\n");
 }
 
-const char *sp_json_text(json_object *o)
-{
-	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
 static void finish_json(sp_req *r, int status, json_object *root)
 {
 	if (r->responded) {
@@ -641,24 +635,4 @@ void sp_send(sp_req *r)
 			r->write(r->io, r->body_out.data, r->body_out.len);
 	}
 	sp_buf_free(&h);
-}
-
-json_object *sp_json_str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-json_object *sp_json_time(int64_t ms)
-{
-	char iso[32];
-
-	sp_iso8601(ms, iso);
-	return json_object_new_string(iso);
-}
-
-json_object *sp_json_dbtime(const char *s)
-{
-	int64_t ms = sp_parse_db_time(s);
-
-	return ms < 0 ? NULL : sp_json_time(ms);
 }

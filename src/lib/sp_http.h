@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "sp_json.h"
 #include "sp_util.h"
 
 #define SP_API_BASE    "/api/v1"
@@ -150,12 +151,5 @@ void sp_no_content(sp_req *r, int status);
 /* Writes status line, headers and body through r->write. */
 void sp_send(sp_req *r);
 const char *sp_status_text(int status);
-
-/* json-c helpers */
-json_object *sp_json_str_or_null(const char *s);
-json_object *sp_json_time(int64_t ms);
-/* DATETIME text from MariaDB ("YYYY-MM-DD HH:MM:SS.fff") -> ISO 8601 string or null. */
-json_object *sp_json_dbtime(const char *s);
-const char *sp_json_text(json_object *o);
 
 #endif

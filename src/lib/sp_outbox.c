@@ -4,7 +4,7 @@
  */
 #include "sp_outbox.h"
 #include "sp_db.h"
-#include "sp_http.h"
+#include "sp_json.h"
 #include "sp_seal.h"
 
 #include <openssl/crypto.h>

@@ -3,7 +3,7 @@
  * current-subscription summary, the subscriptions area).
  */
 #include "sp_sub.h"
-#include "sp_http.h"
+#include "sp_json.h"
 #include "sp_tier.h"
 
 #include <stdlib.h>

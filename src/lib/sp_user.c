@@ -4,7 +4,7 @@
  */
 #include "sp_user.h"
 #include "sp_auth.h"
-#include "sp_http.h"
+#include "sp_json.h"
 #include "sp_kv.h"
 #include "sp_sub.h"
 

@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -264,32 +263,6 @@ int sp_v_int(sp_req *r, json_object *o, const char *field, int required, long lo
 	}
 	*out = x;
 	return SP_V_OK;
-}
-
-int sp_json_number_ll(json_object *v, long long min, long long max, long long *out)
-{
-	double d;
-
-	if (v == NULL)
-		return -1;
-	if (json_object_is_type(v, json_type_int)) {
-		long long x = json_object_get_int64(v);
-		if (x < min || x > max)
-			return -2;
-		*out = x;
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_double))
-		return -1;
-	d = trunc(json_object_get_double(v));
-	/* (double)min and (double)max may round outward: compare strictly inside them */
-	if (!isfinite(d) || d < (double)min || d > (double)max || d >= 9223372036854775807.0 ||
-	    d < -9223372036854775807.0)
-		return -2;
-	*out = (long long)d;
-	if (*out < min || *out > max)
-		return -2;
-	return 0;
 }
 
 int sp_v_bool(sp_req *r, json_object *o, const char *field, int required, int *out)

@@ -32,13 +32,6 @@ int sp_v_phone(sp_req *r, json_object *o, const char *field, char *out, size_t o
 int sp_v_int(sp_req *r, json_object *o, const char *field, int required, long long min,
              long long max, long long *out);
 int sp_v_bool(sp_req *r, json_object *o, const char *field, int required, int *out);
-/*
- * A JSON number in [min, max] into *out: an integer as it is, a double cut
- * toward zero. The range is checked on the double before it is converted
- * (converting an out-of-range double is undefined behaviour), so 1e300, NaN
- * or -1e19 are refused, not wrapped. 0 ok, -1 not a number, -2 out of range.
- */
-int sp_json_number_ll(json_object *v, long long min, long long max, long long *out);
 /* A query parameter integer; absent -> def. */
 int sp_v_query_int(sp_req *r, const char *name, long long def, long long min, long long max,
                    long long *out);

@@ -1,10 +1,14 @@
 /*
- * A strict RFC 8259 syntax check run before json-c parses a body: json-c
- * is lenient (single quotes, NaN, Infinity, raw control characters), and
- * the contract calls anything that is not JSON a 400 MALFORMED_JSON.
+ * JSON values below the HTTP layer: a strict RFC 8259 syntax check run
+ * before json-c parses a body (json-c is lenient: single quotes, NaN,
+ * Infinity, raw control characters, and the contract calls anything that is
+ * not JSON a 400 MALFORMED_JSON), and the value helpers every module that
+ * builds or reads JSON shares.
  */
-#include "sp_jsonv.h"
+#include "sp_json.h"
+#include "sp_util.h"
 
+#include <math.h>
 #include <string.h>
 
 struct cur {
@@ -177,4 +181,58 @@ int sp_json_check(const char *s, size_t n, int max_depth)
 		return -1;
 	ws(&c);
 	return c.p == c.end ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- values */
+
+json_object *sp_json_str_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *sp_json_time(int64_t ms)
+{
+	char iso[32];
+
+	sp_iso8601(ms, iso);
+	return json_object_new_string(iso);
+}
+
+json_object *sp_json_dbtime(const char *s)
+{
+	int64_t ms = sp_parse_db_time(s);
+
+	return ms < 0 ? NULL : sp_json_time(ms);
+}
+
+const char *sp_json_text(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int sp_json_number_ll(json_object *v, long long min, long long max, long long *out)
+{
+	double d;
+
+	if (v == NULL)
+		return -1;
+	if (json_object_is_type(v, json_type_int)) {
+		long long x = json_object_get_int64(v);
+		if (x < min || x > max)
+			return -2;
+		*out = x;
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_double))
+		return -1;
+	d = trunc(json_object_get_double(v));
+	/* (double)min and (double)max may round outward: compare strictly inside them */
+	if (!isfinite(d) || d < (double)min || d > (double)max || d >= 9223372036854775807.0 ||
+	    d < -9223372036854775807.0)
+		return -2;
+	*out = (long long)d;
+	if (*out < min || *out > max)
+		return -2;
+	return 0;
 }
