@@ -27,14 +27,16 @@ static int auth_forgot_password(sp_req *r);
 static int auth_reset_password(sp_req *r);
 
 static const sp_route routes[] = {
-    {"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL},
-    {"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL},
-    {"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_me, NULL},
-    {"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL, NULL},
-    {"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL},
-    {"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
-    {"POST", "/auth/forgot-password", auth_forgot_password, SP_AUTH_NONE, 0, NULL, NULL},
-    {"POST", "/auth/reset-password", auth_reset_password, SP_AUTH_NONE, 0, NULL, NULL},
+    {"POST", "/auth/register", auth_register, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL, SP_NO_INPUT},
+    {"POST", "/auth/login", auth_login, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL, SP_NO_INPUT},
+    {"GET", "/auth/me", auth_me, SP_AUTH_REQUIRED, SP_NO_BODY, sp_prefetch_me, NULL, SP_NO_INPUT},
+    {"PUT", "/auth/change-password", auth_change_password, SP_AUTH_REQUIRED, 0, NULL, NULL,
+     SP_NO_INPUT},
+    {"POST", "/auth/refresh", auth_refresh, SP_AUTH_NONE, SP_RL_AUTH, NULL, NULL, SP_NO_INPUT},
+    {"POST", "/auth/logout", auth_logout, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    {"POST", "/auth/forgot-password", auth_forgot_password, SP_AUTH_NONE, 0, NULL, NULL,
+     SP_NO_INPUT},
+    {"POST", "/auth/reset-password", auth_reset_password, SP_AUTH_NONE, 0, NULL, NULL, SP_NO_INPUT},
 };
 
 /* ---------------------------------------------------------------- sessions */

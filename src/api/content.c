@@ -9,6 +9,7 @@
 #include "sp_metrics.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_tier.h"
 #include "sp_valid.h"
 
@@ -18,34 +19,55 @@
 #include <string.h>
 #include <strings.h>
 
+/* The listing's query, normalised (it is also the cache key). */
+struct list_q {
+	int type;         /* index in content_types, -1 any */
+	char genre[201];  /* up to 50 characters of up to 4 bytes */
+	int level_f;      /* accessLevel filter, -1 any */
+	char search[256]; /* boolean-mode query built from words only, "" none */
+	int has_search;
+	int sort, desc, locked;
+	long long page, limit;
+};
+
+/* ?limit= of the featured and trending lists. */
+struct limit_in {
+	long long limit;
+};
+
 static int content_list(sp_req *r);
 static int content_featured(sp_req *r);
 static int content_trending(sp_req *r);
 static int content_details(sp_req *r);
+static int parse_list(sp_req *r, void *in);
+static int parse_limit(sp_req *r, void *in);
 static int list_key(sp_req *r, long long uid, char *key, size_t n);
 static int details_key(sp_req *r, long long uid, char *key, size_t n);
 int content_create(sp_req *r);
 int content_update(sp_req *r);
 int content_delete(sp_req *r);
+int content_parse_create(sp_req *r, void *in);
+int content_parse_update(sp_req *r, void *in);
 
 static const sp_route routes[] = {
-    {"GET", "/content", content_list, SP_AUTH_OPTIONAL, SP_NO_BODY | SP_RL_SEARCH, list_key, NULL},
-    {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL},
-    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL},
-    {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key, NULL},
-    {"POST", "/content", content_create, SP_AUTH_ADMIN, 0, NULL, NULL},
-    {"PUT", "/content/:id", content_update, SP_AUTH_ADMIN, 0, NULL, NULL},
-    {"DELETE", "/content/:id", content_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL, NULL},
+    {"GET", "/content", content_list, SP_AUTH_OPTIONAL, SP_NO_BODY | SP_RL_SEARCH, list_key, NULL,
+     SP_INPUT(parse_list, struct list_q)},
+    {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(parse_limit, struct limit_in)},
+    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(parse_limit, struct limit_in)},
+    {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key, NULL,
+     SP_INPUT(content_parse_id, struct content_id_in)},
+    {"POST", "/content", content_create, SP_AUTH_ADMIN, 0, NULL, NULL,
+     SP_INPUT(content_parse_create, struct content_in)},
+    {"PUT", "/content/:id", content_update, SP_AUTH_ADMIN, 0, NULL, NULL,
+     SP_INPUT(content_parse_update, struct content_update_in)},
+    {"DELETE", "/content/:id", content_delete, SP_AUTH_ADMIN, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(content_parse_id, struct content_id_in)},
 };
 
 #define LIST_TTL    60
 #define DETAILS_TTL 3600
-
-static int unavailable(sp_req *r)
-{
-	sp_fail_unavailable(r);
-	return -1;
-}
 
 /*
  * The caller's level for the catalogue: anonymous callers are Free. Sets
@@ -79,18 +101,12 @@ static void cache_hit(sp_req *r)
 
 /* ---------------------------------------------------------------- listing */
 
-static const char *const types[] = {"movie", "series", "documentary", "short", "trailer"};
 static const char *const sorts[] = {"releaseDate", "views", "rating", "title"};
 
-struct list_q {
-	int type;         /* index in types, -1 any */
-	char genre[201];  /* up to 50 characters of up to 4 bytes */
-	int level_f;      /* accessLevel filter, -1 any */
-	char search[256]; /* boolean-mode query built from words only, "" none */
-	int has_search;
-	int sort, desc, locked;
-	long long page, limit;
-};
+static int sort_parse(const char *s)
+{
+	return sp_enum_index(sorts, 4, s);
+}
 
 /* InnoDB's default full-text stopwords: never indexed, so never required. */
 static int stopword(const unsigned char *w, size_t n)
@@ -144,83 +160,34 @@ static void search_terms(const char *in, char *out, size_t outsz)
 		out[o - 1] = '\0';
 }
 
-static int parse_list(sp_req *r, struct list_q *q, int report)
+static int parse_list(sp_req *r, void *in)
 {
+	struct list_q *q = in;
 	const char *v;
-	int n_err = (int)r->n_errors;
 
-#define BAD(f, m)                                                                                  \
-	do {                                                                                       \
-		if (report)                                                                        \
-			sp_field_error_add(r, f, m);                                               \
-		else                                                                               \
-			return -1;                                                                 \
-	} while (0)
-	memset(q, 0, sizeof *q);
 	q->type = -1;
 	q->level_f = -1;
-	q->desc = 1;
-	if ((v = sp_query(r, "type")) != NULL) {
-		for (int i = 0; i < 5; i++)
-			if (strcmp(v, types[i]) == 0)
-				q->type = i;
-		if (q->type < 0)
-			BAD("type", "must be one of movie, series, documentary, short, trailer");
+	sp_v_query_enum(r, "type", content_type_parse,
+	                "must be one of movie, series, documentary, short, trailer", &q->type);
+	if (sp_v_query_text(r, "genre", 1, 50, "must be 1 to 50 characters", &v) == SP_V_OK)
+		snprintf(q->genre, sizeof q->genre, "%s", v);
+	sp_v_query_enum(r, "accessLevel", sp_tier_parse,
+	                "must be one of Free, Basic, Premium, Ultimate", &q->level_f);
+	if ((v = sp_query(r, "search")) != NULL && v[0] != '\0' &&
+	    sp_v_query_text(r, "search", 0, 200, "must be valid text of at most 200 characters",
+	                    &v) == SP_V_OK) {
+		q->has_search = 1;
+		search_terms(v, q->search, sizeof q->search);
 	}
-	if ((v = sp_query(r, "genre")) != NULL) {
-		long n = sp_utf8_count(v, strlen(v));
-		if (n < 1 || n > 50)
-			BAD("genre", "must be 1 to 50 characters");
-		else
-			snprintf(q->genre, sizeof q->genre, "%s", v);
-	}
-	if ((v = sp_query(r, "accessLevel")) != NULL && (q->level_f = sp_tier_parse(v)) < 0)
-		BAD("accessLevel", "must be one of Free, Basic, Premium, Ultimate");
-	if ((v = sp_query(r, "search")) != NULL && v[0] != '\0') {
-		long n = sp_utf8_count(v, strlen(v));
-		if (n < 0 || n > 200)
-			BAD("search", "must be valid text of at most 200 characters");
-		else {
-			q->has_search = 1;
-			search_terms(v, q->search, sizeof q->search);
-		}
-	}
-	q->sort = 0;
-	if ((v = sp_query(r, "sortBy")) != NULL) {
-		q->sort = -1;
-		for (int i = 0; i < 4; i++)
-			if (strcmp(v, sorts[i]) == 0)
-				q->sort = i;
-		if (q->sort < 0) {
-			q->sort = 0;
-			BAD("sortBy", "must be one of releaseDate, views, rating, title");
-		}
-	}
+	sp_v_query_enum(r, "sortBy", sort_parse, "must be one of releaseDate, views, rating, title",
+	                &q->sort);
 	q->desc = q->sort != 3; /* newest, most viewed, best rated first; titles A to Z */
-	if ((v = sp_query(r, "order")) != NULL) {
-		if (strcasecmp(v, "asc") == 0)
-			q->desc = 0;
-		else if (strcasecmp(v, "desc") == 0)
-			q->desc = 1;
-		else
-			BAD("order", "must be asc or desc");
-	}
-	if ((v = sp_query(r, "includeLocked")) != NULL) {
-		if (strcmp(v, "true") == 0)
-			q->locked = 1;
-		else if (strcmp(v, "false") != 0)
-			BAD("includeLocked", "must be true or false");
-	}
-	if (report) {
-		sp_v_query_int(r, "page", 1, 1, 100000, &q->page);
-		sp_v_query_int(r, "limit", 20, 1, 100, &q->limit);
-	} else {
-		if (sp_v_query_int(r, "page", 1, 1, 100000, &q->page) == SP_V_INVALID ||
-		    sp_v_query_int(r, "limit", 20, 1, 100, &q->limit) == SP_V_INVALID)
-			return -1;
-	}
-#undef BAD
-	return (int)r->n_errors > n_err ? -1 : 0;
+	sp_v_query_enum(r, "order", sp_parse_order, "must be asc or desc", &q->desc);
+	sp_v_query_enum(r, "includeLocked", sp_parse_bool_word, "must be true or false",
+	                &q->locked);
+	sp_v_query_int(r, "page", 1, 1, 100000, &q->page);
+	sp_v_query_int(r, "limit", 20, 1, 100, &q->limit);
+	return 0;
 }
 
 /* The normalised query as a cache key; {L} becomes the caller's level. */
@@ -235,23 +202,12 @@ static void list_cache_key(const struct list_q *q, const char *level, char *key,
 	            q->limit);
 	sp_sha256_hex(b.data, b.len, h);
 	sp_buf_free(&b);
-	snprintf(key, n, "catalog:{V}:list:%s:%.32s", level, h);
+	sp_key_catalog_list(key, n, level, h);
 }
 
 static int list_key(sp_req *r, long long uid, char *key, size_t n)
 {
-	struct list_q q;
-
-	if (parse_list(r, &q, 0) != 0) {
-		/* the handler reports these errors itself */
-		for (size_t i = 0; i < r->n_errors; i++) {
-			free(r->errors[i].field);
-			free(r->errors[i].message);
-		}
-		r->n_errors = 0;
-		return -1;
-	}
-	list_cache_key(&q, uid ? "{L}" : "0", key, n);
+	list_cache_key(r->in, uid ? "{L}" : "0", key, n);
 	return 0;
 }
 
@@ -283,7 +239,7 @@ static const char *const count_sql[2] = {"SELECT COUNT(*)" LIST_FROM,
 
 static int content_list(sp_req *r)
 {
-	struct list_q q;
+	const struct list_q *q = r->in;
 	int level, cached, all;
 	const char *type, *genre;
 	long long total;
@@ -291,37 +247,37 @@ static int content_list(sp_req *r)
 	json_object *arr, *data, *extra, *pg;
 	char key[128], lv[4];
 
-	if (parse_list(r, &q, 1) != 0)
-		return sp_fail_validation(r);
 	if (caller_level(r, &level, &cached) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	if (r->prefetched && cached) {
 		cache_hit(r);
 		return 0;
 	}
 	sp_cache_count("catalog", 0);
-	all = q.locked;
-	type = q.type >= 0 ? types[q.type] : NULL;
-	genre = q.genre[0] ? q.genre : NULL;
-	if (q.has_search && q.search[0] == '\0') {
+	all = q->locked;
+	type = q->type >= 0 ? content_types[q->type] : NULL;
+	genre = q->genre[0] ? q->genre : NULL;
+	if (q->has_search && q->search[0] == '\0') {
 		/* nothing searchable in the text: an empty page, no query */
 		total = 0;
 		memset(&res, 0, sizeof res);
 	} else {
-		if ((q.has_search ? sp_db_query(&res, count_sql[1], "iissiisss", all, level, type,
-		                                type, q.level_f, q.level_f, genre, genre, q.search)
-		                  : sp_db_query(&res, count_sql[0], "iissiiss", all, level, type,
-		                                type, q.level_f, q.level_f, genre, genre)) != 0)
-			return unavailable(r);
+		if ((q->has_search
+		         ? sp_db_query(&res, count_sql[1], "iissiisss", all, level, type, type,
+		                       q->level_f, q->level_f, genre, genre, q->search)
+		         : sp_db_query(&res, count_sql[0], "iissiiss", all, level, type, type,
+		                       q->level_f, q->level_f, genre, genre)) != 0)
+			return sp_unavailable(r);
 		total = sp_res_ll(&res, 0, 0, 0);
 		sp_res_free(&res);
-		if ((q.has_search ? sp_db_query(&res, list_sql[1][q.sort][q.desc], "iissiisssll",
-		                                all, level, type, type, q.level_f, q.level_f, genre,
-		                                genre, q.search, q.limit, (q.page - 1) * q.limit)
-		                  : sp_db_query(&res, list_sql[0][q.sort][q.desc], "iissiissll",
-		                                all, level, type, type, q.level_f, q.level_f, genre,
-		                                genre, q.limit, (q.page - 1) * q.limit)) != 0)
-			return unavailable(r);
+		if ((q->has_search
+		         ? sp_db_query(&res, list_sql[1][q->sort][q->desc], "iissiisssll", all,
+		                       level, type, type, q->level_f, q->level_f, genre, genre,
+		                       q->search, q->limit, (q->page - 1) * q->limit)
+		         : sp_db_query(&res, list_sql[0][q->sort][q->desc], "iissiissll", all,
+		                       level, type, type, q->level_f, q->level_f, genre, genre,
+		                       q->limit, (q->page - 1) * q->limit)) != 0)
+			return sp_unavailable(r);
 	}
 	arr = json_object_new_array();
 	for (size_t i = 0; i < res.nrows; i++)
@@ -333,19 +289,28 @@ static int content_list(sp_req *r)
 	json_object_object_add(extra, "count",
 	                       json_object_new_int((int)json_object_array_length(arr)));
 	pg = json_object_new_object();
-	json_object_object_add(pg, "page", json_object_new_int64(q.page));
-	json_object_object_add(pg, "limit", json_object_new_int64(q.limit));
+	json_object_object_add(pg, "page", json_object_new_int64(q->page));
+	json_object_object_add(pg, "limit", json_object_new_int64(q->limit));
 	json_object_object_add(pg, "total", json_object_new_int64(total));
-	json_object_object_add(pg, "pages", json_object_new_int64((total + q.limit - 1) / q.limit));
+	json_object_object_add(pg, "pages",
+	                       json_object_new_int64((total + q->limit - 1) / q->limit));
 	json_object_object_add(extra, "pagination", pg);
 	sp_ok_ex(r, 200, NULL, data, extra);
 	snprintf(lv, sizeof lv, "%d", level);
-	list_cache_key(&q, lv, key, sizeof key);
-	sp_cache_put(CATALOG_GROUP, key, r->body_out.data, LIST_TTL);
+	list_cache_key(q, lv, key, sizeof key);
+	sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, LIST_TTL);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- featured, trending */
+
+static int parse_limit(sp_req *r, void *in)
+{
+	struct limit_in *q = in;
+
+	sp_v_query_int(r, "limit", 20, 1, 50, &q->limit);
+	return 0;
+}
 
 static int reply_items(sp_req *r, sp_res *res, int level)
 {
@@ -365,21 +330,18 @@ static int reply_items(sp_req *r, sp_res *res, int level)
 
 static int content_featured(sp_req *r)
 {
-	long long limit;
+	const struct limit_in *q = r->in;
 	int level, cached;
 	sp_res res;
 
-	sp_v_query_int(r, "limit", 20, 1, 50, &limit);
-	if (r->n_errors)
-		return sp_fail_validation(r);
 	if (caller_level(r, &level, &cached) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	/* featured titles are shown to everyone, each with canAccess for the caller */
 	if (sp_db_query(&res,
 	                "SELECT " CONTENT_COLS " FROM content c WHERE c.is_active = 1 AND "
 	                "c.is_featured = 1 ORDER BY c.views DESC, c.id LIMIT ?",
-	                "l", limit) != 0)
-		return unavailable(r);
+	                "l", q->limit) != 0)
+		return sp_unavailable(r);
 	return reply_items(r, &res, level);
 }
 
@@ -389,15 +351,12 @@ static int content_featured(sp_req *r)
  */
 static int content_trending(sp_req *r)
 {
-	long long limit;
+	const struct limit_in *q = r->in;
 	int level, cached;
 	sp_res res;
 
-	sp_v_query_int(r, "limit", 20, 1, 50, &limit);
-	if (r->n_errors)
-		return sp_fail_validation(r);
 	if (caller_level(r, &level, &cached) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	if (sp_db_query(
 	        &res,
 	        "SELECT " CONTENT_COLS " FROM content c LEFT JOIN (SELECT content_id, COUNT(*) "
@@ -405,8 +364,8 @@ static int content_trending(sp_req *r)
 	        "UTC_TIMESTAMP(3) - INTERVAL 7 DAY GROUP BY content_id) t ON t.content_id = "
 	        "c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, 0) DESC, c.views DESC, c.id "
 	        "LIMIT ?",
-	        "l", limit) != 0)
-		return unavailable(r);
+	        "l", q->limit) != 0)
+		return sp_unavailable(r);
 	return reply_items(r, &res, level);
 }
 
@@ -414,26 +373,43 @@ static int content_trending(sp_req *r)
 
 static int details_key(sp_req *r, long long uid, char *key, size_t n)
 {
-	long long id;
+	const struct content_id_in *q = r->in;
 
-	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &id) != 0)
-		return -1;
-	snprintf(key, n, "catalog:{V}:item:%lld:%s", id, uid ? "{L}" : "0");
+	sp_key_catalog_item(key, n, q->id, uid ? "{L}" : "0");
 	return 0;
+}
+
+/* Other titles the caller may watch, sharing a genre, most viewed first. */
+static json_object *recommendations(long long id, int level)
+{
+	sp_res res;
+	json_object *recs;
+
+	if (sp_db_query(&res,
+	                "SELECT " CONTENT_COLS
+	                " FROM content c WHERE c.is_active = 1 AND c.id <> ? "
+	                "AND c.access_level <= ? AND EXISTS (SELECT 1 FROM content_genres g1 JOIN "
+	                "content_genres g2 ON g2.genre = g1.genre WHERE g1.content_id = c.id AND "
+	                "g2.content_id = ?) ORDER BY c.views DESC, c.id LIMIT 10",
+	                "lil", id, level, id) != 0)
+		return NULL;
+	recs = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++)
+		json_object_array_add(recs, content_item_json(&res, i, level));
+	sp_res_free(&res);
+	return recs;
 }
 
 static int content_details(sp_req *r)
 {
-	long long id;
+	const struct content_id_in *q = r->in;
 	int level, cached, admin = r->authenticated && strcmp(r->role, "admin") == 0;
 	sp_res res;
 	json_object *item, *recs, *data;
-	char key[96];
+	char key[96], lv[4];
 
-	if (content_path_id(r, &id) != 0)
-		return -1;
 	if (caller_level(r, &level, &cached) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	/* admins also see deactivated titles, so their answers are never cached */
 	if (r->prefetched && cached && !admin) {
 		cache_hit(r);
@@ -441,30 +417,18 @@ static int content_details(sp_req *r)
 	}
 	sp_cache_count("catalog", 0);
 	if (sp_db_query(&res, "SELECT " CONTENT_DETAIL_COLS " FROM content c WHERE c.id = ?", "l",
-	                id) != 0)
-		return unavailable(r);
-	if (res.nrows == 0 || (!admin && sp_res_ll(&res, 0, CONTENT_NCOLS + 6, 0) != 1)) {
+	                q->id) != 0)
+		return sp_unavailable(r);
+	if (res.nrows == 0 || (!admin && sp_res_ll(&res, 0, CC_ACTIVE, 0) != 1)) {
 		sp_res_free(&res);
-		sp_fail(r, 404, "NOT_FOUND", "Content not found");
-		return -1;
+		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
 	}
 	item = content_detail_json(&res, 0, level);
 	sp_res_free(&res);
-	/* other titles the caller may watch, sharing a genre, most viewed first */
-	if (sp_db_query(&res,
-	                "SELECT " CONTENT_COLS
-	                " FROM content c WHERE c.is_active = 1 AND c.id <> ? "
-	                "AND c.access_level <= ? AND EXISTS (SELECT 1 FROM content_genres g1 JOIN "
-	                "content_genres g2 ON g2.genre = g1.genre WHERE g1.content_id = c.id AND "
-	                "g2.content_id = ?) ORDER BY c.views DESC, c.id LIMIT 10",
-	                "lil", id, level, id) != 0) {
+	if ((recs = recommendations(q->id, level)) == NULL) {
 		json_object_put(item);
-		return unavailable(r);
+		return sp_unavailable(r);
 	}
-	recs = json_object_new_array();
-	for (size_t i = 0; i < res.nrows; i++)
-		json_object_array_add(recs, content_item_json(&res, i, level));
-	sp_res_free(&res);
 	data = json_object_new_object();
 	json_object_object_add(data, "canAccess",
 	                       json_object_get(json_object_object_get(item, "canAccess")));
@@ -472,17 +436,18 @@ static int content_details(sp_req *r)
 	json_object_object_add(data, "recommendations", recs);
 	sp_ok(r, 200, NULL, data);
 	if (!admin) {
-		snprintf(key, sizeof key, "catalog:{V}:item:%lld:%d", id, level);
-		sp_cache_put(CATALOG_GROUP, key, r->body_out.data, DETAILS_TTL);
+		snprintf(lv, sizeof lv, "%d", level);
+		sp_key_catalog_item(key, sizeof key, q->id, lv);
+		sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, DETAILS_TTL);
 	}
 	return 0;
 }
 
 static int init(void)
 {
-	sp_cache_register_group(CATALOG_GROUP);
+	sp_cache_register_group(SP_GROUP_CATALOG);
 	/* pages and details are also kept in this process, checked by version */
-	sp_cache_local(CATALOG_GROUP);
+	sp_cache_local(SP_GROUP_CATALOG);
 	return 0;
 }
 

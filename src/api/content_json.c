@@ -48,30 +48,34 @@ json_object *content_item_json(const sp_res *res, size_t row, int level)
 {
 	json_object *c = json_object_new_object();
 	json_object *rating = json_object_new_object();
-	int item_level = (int)sp_res_ll(res, row, 5, 0);
+	int item_level = (int)sp_res_ll(res, row, CC_ACCESS_LEVEL, 0);
 
-	json_object_object_add(c, "id", sp_json_str_or_null(sp_res_str(res, row, 0)));
-	json_object_object_add(c, "title", sp_json_str_or_null(sp_res_str(res, row, 1)));
-	json_object_object_add(c, "description", sp_json_str_or_null(sp_res_str(res, row, 2)));
-	json_object_object_add(c, "type", sp_json_str_or_null(sp_res_str(res, row, 3)));
-	json_object_object_add(c, "genre", parse_array(sp_res_str(res, row, 4)));
+#define STR(col) sp_json_str_or_null(sp_res_str(res, row, col))
+	json_object_object_add(c, "id", STR(CC_ID));
+	json_object_object_add(c, "title", STR(CC_TITLE));
+	json_object_object_add(c, "description", STR(CC_DESCRIPTION));
+	json_object_object_add(c, "type", STR(CC_TYPE));
+	json_object_object_add(c, "genre", parse_array(sp_res_str(res, row, CC_GENRES)));
 	json_object_object_add(c, "accessLevel", json_object_new_string(sp_tier_name(item_level)));
-	json_object_object_add(c, "duration", json_object_new_int((int)sp_res_ll(res, row, 6, 0)));
-	json_object_object_add(c, "releaseDate", date_json(sp_res_str(res, row, 7)));
-	json_object_object_add(rating, "average", sp_json_money(sp_res_str(res, row, 8)));
-	json_object_object_add(rating, "count", json_object_new_int64(sp_res_ll(res, row, 9, 0)));
+	json_object_object_add(c, "duration",
+	                       json_object_new_int((int)sp_res_ll(res, row, CC_DURATION, 0)));
+	json_object_object_add(c, "releaseDate", date_json(sp_res_str(res, row, CC_RELEASE_DATE)));
+	json_object_object_add(rating, "average",
+	                       sp_json_money(sp_res_str(res, row, CC_RATING_AVG)));
+	json_object_object_add(rating, "count",
+	                       json_object_new_int64(sp_res_ll(res, row, CC_RATING_COUNT, 0)));
 	json_object_object_add(c, "rating", rating);
-	json_object_object_add(c, "ageRating", sp_json_str_or_null(sp_res_str(res, row, 10)));
-	json_object_object_add(c, "thumbnailUrl", sp_json_str_or_null(sp_res_str(res, row, 11)));
-	json_object_object_add(c, "bannerUrl", sp_json_str_or_null(sp_res_str(res, row, 12)));
-	json_object_object_add(c, "trailerUrl", sp_json_str_or_null(sp_res_str(res, row, 13)));
-	json_object_object_add(c, "director", sp_json_str_or_null(sp_res_str(res, row, 14)));
-	json_object_object_add(c, "language", sp_json_str_or_null(sp_res_str(res, row, 15)));
+	json_object_object_add(c, "ageRating", STR(CC_AGE_RATING));
+	json_object_object_add(c, "thumbnailUrl", STR(CC_THUMBNAIL_URL));
+	json_object_object_add(c, "bannerUrl", STR(CC_BANNER_URL));
+	json_object_object_add(c, "trailerUrl", STR(CC_TRAILER_URL));
+	json_object_object_add(c, "director", STR(CC_DIRECTOR));
+	json_object_object_add(c, "language", STR(CC_LANGUAGE));
 	json_object_object_add(c, "resolution",
-	                       content_renditions_json((int)sp_res_ll(res, row, 16, 1)));
+	                       content_renditions_json((int)sp_res_ll(res, row, CC_RENDITIONS, 1)));
 	json_object_object_add(c, "isFeatured",
-	                       json_object_new_boolean(sp_res_ll(res, row, 17, 0) == 1));
-	json_object_object_add(c, "views", json_object_new_int64(sp_res_ll(res, row, 18, 0)));
+	                       json_object_new_boolean(sp_res_ll(res, row, CC_FEATURED, 0) == 1));
+	json_object_object_add(c, "views", json_object_new_int64(sp_res_ll(res, row, CC_VIEWS, 0)));
 	json_object_object_add(c, "canAccess", json_object_new_boolean(item_level <= level));
 	return c;
 }
@@ -79,26 +83,32 @@ json_object *content_item_json(const sp_res *res, size_t row, int level)
 json_object *content_detail_json(const sp_res *res, size_t row, int level)
 {
 	json_object *c = content_item_json(res, row, level);
-	size_t k = CONTENT_NCOLS;
 
-	json_object_object_add(c, "cast", parse_array(sp_res_str(res, row, k + 0)));
-	json_object_object_add(c, "producer", sp_json_str_or_null(sp_res_str(res, row, k + 1)));
-	json_object_object_add(c, "studio", sp_json_str_or_null(sp_res_str(res, row, k + 2)));
-	json_object_object_add(c, "subtitles", parse_array(sp_res_str(res, row, k + 3)));
-	json_object_object_add(c, "tags", parse_array(sp_res_str(res, row, k + 4)));
-	json_object_object_add(c, "likes", json_object_new_int64(sp_res_ll(res, row, k + 5, 0)));
+	json_object_object_add(c, "cast", parse_array(sp_res_str(res, row, CC_CAST)));
+	json_object_object_add(c, "producer", STR(CC_PRODUCER));
+	json_object_object_add(c, "studio", STR(CC_STUDIO));
+	json_object_object_add(c, "subtitles", parse_array(sp_res_str(res, row, CC_SUBTITLES)));
+	json_object_object_add(c, "tags", parse_array(sp_res_str(res, row, CC_TAGS)));
+	json_object_object_add(c, "likes", json_object_new_int64(sp_res_ll(res, row, CC_LIKES, 0)));
 	json_object_object_add(c, "isActive",
-	                       json_object_new_boolean(sp_res_ll(res, row, k + 6, 0) == 1));
-	json_object_object_add(c, "createdAt", sp_json_dbtime(sp_res_str(res, row, k + 7)));
-	json_object_object_add(c, "updatedAt", sp_json_dbtime(sp_res_str(res, row, k + 8)));
+	                       json_object_new_boolean(sp_res_ll(res, row, CC_ACTIVE, 0) == 1));
+	json_object_object_add(c, "createdAt", sp_json_dbtime(sp_res_str(res, row, CC_CREATED_AT)));
+	json_object_object_add(c, "updatedAt", sp_json_dbtime(sp_res_str(res, row, CC_UPDATED_AT)));
+#undef STR
 	return c;
 }
 
-int content_path_id(sp_req *r, long long *out)
+int content_parse_id(sp_req *r, void *in)
 {
-	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, out) != 0) {
-		sp_field_error_add(r, "id", "must be a positive integer id");
-		return sp_fail_validation(r);
-	}
+	struct content_id_in *q = in;
+
+	sp_v_path_id(r, "id", "Content not found", &q->id);
 	return 0;
+}
+
+const char *const content_types[5] = {"movie", "series", "documentary", "short", "trailer"};
+
+int content_type_parse(const char *s)
+{
+	return sp_enum_index(content_types, 5, s);
 }

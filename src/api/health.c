@@ -16,10 +16,11 @@ static int health_ready(sp_req *r);
 static int health_metrics(sp_req *r);
 
 static const sp_route routes[] = {
-    {"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL, NULL},
-    {"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL, NULL},
+    {"GET", "/health", health_live, SP_AUTH_NONE, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    {"GET", "/ready", health_ready, SP_AUTH_NONE, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
     /* the (loopback-only) scraper is not throttled: its limit headers are read, not counted */
-    {"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY | SP_RL_PEEK, NULL, NULL},
+    {"GET", "=/metrics", health_metrics, SP_AUTH_NONE, SP_NO_BODY | SP_RL_PEEK, NULL, NULL,
+     SP_NO_INPUT},
 };
 
 static int64_t started_ms;

@@ -7,6 +7,7 @@
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_log.h"
 #include "sp_media.h"
 #include "sp_stream.h"
@@ -18,30 +19,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What a start asks for: the title (path), the device and a quality (body). */
+struct start_in {
+	long long content_id;
+	char device_id[129], device_name[401], device_type[129];
+	int quality; /* -1: the best the plan allows */
+};
+
+/* A heartbeat or a stop: the session and where playback is. */
+struct session_in {
+	char sid[33];
+	long long position;
+};
+
 static int stream_start(sp_req *r);
 static int stream_heartbeat(sp_req *r);
-static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
 static int stream_stop(sp_req *r);
 static int stream_sessions(sp_req *r);
 static int stream_end(sp_req *r);
+static int parse_start(sp_req *r, void *in);
+static int parse_session_body(sp_req *r, void *in);
+static int parse_session_path(sp_req *r, void *in);
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n);
+static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
 
 static const sp_route routes[] = {
     /* the heartbeat runs inside the gate's round trip (one Redis call per beat) */
-    {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, SP_BODY_FIRST, NULL,
-     heartbeat_step},
+    {"POST", "/content/stream/heartbeat", stream_heartbeat, SP_AUTH_REQUIRED, 0, NULL,
+     heartbeat_step, SP_INPUT(parse_session_body, struct session_in)},
     {"POST", "/content/:id/stream", stream_start, SP_AUTH_REQUIRED, SP_RL_STREAM, content_meta_key,
-     NULL},
-    {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL, NULL},
-    {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
-    {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
+     NULL, SP_INPUT(parse_start, struct start_in)},
+    {"POST", "/stream/stop", stream_stop, SP_AUTH_REQUIRED, 0, NULL, NULL,
+     SP_INPUT(parse_session_body, struct session_in)},
+    {"GET", "/stream/sessions", stream_sessions, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_NO_INPUT},
+    {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(parse_session_path, struct session_in)},
 };
-
-static int unavailable(sp_req *r)
-{
-	sp_fail_unavailable(r);
-	return -1;
-}
 
 static json_object *session_json(const sp_session *s)
 {
@@ -62,16 +76,13 @@ static json_object *session_json(const sp_session *s)
 	return o;
 }
 
+/* ---------------------------------------------------------------- input */
+
 /* A device id: 1-128 printable characters. */
-static int v_device(sp_req *r, const char *field, char *out, size_t n)
+static void v_device(sp_req *r, const char *field, char *out, size_t n)
 {
-	if (sp_v_text(r, r->json, field, 1, 1, 128, out, n) != SP_V_OK)
-		return -1;
-	if (out[0] == '\x01') {
+	if (sp_v_text(r, r->json, field, 1, 1, 128, out, n) == SP_V_OK && out[0] == '\x01')
 		sp_field_error_add(r, field, "must be printable text");
-		return -1;
-	}
-	return 0;
 }
 
 /* A session id: 32 lowercase hex characters. */
@@ -85,6 +96,60 @@ static int valid_sid(const char *s)
 	return 1;
 }
 
+static int parse_start(sp_req *r, void *in)
+{
+	struct start_in *q = in;
+	char qtext[16];
+
+	sp_v_path_id(r, "id", "Content not found", &q->content_id);
+	v_device(r, "deviceId", q->device_id, sizeof q->device_id);
+	sp_v_text(r, r->json, "deviceName", 1, 1, 100, q->device_name, sizeof q->device_name);
+	if (sp_v_text(r, r->json, "deviceType", 0, 1, 32, q->device_type, sizeof q->device_type) !=
+	    SP_V_OK)
+		snprintf(q->device_type, sizeof q->device_type, "unknown");
+	q->quality = -1;
+	if (sp_v_text(r, r->json, "quality", 0, 1, 8, qtext, sizeof qtext) == SP_V_OK &&
+	    (q->quality = sp_resolution_parse(qtext)) < 0)
+		sp_field_error_add(r, "quality", "must be one of 480p, 720p, 1080p, 4K");
+	return 0;
+}
+
+/* {sessionId, playbackPosition?} of a heartbeat or a stop (position 0 when absent). */
+static int parse_session_body(sp_req *r, void *in)
+{
+	struct session_in *q = in;
+	json_object *o;
+	const char *v = NULL;
+
+	if (json_object_object_get_ex(r->json, "sessionId", &o) && o &&
+	    json_object_is_type(o, json_type_string))
+		v = json_object_get_string(o);
+	if (v == NULL)
+		sp_field_error_add(r, "sessionId", "is required");
+	else if (!valid_sid(v))
+		sp_field_error_add(r, "sessionId", "must be a session id");
+	else
+		snprintf(q->sid, sizeof q->sid, "%s", v);
+	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
+	    sp_json_number_ll(o, 0, 10000000, &q->position) != 0)
+		sp_field_error_add(r, "playbackPosition", "must be seconds from 0 to 10000000");
+	return 0;
+}
+
+/* A session named in the path: an id the service never issued is no session. */
+static int parse_session_path(sp_req *r, void *in)
+{
+	struct session_in *q = in;
+	const char *sid = sp_param(r, "sessionId");
+
+	if (!valid_sid(sid))
+		sp_input_not_found(r, "No such session");
+	else
+		snprintf(q->sid, sizeof q->sid, "%s", sid);
+	q->position = -1; /* not known */
+	return 0;
+}
+
 /* ---------------------------------------------------------------- start */
 
 /*
@@ -94,12 +159,10 @@ static int valid_sid(const char *s)
  */
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n)
 {
-	long long cid;
+	const struct start_in *q = r->in;
 
 	(void)uid;
-	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &cid) != 0)
-		return -1;
-	snprintf(key, n, "catalog:{V}:meta:%lld", cid);
+	sp_key_catalog_meta(key, n, q->content_id);
 	return 0;
 }
 
@@ -122,9 +185,9 @@ static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
 	*level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
 	*renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
 	sp_res_free(&res);
-	snprintf(key, sizeof key, "catalog:{V}:meta:%lld", cid);
+	sp_key_catalog_meta(key, sizeof key, cid);
 	snprintf(val, sizeof val, "%d|%d", *level, *renditions);
-	sp_cache_put("catalog", key, val, 3600);
+	sp_cache_put(SP_GROUP_CATALOG, key, val, 3600);
 	return *level >= 0;
 }
 
@@ -235,191 +298,165 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 	return -1;
 }
 
-static int stream_start(sp_req *r)
+/* 403 when the title needs a better plan than the caller's; 0 when it may be watched. */
+static int check_tier(sp_req *r, const sp_level *l, int content_level)
 {
-	char name[401], type[129], qtext[16];
-	long long cid;
-	int rq = -1, content_level, renditions, dirty, granted, top, current = 0;
-	sp_level l;
-	sp_session s;
-	sp_session *live = NULL;
-	size_t n_live = 0;
-	char replaced[33], token[192], url[512];
-	sp_media_claims mc;
-	json_object *data;
-	int64_t exp_ms;
+	char msg[128];
 
-	memset(&s, 0, sizeof s);
-	if (sp_parse_ll(sp_param(r, "id"), 1, (long long)1 << 62, &cid) != 0)
-		sp_field_error_add(r, "id", "must be a positive integer id");
-	v_device(r, "deviceId", s.device_id, sizeof s.device_id);
-	sp_v_text(r, r->json, "deviceName", 1, 1, 100, name, sizeof name);
-	if (sp_v_text(r, r->json, "deviceType", 0, 1, 32, type, sizeof type) != SP_V_OK)
-		snprintf(type, sizeof type, "unknown");
-	if (sp_v_text(r, r->json, "quality", 0, 1, 8, qtext, sizeof qtext) == SP_V_OK &&
-	    (rq = sp_resolution_parse(qtext)) < 0)
-		sp_field_error_add(r, "quality", "must be one of 480p, 720p, 1080p, 4K");
-	if (r->n_errors)
-		return sp_fail_validation(r);
-	/* the session keeps 100 and 32 bytes: cut whole characters, never inside one */
-	sp_utf8_copy(s.device_name, sizeof s.device_name, name);
-	sp_utf8_copy(s.device_type, sizeof s.device_type, type);
+	if (content_level <= l->level)
+		return 0;
+	snprintf(msg, sizeof msg, "This title needs the %s plan or higher",
+	         sp_tier_name(content_level));
+	return sp_fail(r, 403, l->level == SP_LEVEL_FREE ? "SUBSCRIPTION_REQUIRED" : "TIER_TOO_LOW",
+	               msg);
+}
 
-	switch (content_meta(r, cid, &content_level, &renditions)) {
-	case -1:
-		return unavailable(r);
-	case 0:
-		sp_fail(r, 404, "NOT_FOUND", "Content not found");
-		return -1;
-	}
-	/* a user's Redis state is rebuilt after an outage on reconnect (sp_stream_resync) */
-	dirty = 0;
-	if (sp_level_get(r, &l) != 0)
-		return unavailable(r);
-	if (content_level > l.level) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "This title needs the %s plan or higher",
-		         sp_tier_name(content_level));
-		if (l.level == SP_LEVEL_FREE)
-			sp_fail(r, 403, "SUBSCRIPTION_REQUIRED", msg);
-		else
-			sp_fail(r, 403, "TIER_TOO_LOW", msg);
-		return -1;
-	}
-	/*
-	 * top: the best rendition the title has within the plan; granted: what was
-	 * asked, capped at top, one the title has (the playlist's default).
-	 */
+/*
+ * top: the best rendition the title has within the plan; the result: what
+ * was asked (-1 none), capped at top, one the title has (the playlist's
+ * default).
+ */
+static int pick_quality(int renditions, int plan_best, int asked, int *top)
+{
+	int granted;
+
 	renditions |= 1; /* every title has 480p */
-	top = l.resolution;
-	while (top > 0 && !(renditions & (1 << top)))
-		top--;
-	granted = rq < 0 || rq > top ? top : rq;
+	*top = plan_best;
+	while (*top > 0 && !(renditions & (1 << *top)))
+		(*top)--;
+	granted = asked < 0 || asked > *top ? *top : asked;
 	while (granted > 0 && !(renditions & (1 << granted)))
 		granted--;
+	return granted;
+}
 
-	sp_random_hex(s.id, 16);
-	s.user_id = r->user_id;
-	s.content_id = cid;
-	s.quality = granted;
-	switch (sp_stream_start(&l, &s, dirty, replaced, &current, &live, &n_live)) {
+/* Admits s against the plan's limits: 0, or the 403/429/503 answered. */
+static int admit(sp_req *r, const sp_level *l, sp_session *s, char replaced[33], int *current)
+{
+	sp_session *live = NULL;
+	size_t n_live = 0;
+	int rc;
+
+	/* a user's Redis state is rebuilt after an outage on reconnect (sp_stream_resync) */
+	switch (sp_stream_start(l, s, 0, replaced, current, &live, &n_live)) {
 	case SP_START_OK:
-		break;
+		return 0;
 	case SP_START_DEVICE_LIMIT:
-		return device_limit(r, &l);
-	case SP_START_LIMIT: {
-		int rc = concurrent_limit(r, &l, live, n_live);
+		return device_limit(r, l);
+	case SP_START_LIMIT:
+		rc = concurrent_limit(r, l, live, n_live);
 		free(live);
 		return rc;
-	}
 	default:
-		return unavailable(r);
+		return sp_unavailable(r);
 	}
-	/* (the device was registered with the session) the counters and the watch event */
-	sp_db_exec("INSERT INTO watch_events (user_id, content_id, event) VALUES (?, ?, 'start')",
-	           "ll", r->user_id, cid);
-	sp_db_exec("UPDATE content SET views = views + 1 WHERE id = ?", "l", cid);
-	sp_user_caches_drop(r->user_id); /* the status document lists devices */
+}
 
-	exp_ms = sp_now_ms() + sp_cfg.stream_token_ttl * 1000;
+/* The 200: a signed playlist URL for the session, valid stream.token_ttl seconds. */
+static void reply_started(sp_req *r, const sp_level *l, const sp_session *s, int top, int current,
+                          const char *replaced)
+{
+	sp_media_claims mc;
+	char token[192], url[512];
+	int64_t exp_ms = sp_now_ms() + sp_cfg.stream_token_ttl * 1000;
+	long long beat = sp_cfg.stream_stale_seconds / 4 > 0 ? sp_cfg.stream_stale_seconds / 4 : 1;
+	json_object *data = json_object_new_object();
+
 	memset(&mc, 0, sizeof mc);
-	snprintf(mc.sid, sizeof mc.sid, "%s", s.id);
-	mc.content_id = cid;
+	snprintf(mc.sid, sizeof mc.sid, "%s", s->id);
+	mc.content_id = s->content_id;
 	mc.max_quality = top;
 	mc.exp = exp_ms / 1000;
 	sp_media_token(&mc, token, sizeof token);
 	snprintf(url, sizeof url, "%s/media/t/%s/%lld/master-%d-%d.m3u8", sp_cfg.public_url, token,
-	         cid, top, granted);
-	data = json_object_new_object();
+	         s->content_id, top, s->quality);
 	json_object_object_add(data, "streamUrl", json_object_new_string(url));
-	json_object_object_add(data, "sessionId", json_object_new_string(s.id));
+	json_object_object_add(data, "sessionId", json_object_new_string(s->id));
 	json_object_object_add(data, "sessionToken", json_object_new_string(token));
 	json_object_object_add(data, "expiresAt", sp_json_time((exp_ms / 1000) * 1000));
 	json_object_object_add(data, "quality",
-	                       json_object_new_string(sp_resolution_name(granted)));
-	json_object_object_add(data, "maxConcurrentStreams", json_object_new_int(l.max_streams));
+	                       json_object_new_string(sp_resolution_name(s->quality)));
+	json_object_object_add(data, "maxConcurrentStreams", json_object_new_int(l->max_streams));
 	json_object_object_add(data, "currentStreams", json_object_new_int(current));
-	json_object_object_add(data, "heartbeatInterval",
-	                       json_object_new_int64(sp_cfg.stream_stale_seconds / 4 > 0
-	                                                 ? sp_cfg.stream_stale_seconds / 4
-	                                                 : 1));
+	json_object_object_add(data, "heartbeatInterval", json_object_new_int64(beat));
 	if (replaced[0])
 		json_object_object_add(data, "replacedSessionId", json_object_new_string(replaced));
 	sp_ok(r, 200, "Stream started", data);
+}
+
+static int stream_start(sp_req *r)
+{
+	const struct start_in *q = r->in;
+	int content_level, renditions, top, current = 0;
+	sp_level l;
+	sp_session s;
+	char replaced[33];
+
+	switch (content_meta(r, q->content_id, &content_level, &renditions)) {
+	case -1:
+		return sp_unavailable(r);
+	case 0:
+		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+	}
+	if (sp_level_get(r, &l) != 0)
+		return sp_unavailable(r);
+	if (check_tier(r, &l, content_level) != 0)
+		return -1;
+	memset(&s, 0, sizeof s);
+	sp_random_hex(s.id, 16);
+	s.user_id = r->user_id;
+	s.content_id = q->content_id;
+	snprintf(s.device_id, sizeof s.device_id, "%s", q->device_id);
+	/* the session keeps 100 and 32 bytes: cut whole characters, never inside one */
+	sp_utf8_copy(s.device_name, sizeof s.device_name, q->device_name);
+	sp_utf8_copy(s.device_type, sizeof s.device_type, q->device_type);
+	s.quality = pick_quality(renditions, l.resolution, q->quality, &top);
+	if (admit(r, &l, &s, replaced, &current) != 0)
+		return -1;
+	/* (the device was registered with the session) the counters and the watch event */
+	sp_db_exec("INSERT INTO watch_events (user_id, content_id, event) VALUES (?, ?, 'start')",
+	           "ll", r->user_id, s.content_id);
+	sp_db_exec("UPDATE content SET views = views + 1 WHERE id = ?", "l", s.content_id);
+	sp_user_caches_drop(r->user_id); /* the status document lists devices */
+	reply_started(r, &l, &s, top, current, replaced);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- heartbeat, stop */
 
-static int read_session_body(sp_req *r, char sid[33], long long *position)
-{
-	const char *v = NULL;
-	json_object *o;
-
-	*position = 0;
-	if (json_object_object_get_ex(r->json, "sessionId", &o) && o &&
-	    json_object_is_type(o, json_type_string))
-		v = json_object_get_string(o);
-	if (v == NULL)
-		sp_field_error_add(r, "sessionId", "is required");
-	else if (!valid_sid(v))
-		sp_field_error_add(r, "sessionId", "must be a session id");
-	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
-	    sp_json_number_ll(o, 0, 10000000, position) != 0)
-		sp_field_error_add(r, "playbackPosition", "must be seconds from 0 to 10000000");
-	if (r->n_errors)
-		return sp_fail_validation(r);
-	snprintf(sid, 33, "%s", v);
-	return 0;
-}
-
 static int session_gone(sp_req *r, enum sp_session_rc rc)
 {
 	if (rc == SP_SESSION_ENDED)
-		sp_fail(r, 410, "SESSION_ENDED", "This session has ended; stop playback");
-	else if (rc == SP_SESSION_NOT_FOUND)
-		sp_fail(r, 404, "NOT_FOUND", "No such session");
-	else
-		sp_fail_unavailable(r);
-	return -1;
+		return sp_fail(r, 410, "SESSION_ENDED", "This session has ended; stop playback");
+	if (rc == SP_SESSION_NOT_FOUND)
+		return sp_fail(r, 404, "NOT_FOUND", "No such session");
+	return sp_unavailable(r);
 }
 
-/* The gate's step for a heartbeat whose body is valid; otherwise the handler reports. */
+/* The gate's step for a heartbeat (its input is good). */
 static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96])
 {
-	json_object *o;
-	const char *sid = NULL;
-	long long pos = 0;
+	const struct session_in *q = r->in;
 
-	if (r->json == NULL || !json_object_object_get_ex(r->json, "sessionId", &o) || o == NULL ||
-	    !json_object_is_type(o, json_type_string) || !valid_sid(json_object_get_string(o)))
-		return -1;
-	sid = json_object_get_string(o);
-	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
-	    sp_json_number_ll(o, 0, 10000000, &pos) != 0)
-		return -1;
-	sp_stream_hb_step(uid, sid, (long)pos, keys, args);
+	sp_stream_hb_step(uid, q->sid, (long)q->position, keys, args);
 	return 0;
 }
 
 static int stream_heartbeat(sp_req *r)
 {
-	char sid[33];
-	long long pos;
+	const struct session_in *q = r->in;
 	enum sp_session_rc rc;
 	json_object *data;
 
-	if (read_session_body(r, sid, &pos) != 0)
-		return -1;
-	rc = r->step_done
-	         ? sp_stream_hb_finish(r->user_id, sid, (long)pos, r->step_status, r->step_due)
-	         : sp_stream_heartbeat(r->user_id, sid, (long)pos);
+	rc = r->step_done ? sp_stream_hb_finish(r->user_id, q->sid, (long)q->position,
+	                                        r->step_status, r->step_due)
+	                  : sp_stream_heartbeat(r->user_id, q->sid, (long)q->position);
 	if (rc != SP_SESSION_OK)
 		return session_gone(r, rc);
 	data = json_object_new_object();
-	json_object_object_add(data, "sessionId", json_object_new_string(sid));
+	json_object_object_add(data, "sessionId", json_object_new_string(q->sid));
 	json_object_object_add(data, "status", json_object_new_string("active"));
-	json_object_object_add(data, "playbackPosition", json_object_new_int64(pos));
+	json_object_object_add(data, "playbackPosition", json_object_new_int64(q->position));
 	sp_ok(r, 200, NULL, data);
 	return 0;
 }
@@ -448,23 +485,16 @@ static int end_session(sp_req *r, const char *sid, long long pos, const char *re
 
 static int stream_stop(sp_req *r)
 {
-	char sid[33];
-	long long pos;
+	const struct session_in *q = r->in;
 
-	if (read_session_body(r, sid, &pos) != 0)
-		return -1;
-	return end_session(r, sid, pos, "stopped");
+	return end_session(r, q->sid, q->position, "stopped");
 }
 
 static int stream_end(sp_req *r)
 {
-	const char *sid = sp_param(r, "sessionId");
+	const struct session_in *q = r->in;
 
-	if (!valid_sid(sid)) {
-		sp_fail(r, 404, "NOT_FOUND", "No such session");
-		return -1;
-	}
-	return end_session(r, sid, -1, "terminated");
+	return end_session(r, q->sid, q->position, "terminated");
 }
 
 static int stream_sessions(sp_req *r)
@@ -474,7 +504,7 @@ static int stream_sessions(sp_req *r)
 	json_object *arr, *data, *extra;
 
 	if (sp_stream_list(r->user_id, &live, &n) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(arr, session_json(&live[i]));
@@ -489,7 +519,7 @@ static int stream_sessions(sp_req *r)
 
 static int init(void)
 {
-	sp_cache_register_group("catalog");
+	sp_cache_register_group(SP_GROUP_CATALOG);
 	return 0;
 }
 

@@ -22,29 +22,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* PUT /users/profile: what was given of each field (SP_V_*), and its value. */
+struct profile_in {
+	char name[401], bio[2001], phone[24];
+	int rc_name, rc_bio, rc_phone;
+	json_object *prefs; /* the body's preferences (owned by the body), or NULL */
+};
+
+/* DELETE /users/devices/:deviceId */
+struct device_in {
+	char id[129];
+};
+
 static int users_profile(sp_req *r);
 static int users_picture(sp_req *r);
 static int users_devices(sp_req *r);
 static int users_device_delete(sp_req *r);
+static int parse_profile(sp_req *r, void *in);
+static int parse_device(sp_req *r, void *in);
 
 static const sp_route routes[] = {
-    {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL, NULL},
-    {"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL, NULL},
-    {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL},
+    {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL, NULL,
+     SP_INPUT(parse_profile, struct profile_in)},
+    {"POST", "/users/profile-picture", users_picture, SP_AUTH_REQUIRED, SP_RAW_BODY, NULL, NULL,
+     SP_NO_INPUT},
+    {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
     {"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY, NULL,
-     NULL},
+     NULL, SP_INPUT(parse_device, struct device_in)},
 };
 
 #define PICTURE_MAX (5L * 1024 * 1024)
 /* room for the multipart headers and delimiters around a 5 MB picture */
 #define PICTURE_BODY_MAX (PICTURE_MAX + 64 * 1024)
-
-static int unavailable(sp_req *r)
-{
-	sp_db_rollback();
-	sp_fail_unavailable(r);
-	return -1;
-}
 
 static int reply_user(sp_req *r, const char *msg)
 {
@@ -52,7 +61,7 @@ static int reply_user(sp_req *r, const char *msg)
 	int rc = sp_user_fetch(r->user_id, &user);
 
 	if (rc < 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	if (rc > 0) {
 		sp_fail(r, 404, "NOT_FOUND", "Account not found");
 		return -1;
@@ -143,47 +152,59 @@ static json_object *merge_preferences(sp_req *r, json_object *in, const char *st
 	return out;
 }
 
+static int parse_profile(sp_req *r, void *in)
+{
+	struct profile_in *q = in;
+	int has_prefs;
+
+	q->rc_name = sp_v_text(r, r->json, "name", 0, 2, 100, q->name, sizeof q->name);
+	if (q->rc_name == SP_V_NULL)
+		sp_field_error_add(r, "name", "cannot be removed");
+	q->rc_bio = sp_v_text(r, r->json, "bio", 0, 0, 500, q->bio, sizeof q->bio);
+	q->rc_phone = sp_v_phone(r, r->json, "phone", q->phone, sizeof q->phone);
+	has_prefs = json_object_object_get_ex(r->json, "preferences", &q->prefs);
+	if (r->n_errors == 0 && q->rc_name == SP_V_ABSENT && q->rc_bio == SP_V_ABSENT &&
+	    q->rc_phone == SP_V_ABSENT && !has_prefs)
+		sp_field_error_add(r, "body", "give at least one of name, bio, phone, preferences");
+	if (!has_prefs)
+		q->prefs = NULL;
+	return 0;
+}
+
+/* The stored preferences with the body's merged in (checked against them), or NULL. */
+static int new_preferences(sp_req *r, json_object *given, json_object **out)
+{
+	sp_res res;
+
+	*out = NULL;
+	if (given == NULL)
+		return 0;
+	if (sp_db_query(&res, "SELECT preferences FROM users WHERE id = ?", "l", r->user_id) != 0)
+		return sp_unavailable(r);
+	*out = merge_preferences(r, given, res.nrows ? sp_res_str(&res, 0, 0) : NULL);
+	sp_res_free(&res);
+	return *out ? 0 : sp_fail_validation(r);
+}
+
 static int users_profile(sp_req *r)
 {
-	char name[401], bio[2001], phone[24];
-	int rc_name, rc_bio, rc_phone, has_prefs;
-	json_object *prefs_in = NULL, *prefs = NULL;
-	sp_res res;
+	const struct profile_in *q = r->in;
+	json_object *prefs;
 	long long n;
 
-	rc_name = sp_v_text(r, r->json, "name", 0, 2, 100, name, sizeof name);
-	if (rc_name == SP_V_NULL)
-		sp_field_error_add(r, "name", "cannot be removed");
-	rc_bio = sp_v_text(r, r->json, "bio", 0, 0, 500, bio, sizeof bio);
-	rc_phone = sp_v_phone(r, r->json, "phone", phone, sizeof phone);
-	has_prefs = json_object_object_get_ex(r->json, "preferences", &prefs_in);
-	if (r->n_errors)
-		return sp_fail_validation(r);
-	if (rc_name == SP_V_ABSENT && rc_bio == SP_V_ABSENT && rc_phone == SP_V_ABSENT &&
-	    !has_prefs) {
-		sp_field_error_add(r, "body", "give at least one of name, bio, phone, preferences");
-		return sp_fail_validation(r);
-	}
-	if (has_prefs) {
-		if (sp_db_query(&res, "SELECT preferences FROM users WHERE id = ?", "l",
-		                r->user_id) != 0)
-			return unavailable(r);
-		prefs = merge_preferences(r, prefs_in, res.nrows ? sp_res_str(&res, 0, 0) : NULL);
-		sp_res_free(&res);
-		if (prefs == NULL)
-			return sp_fail_validation(r);
-	}
+	if (new_preferences(r, q->prefs, &prefs) != 0)
+		return -1;
 	/* each column keeps its value unless given; null clears bio and phone */
 	n = sp_db_exec("UPDATE users SET name = IF(?, ?, name), bio = IF(?, ?, bio), phone = IF(?, "
 	               "?, phone), preferences = IF(?, ?, preferences) WHERE id = ?",
-	               "isisisisl", rc_name == SP_V_OK, name, rc_bio != SP_V_ABSENT,
-	               rc_bio == SP_V_OK && bio[0] ? bio : NULL, rc_phone != SP_V_ABSENT,
-	               rc_phone == SP_V_OK ? phone : NULL, prefs != NULL,
-	               prefs ? sp_json_text(prefs) : NULL, r->user_id);
+	               "isisisisl", q->rc_name == SP_V_OK, q->name, q->rc_bio != SP_V_ABSENT,
+	               q->rc_bio == SP_V_OK && q->bio[0] ? q->bio : NULL,
+	               q->rc_phone != SP_V_ABSENT, q->rc_phone == SP_V_OK ? q->phone : NULL,
+	               prefs != NULL, prefs ? sp_json_text(prefs) : NULL, r->user_id);
 	if (prefs)
 		json_object_put(prefs);
 	if (n < 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	sp_user_caches_drop(r->user_id);
 	return reply_user(r, "Profile updated");
 }
@@ -255,7 +276,7 @@ static int picture_save(sp_req *r, const sp_image *img)
 	if (sp_db_query(&res, "SELECT picture_path FROM users WHERE id = ?", "l", r->user_id) !=
 	    0) {
 		unlink(path);
-		return unavailable(r);
+		return sp_unavailable(r);
 	}
 	old = res.nrows && sp_res_str(&res, 0, 0) ? sp_xstrdup(sp_res_str(&res, 0, 0)) : NULL;
 	sp_res_free(&res);
@@ -263,7 +284,7 @@ static int picture_save(sp_req *r, const sp_image *img)
 	    0) {
 		unlink(path);
 		free(old);
-		return unavailable(r);
+		return sp_unavailable(r);
 	}
 	if (old)
 		remove_old(dir, old);
@@ -287,8 +308,8 @@ static int users_picture(sp_req *r)
 		        "Content-Type must be multipart/form-data with a 'picture' part");
 		return -1;
 	}
-	if (sp_req_read_body(r, PICTURE_BODY_MAX) != 0)
-		return -1;
+	if (sp_req_load_body(r, PICTURE_BODY_MAX) != 0)
+		return sp_req_body_result(r);
 	rc = sp_multipart_find(r->content_type, r->body, r->body_len, "picture", &part);
 	if (rc == SP_MP_NO_PART) {
 		sp_field_error_add(r, "picture", "is required (a JPEG or PNG file part)");
@@ -328,7 +349,7 @@ static int users_devices(sp_req *r)
 	json_object *arr, *data, *extra;
 
 	if (sp_user_devices(r->user_id, &arr) != 0)
-		return unavailable(r);
+		return sp_unavailable(r);
 	data = json_object_new_object();
 	json_object_object_add(data, "devices", arr);
 	extra = json_object_new_object();
@@ -338,23 +359,30 @@ static int users_devices(sp_req *r)
 	return 0;
 }
 
+/* A device id is at most 128 characters: a longer one names no device. */
+static int parse_device(sp_req *r, void *in)
+{
+	struct device_in *q = in;
+	const char *id = sp_param(r, "deviceId");
+
+	if (id == NULL || strlen(id) >= sizeof q->id)
+		sp_input_not_found(r, "No such device");
+	else
+		snprintf(q->id, sizeof q->id, "%s", id);
+	return 0;
+}
+
 static int users_device_delete(sp_req *r)
 {
-	const char *id = sp_param(r, "deviceId");
+	const struct device_in *q = r->in;
 	long long n;
 
-	if (id == NULL || strlen(id) > 128) {
-		sp_field_error_add(r, "deviceId", "must be at most 128 characters");
-		return sp_fail_validation(r);
-	}
 	n = sp_db_exec("DELETE FROM devices WHERE user_id = ? AND device_id = ?", "ls", r->user_id,
-	               id);
+	               q->id);
 	if (n < 0)
-		return unavailable(r);
-	if (n == 0) {
-		sp_fail(r, 404, "NOT_FOUND", "No such device");
-		return -1;
-	}
+		return sp_unavailable(r);
+	if (n == 0)
+		return sp_fail(r, 404, "NOT_FOUND", "No such device");
 	sp_user_caches_drop(r->user_id);
 	sp_stream_forget_devices(r->user_id);
 	sp_ok(r, 200, "Device removed; its slot is free", NULL);

@@ -3,10 +3,11 @@
  * steps in one fixed order, route dispatch, access log and metrics.
  *
  * Order of a request: parse -> CORS preflight -> route lookup -> token
- * signature -> gate (rate limit + revocation, one Redis round trip) -> 404/405
- * -> role -> body (413, 415, 400) -> handler -> response -> log line. A route
- * whose gate step reads the body has it loaded before the gate, but any
- * problem with it is still answered at the body step.
+ * signature -> body and declared input read and parsed (nothing answered
+ * yet) -> gate (rate limit + revocation + the route's prefetch and step, one
+ * Redis round trip) -> 404/405 -> 401/403 -> body problem (413, 415, 400)
+ * -> input problem (404 for an id never issued, 400 with the field errors)
+ * -> handler -> response -> log line. docs/ARCHITECTURE.md walks through it.
  */
 #include "sp_app.h"
 #include "sp_auth.h"
@@ -222,6 +223,95 @@ static void log_request(sp_req *r, double ms)
 	sp_log(r->status >= 500 ? SP_LOG_ERROR : SP_LOG_INFO, "request", kv);
 }
 
+/* Who the verified token says is calling. */
+static void set_caller(sp_req *r, const sp_claims *c)
+{
+	r->authenticated = 1;
+	r->user_id = c->uid;
+	snprintf(r->user_id_str, sizeof r->user_id_str, "%lld", c->uid);
+	snprintf(r->role, sizeof r->role, "%s", c->role);
+	snprintf(r->jti, sizeof r->jti, "%s", c->jti);
+	snprintf(r->sid, sizeof r->sid, "%s", c->sid);
+	r->tv = c->tv;
+	r->token_exp = c->exp;
+}
+
+/*
+ * Reads the body and parses the route's declared input, answering nothing:
+ * what is wrong waits for answer_input, after the gate and the token checks.
+ */
+static void load_input(const sp_route *route, sp_req *r)
+{
+	size_t errors;
+
+	if (route->flags & SP_RAW_BODY)
+		; /* the handler reads the body itself */
+	else if (route->flags & SP_NO_BODY)
+		sp_req_load_body(r, sp_cfg.max_body);
+	else
+		sp_req_load_json(r, sp_cfg.max_body);
+	if (r->body_status != 0)
+		r->in_status = r->body_status; /* answered as the body's problem */
+	if (route->parse == NULL || r->body_status != 0)
+		return;
+	r->in = sp_xcalloc(1, route->in_size);
+	errors = r->n_errors;
+	if ((route->parse(r, r->in) != 0 || r->n_errors > errors) && r->in_status == 0)
+		r->in_status = 400;
+}
+
+/* The token's verdict for the route: 0 go on, else 401 or 403 answered. */
+static int check_caller(const sp_route *route, sp_req *r, const char *tok, const sp_claims *c)
+{
+	if (route->auth == SP_AUTH_NONE)
+		return 0;
+	if ((tok && c == NULL) || (!tok && route->auth != SP_AUTH_OPTIONAL)) {
+		sp_add_header(r, "WWW-Authenticate", "Bearer");
+		return sp_fail(r, 401, "UNAUTHORIZED",
+		               tok ? "Token is invalid or expired" : "Authentication required");
+	}
+	if (c)
+		set_caller(r, c);
+	if (route->auth == SP_AUTH_ADMIN && strcmp(r->role, "admin") != 0)
+		return sp_fail(r, 403, "FORBIDDEN", "Administrator role required");
+	return 0;
+}
+
+/* A problem with the body, then with the input: 0 when there is none. */
+static int answer_input(sp_req *r)
+{
+	if (sp_req_body_result(r) != 0)
+		return -1;
+	if (r->in_status == 404)
+		return sp_fail(r, 404, "NOT_FOUND", r->in_message);
+	if (r->in_status != 0)
+		return sp_fail_validation(r);
+	return 0;
+}
+
+/*
+ * The handler, then what it must leave behind: an answer, and no open
+ * transaction (a failure, -1, rolls back what it began).
+ */
+static void run_handler(const sp_route *route, sp_req *r)
+{
+	int rc = route->handler(r);
+
+	if (sp_db_in_transaction()) {
+		if (rc == 0)
+			sp_error("handler for %s %s left a transaction open", route->method,
+			         route->pattern);
+		sp_db_rollback();
+	}
+	if (!r->responded) {
+		sp_error("handler for %s %s gave no response", route->method, route->pattern);
+		sp_fail_unavailable(r);
+	} else if ((rc == 0) != (r->status < 400)) {
+		sp_error("handler for %s %s returned %d with status %d", route->method,
+		         route->pattern, rc, r->status);
+	}
+}
+
 void sp_app_handle(const sp_app *app, sp_req *r)
 {
 	const sp_route *route = NULL;
@@ -244,18 +334,11 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 		return;
 	}
 	m = sp_route_match(app->routes, app->n_routes, r, &route, allow, sizeof allow);
-
 	tok = route == NULL || route->auth != SP_AUTH_NONE ? bearer(r) : NULL;
 	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
 		token_ok = 1;
-
-	/*
-	 * A route whose gate step needs the body has it read and parsed first;
-	 * a problem with it is answered after the gate, so that every request,
-	 * a malformed one too, is counted by the rate limiter.
-	 */
-	if (route && (route->flags & SP_BODY_FIRST))
-		sp_req_load_json(r, sp_cfg.max_body);
+	if (route)
+		load_input(route, r);
 	if (sp_gate(r, route, token_ok ? &claims : NULL,
 	            route != NULL && (route->flags & SP_RL_PEEK)) != 0)
 		return;
@@ -268,41 +351,16 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 		sp_fail(r, 405, "METHOD_NOT_ALLOWED", "Method not allowed on this endpoint");
 		return;
 	}
-	if (route->auth != SP_AUTH_NONE) {
-		if ((tok && !token_ok) || (!tok && route->auth != SP_AUTH_OPTIONAL)) {
-			sp_add_header(r, "WWW-Authenticate", "Bearer");
-			sp_fail(r, 401, "UNAUTHORIZED",
-			        tok ? "Token is invalid or expired" : "Authentication required");
-			return;
-		}
-		if (token_ok) {
-			r->authenticated = 1;
-			r->user_id = claims.uid;
-			snprintf(r->user_id_str, sizeof r->user_id_str, "%lld", claims.uid);
-			snprintf(r->role, sizeof r->role, "%s", claims.role);
-			snprintf(r->jti, sizeof r->jti, "%s", claims.jti);
-			snprintf(r->sid, sizeof r->sid, "%s", claims.sid);
-			r->tv = claims.tv;
-			r->token_exp = claims.exp;
-		}
-		if (route->auth == SP_AUTH_ADMIN && strcmp(r->role, "admin") != 0) {
-			sp_fail(r, 403, "FORBIDDEN", "Administrator role required");
-			return;
-		}
-	}
-	if ((route->flags & SP_BODY_FIRST) && sp_req_body_result(r) != 0)
+	if (check_caller(route, r, tok, token_ok ? &claims : NULL) != 0 || answer_input(r) != 0)
 		return;
-	if (!(route->flags & (SP_RAW_BODY | SP_BODY_FIRST))) {
-		if (sp_req_read_body(r, sp_cfg.max_body) != 0)
-			return;
-		if (!(route->flags & SP_NO_BODY) && sp_req_parse_json(r) != 0)
-			return;
-	}
-	route->handler(r);
-	if (!r->responded) {
-		sp_error("handler for %s %s gave no response", route->method, route->pattern);
-		sp_fail_unavailable(r);
-	}
+	run_handler(route, r);
+}
+
+/* 503 for a handler: any open transaction is rolled back first. */
+int sp_unavailable(sp_req *r)
+{
+	sp_db_rollback();
+	return sp_fail_unavailable(r);
 }
 
 /*

@@ -24,6 +24,13 @@ int sp_app_main(const sp_app *app, int argc, char **argv);
 void sp_app_handle(const sp_app *app, sp_req *r);
 
 /*
+ * A backing service failed: rolls back the open transaction, if any, and
+ * answers 503 SERVICE_UNAVAILABLE with Retry-After; returns -1. The one
+ * way a handler reports an outage.
+ */
+int sp_unavailable(sp_req *r);
+
+/*
  * For an FCGX_Request whose answer is written: 1 when the whole request was
  * read and nothing more waits on the socket, so the connection may be
  * closed plainly (set fr.detached before FCGX_Finish_r) instead of libfcgi's

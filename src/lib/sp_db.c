@@ -485,6 +485,11 @@ void sp_db_rollback(void)
 		drop_connection();
 }
 
+int sp_db_in_transaction(void)
+{
+	return in_txn;
+}
+
 const char *sp_res_str(const sp_res *res, size_t row, size_t col)
 {
 	if (row >= res->nrows || col >= res->ncols)

@@ -34,7 +34,10 @@ int sp_db_conn_failed(void);
 
 int sp_db_begin(void);
 int sp_db_commit(void);
+/* Rolls back the open transaction, if any (a no-op without one). */
 void sp_db_rollback(void);
+/* 1 while a transaction begun by sp_db_begin is open. */
+int sp_db_in_transaction(void);
 
 const char *sp_res_str(const sp_res *res, size_t row, size_t col);
 long long sp_res_ll(const sp_res *res, size_t row, size_t col, long long def);

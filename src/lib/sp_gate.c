@@ -317,7 +317,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 		argv[argc++] = k_lvl;
 		nkeys += 4;
 	}
-	if (route && route->prefetch &&
+	if (route && route->prefetch && r->in_status == 0 &&
 	    route->prefetch(r, claims ? claims->uid : 0, pre, sizeof pre) == 0) {
 		sp_kv_key(k_pre, sizeof k_pre, "%s", pre);
 		argv[argc++] = k_pre;
@@ -336,7 +336,7 @@ int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
 				local_have(k_pre, have, sizeof have);
 		}
 	}
-	if (claims && route && route->step &&
+	if (claims && route && route->step && r->in_status == 0 &&
 	    route->step(r, claims->uid, step_keys, step_args) == 0) {
 		argv[argc++] = step_keys[0];
 		argv[argc++] = step_keys[1];

@@ -43,6 +43,9 @@ void sp_req_free(sp_req *r)
 	free(r->body);
 	if (r->json)
 		json_object_put(r->json);
+	if (r->in && r->in_release)
+		r->in_release(r->in);
+	free(r->in);
 	free(r->prefetched);
 	free(r->level_cached);
 	for (size_t i = 0; i < r->n_errors; i++) {
@@ -392,29 +395,23 @@ int sp_req_body_result(sp_req *r)
 		return 0;
 	if (r->body_field)
 		sp_field_error_add(r, r->body_field, "must be a JSON object");
-	sp_fail(r, r->body_status, r->body_code, r->body_message);
-	return r->body_status;
+	return sp_fail(r, r->body_status, r->body_code, r->body_message);
+}
+
+int sp_req_load_body(sp_req *r, size_t cap)
+{
+	return load_body(r, cap) != 0 ? -1 : 0;
 }
 
 int sp_req_load_json(sp_req *r, size_t cap)
 {
-	if (load_body(r, cap) != 0)
-		return r->body_status;
-	return load_json(r);
+	return load_body(r, cap) != 0 || load_json(r) != 0 ? -1 : 0;
 }
 
-int sp_req_read_body(sp_req *r, size_t cap)
+void sp_input_not_found(sp_req *r, const char *message)
 {
-	if (load_body(r, cap) != 0)
-		return sp_req_body_result(r);
-	return 0;
-}
-
-int sp_req_parse_json(sp_req *r)
-{
-	if (load_json(r) != 0)
-		return sp_req_body_result(r);
-	return 0;
+	r->in_status = 404;
+	r->in_message = message;
 }
 
 void sp_add_header(sp_req *r, const char *name, const char *value)
@@ -491,7 +488,7 @@ void sp_ok(sp_req *r, int status, const char *message, json_object *data)
 	sp_ok_ex(r, status, message, data, NULL);
 }
 
-void sp_fail_ex(sp_req *r, int status, const char *code, const char *message, json_object *extra)
+int sp_fail_ex(sp_req *r, int status, const char *code, const char *message, json_object *extra)
 {
 	json_object *root = json_object_new_object();
 	json_object *errs = json_object_new_array();
@@ -509,18 +506,19 @@ void sp_fail_ex(sp_req *r, int status, const char *code, const char *message, js
 	merge(root, extra);
 	r->error_code = code;
 	finish_json(r, status, root);
+	return -1;
 }
 
-void sp_fail(sp_req *r, int status, const char *code, const char *message)
+int sp_fail(sp_req *r, int status, const char *code, const char *message)
 {
-	sp_fail_ex(r, status, code, message, NULL);
+	return sp_fail_ex(r, status, code, message, NULL);
 }
 
-void sp_fail_unavailable(sp_req *r)
+int sp_fail_unavailable(sp_req *r)
 {
 	sp_add_header(r, "Retry-After", "5");
-	sp_fail(r, 503, "SERVICE_UNAVAILABLE",
-	        "A backing service is unavailable; please retry shortly");
+	return sp_fail(r, 503, "SERVICE_UNAVAILABLE",
+	               "A backing service is unavailable; please retry shortly");
 }
 
 void sp_field_error_add(sp_req *r, const char *field, const char *message)
@@ -536,8 +534,7 @@ void sp_field_error_add(sp_req *r, const char *field, const char *message)
 
 int sp_fail_validation(sp_req *r)
 {
-	sp_fail(r, 400, "VALIDATION_ERROR", "Validation failed");
-	return -1;
+	return sp_fail(r, 400, "VALIDATION_ERROR", "Validation failed");
 }
 
 void sp_no_content(sp_req *r, int status)

@@ -62,9 +62,14 @@ typedef struct sp_req {
 	char *body;
 	size_t body_len;
 	json_object *json; /* parsed JSON object body, or NULL */
-	/* what sp_req_load_json found wrong with the body, reported by sp_req_body_result */
+	/* what sp_req_load_* found wrong with the body, answered by sp_req_body_result */
 	int body_status; /* 0 fine; else 400, 413 or 415 */
 	const char *body_code, *body_message, *body_field;
+	/* the route's parsed input (sp_route.parse) and what is wrong with it */
+	void *in;
+	void (*in_release)(void *in); /* set by a parser whose struct owns memory */
+	int in_status;          /* 0 good; 400 field errors recorded; 404 an id never issued */
+	const char *in_message; /* the 404's message */
 
 	/* who is calling (set by the gate) */
 	int authenticated;
@@ -115,23 +120,31 @@ char *sp_url_decode(const char *s, size_t n, int plus_space);
 const char *sp_query(sp_req *r, const char *name);
 const char *sp_param(sp_req *r, const char *name);
 
-/* Reads the body with a hard cap: 0 ok, 413/415/400 after replying with the error. */
-int sp_req_read_body(sp_req *r, size_t cap);
-/* Parses the body as a JSON object into r->json (empty body -> empty object). */
-int sp_req_parse_json(sp_req *r);
 /*
- * Reads and parses the body as sp_req_read_body and sp_req_parse_json do,
- * but replies nothing: a problem is kept in the request (r->json stays NULL)
- * for sp_req_body_result. So a route that needs its body before the gate
- * still has every request counted by the rate limiter first.
+ * Reads the body with a hard cap (Content-Length checked first). Nothing is
+ * answered here: a problem (413, or 400 for a short or unparsable length)
+ * is kept in the request for sp_req_body_result, so the body can be read
+ * before the gate and every request is still counted first. 0 ok, -1 not.
+ */
+int sp_req_load_body(sp_req *r, size_t cap);
+/*
+ * sp_req_load_body, then the body as a JSON object into r->json (an empty
+ * body is an empty object); a problem (415, 400 MALFORMED_JSON, 400 not an
+ * object) is kept the same way and r->json stays NULL. 0 ok, -1 not.
  */
 int sp_req_load_json(sp_req *r, size_t cap);
-/* Replies with the problem sp_req_load_json kept and returns its status; 0 when none. */
+/* Answers the problem a load kept and returns -1; 0 when there is none. */
 int sp_req_body_result(sp_req *r);
+/* Records that the input names something the service never issued: answered 404 NOT_FOUND. */
+void sp_input_not_found(sp_req *r, const char *message);
 
 void sp_add_header(sp_req *r, const char *name, const char *value);
 
-/* Envelope helpers. They take ownership of the json objects passed in. */
+/*
+ * Envelope helpers. They take ownership of the json objects passed in. Every
+ * failure helper returns -1, so a handler fails in one statement:
+ * `return sp_fail(r, 404, "NOT_FOUND", "No such plan");`.
+ */
 void sp_ok(sp_req *r, int status, const char *message, json_object *data);
 /* Like sp_ok; extra's members are added at the top level (count, pagination). */
 void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, json_object *extra);
@@ -139,9 +152,10 @@ void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, jso
 void sp_reply_raw(sp_req *r, int status, const char *body_json);
 /* Like sp_ok with data given as already-serialised JSON (a cache hit). */
 void sp_ok_raw(sp_req *r, int status, const char *data_json);
-void sp_fail(sp_req *r, int status, const char *code, const char *message);
-void sp_fail_ex(sp_req *r, int status, const char *code, const char *message, json_object *extra);
-void sp_fail_unavailable(sp_req *r);
+int sp_fail(sp_req *r, int status, const char *code, const char *message);
+int sp_fail_ex(sp_req *r, int status, const char *code, const char *message, json_object *extra);
+/* 503 SERVICE_UNAVAILABLE with Retry-After (handlers use sp_unavailable, which also rolls back). */
+int sp_fail_unavailable(sp_req *r);
 void sp_field_error_add(sp_req *r, const char *field, const char *message);
 /* Replies 400 VALIDATION_ERROR with every collected field error; returns -1. */
 int sp_fail_validation(sp_req *r);

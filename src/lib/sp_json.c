@@ -9,6 +9,7 @@
 #include "sp_util.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct cur {
@@ -203,6 +204,13 @@ json_object *sp_json_dbtime(const char *s)
 	int64_t ms = sp_parse_db_time(s);
 
 	return ms < 0 ? NULL : sp_json_time(ms);
+}
+
+json_object *sp_json_money(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	return json_object_new_double_s(strtod(s, NULL), s);
 }
 
 const char *sp_json_text(json_object *o)

@@ -20,6 +20,8 @@ json_object *sp_json_str_or_null(const char *s);
 json_object *sp_json_time(int64_t ms);
 /* DATETIME text from MariaDB ("YYYY-MM-DD HH:MM:SS.fff") -> ISO 8601 string or null. */
 json_object *sp_json_dbtime(const char *s);
+/* A decimal text ("14.99") as a JSON number that prints exactly so; NULL -> null. */
+json_object *sp_json_money(const char *s);
 /* Compact text of o (no escaped slashes); owned by o. */
 const char *sp_json_text(json_object *o);
 /*

@@ -18,25 +18,49 @@ enum sp_auth_mode {
 };
 
 /* route flags */
-#define SP_RL_AUTH    0x01u /* the tight per-IP limit of register/login/refresh */
-#define SP_RL_STREAM  0x02u /* the per-user stream-start limit */
-#define SP_RL_SEARCH  0x04u /* the search limit (applied when ?search= is present) */
-#define SP_NO_BODY    0x08u /* the handler reads no JSON body */
-#define SP_RAW_BODY   0x10u /* the handler reads the body itself (multipart) */
-#define SP_RL_PEEK    0x20u /* monitoring: rate-limit headers shown, nothing counted */
-#define SP_BODY_FIRST 0x40u /* the JSON body is read before the gate (for a gate step) */
+#define SP_RL_AUTH   0x01u /* the tight per-IP limit of register/login/refresh */
+#define SP_RL_STREAM 0x02u /* the per-user stream-start limit */
+#define SP_RL_SEARCH 0x04u /* the search limit (applied when ?search= is present) */
+#define SP_NO_BODY   0x08u /* the route reads no JSON body (one sent is still read, capped) */
+#define SP_RAW_BODY  0x10u /* the handler reads the body itself (multipart) */
+#define SP_RL_PEEK   0x20u /* monitoring: rate-limit headers shown, nothing counted */
 
+/*
+ * Answers the request from r->in (the parsed input) and the caller. Returns
+ * 0 when it answered with success, -1 after answering a failure (every
+ * sp_fail* returns -1 for this); the skeleton then rolls back a transaction
+ * left open.
+ */
 typedef int (*sp_handler)(sp_req *r);
+
+/*
+ * A route's declared input: what it reads of the path, the query and the
+ * JSON body, parsed once into one typed struct (in_size bytes, zeroed)
+ * before the gate, so the prefetch hook, the gate step and the handler all
+ * read r->in and nothing parses twice. The parser records what is wrong
+ * with sp_field_error_add (answered 400 VALIDATION_ERROR) or
+ * sp_input_not_found (404 NOT_FOUND: a path id the service never issued)
+ * and returns 0 when the input is good. Problems are answered after the
+ * token and role checks, so every request is counted by the gate first; a
+ * request with bad input fetches nothing and runs no gate step.
+ */
+typedef int (*sp_parse_fn)(sp_req *r, void *in);
+/* The last two fields of a route: its parser and the struct it fills, or none. */
+#define SP_INPUT(parse, type) parse, sizeof(type)
+#define SP_NO_INPUT           NULL, 0
+
 /*
  * Names the cache key (without the prefix) the gate should fetch in its
- * round trip; uid is the caller (0 when anonymous). Returns 0 to fetch.
+ * round trip; uid is the caller (0 when anonymous). Reads r->in, which is
+ * good. Returns 0 to fetch.
  */
 typedef int (*sp_prefetch_fn)(sp_req *r, long long uid, char *key, size_t n);
 
 /*
  * A step the gate script runs in its own round trip, after it has found the
  * request allowed (rate limit, revocation marks, token version): 2 keys and
- * 7 arguments for the script's heartbeat function. Returns 0 to run it.
+ * 7 arguments for the script's heartbeat function, from r->in. Returns 0 to
+ * run it.
  */
 typedef int (*sp_step_fn)(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
 
@@ -48,8 +72,11 @@ typedef struct sp_route {
 	unsigned flags;
 	/* A cache value fetched with the gate's single Redis round trip, or NULL. */
 	sp_prefetch_fn prefetch;
-	/* A session step run in that same round trip, or NULL (needs SP_BODY_FIRST). */
+	/* A session step run in that same round trip, or NULL. */
 	sp_step_fn step;
+	/* The declared input (SP_INPUT), or NULL: the handler reads no input. */
+	sp_parse_fn parse;
+	size_t in_size;
 } sp_route;
 
 enum sp_match { SP_MATCH_OK, SP_MATCH_NOT_FOUND, SP_MATCH_BAD_METHOD };

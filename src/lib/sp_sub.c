@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_object *sp_json_money(const char *s)
-{
-	if (s == NULL)
-		return NULL;
-	return json_object_new_double_s(strtod(s, NULL), s);
-}
-
 json_object *sp_sub_json(const sp_res *res, size_t row, size_t c)
 {
 	json_object *s = json_object_new_object();

@@ -24,7 +24,5 @@ json_object *sp_sub_json(const sp_res *res, size_t row, size_t col0);
  * in *out when there is none. 0 ok, -1 database unavailable.
  */
 int sp_sub_current(long long uid, json_object **out);
-/* A decimal text ("14.99") as a JSON number that prints exactly so. */
-json_object *sp_json_money(const char *s);
 
 #endif

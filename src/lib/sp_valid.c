@@ -6,8 +6,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 int sp_valid_email(const char *s)
 {
@@ -297,6 +300,207 @@ int sp_v_query_int(sp_req *r, const char *name, long long def, long long min, lo
 	if (sp_parse_ll(v, min, max, out) != 0) {
 		snprintf(msg, sizeof msg, "must be an integer from %lld to %lld", min, max);
 		sp_field_error_add(r, name, msg);
+		return SP_V_INVALID;
+	}
+	return SP_V_OK;
+}
+
+/* ---------------------------------------------------------------- shared field kinds */
+
+/* The field's value, or NULL after recording "is required" (required) or nothing (absent). */
+static json_object *field(sp_req *r, json_object *o, const char *name, int required)
+{
+	json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, name, &v) || v == NULL) {
+		if (required)
+			sp_field_error_add(r, name, "is required");
+		return NULL;
+	}
+	return v;
+}
+
+static int absent(int required)
+{
+	return required ? SP_V_INVALID : SP_V_ABSENT;
+}
+
+int sp_v_enum(sp_req *r, json_object *o, const char *name, int required, sp_enum_parse parse,
+              const char *msg, int *out)
+{
+	json_object *v = field(r, o, name, required);
+
+	if (v == NULL)
+		return absent(required);
+	if (!json_object_is_type(v, json_type_string) ||
+	    (*out = parse(json_object_get_string(v))) < 0) {
+		sp_field_error_add(r, name, msg);
+		return SP_V_INVALID;
+	}
+	return SP_V_OK;
+}
+
+int sp_v_query_enum(sp_req *r, const char *name, sp_enum_parse parse, const char *msg, int *out)
+{
+	const char *v = sp_query(r, name);
+	int x;
+
+	if (v == NULL)
+		return SP_V_ABSENT;
+	if ((x = parse(v)) < 0) {
+		sp_field_error_add(r, name, msg);
+		return SP_V_INVALID;
+	}
+	*out = x;
+	return SP_V_OK;
+}
+
+int sp_enum_index(const char *const *values, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(values[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+int sp_parse_order(const char *s)
+{
+	return strcasecmp(s, "asc") == 0 ? 0 : strcasecmp(s, "desc") == 0 ? 1 : -1;
+}
+
+int sp_parse_bool_word(const char *s)
+{
+	return strcmp(s, "true") == 0 ? 1 : strcmp(s, "false") == 0 ? 0 : -1;
+}
+
+int sp_v_query_text(sp_req *r, const char *name, long min, long max, const char *msg,
+                    const char **out)
+{
+	const char *v = sp_query(r, name);
+	long n;
+
+	if (v == NULL)
+		return SP_V_ABSENT;
+	n = sp_utf8_count(v, strlen(v));
+	if (n < min || n > max) {
+		sp_field_error_add(r, name, msg);
+		return SP_V_INVALID;
+	}
+	*out = v;
+	return SP_V_OK;
+}
+
+/* A clean copy of one array element: a string of 1..maxlen characters, no NUL inside. */
+static const char *string_item(json_object *e, long maxlen)
+{
+	const char *s =
+	    e && json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+	size_t sl = s ? (size_t)json_object_get_string_len(e) : 0;
+	long chars = s ? sp_utf8_count(s, sl) : -1;
+
+	return s && chars >= 1 && chars <= maxlen && strlen(s) == sl ? s : NULL;
+}
+
+int sp_v_strings(sp_req *r, json_object *o, const char *name, int required, size_t min_n,
+                 size_t max_n, long maxlen, json_object **out)
+{
+	json_object *v = field(r, o, name, required), *clean;
+	size_t n;
+	char msg[96];
+
+	if (v == NULL)
+		return absent(required);
+	snprintf(msg, sizeof msg, "must be an array of %zu to %zu strings of 1 to %ld characters",
+	         min_n, max_n, maxlen);
+	if (!json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) < min_n ||
+	    n > max_n) {
+		sp_field_error_add(r, name, msg);
+		return SP_V_INVALID;
+	}
+	clean = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		const char *s = string_item(json_object_array_get_idx(v, i), maxlen);
+		if (s == NULL) {
+			sp_field_error_add(r, name, msg);
+			json_object_put(clean);
+			return SP_V_INVALID;
+		}
+		json_object_array_add(clean, json_object_new_string(s));
+	}
+	*out = clean;
+	return SP_V_OK;
+}
+
+/* 1 when buf starts with a real calendar date "YYYY-MM-DD" (then "T..." may follow). */
+static int calendar_date(const char *buf)
+{
+	struct tm tm, back;
+	time_t t;
+	const char *end;
+
+	memset(&tm, 0, sizeof tm);
+	end = strptime(buf, "%Y-%m-%d", &tm);
+	if (end == NULL || (*end != '\0' && *end != 'T') || strlen(buf) < 10 || buf[4] != '-' ||
+	    tm.tm_year < -100 || tm.tm_year > 300)
+		return 0;
+	back = tm;
+	t = timegm(&back); /* normalises its argument: 2025-02-30 becomes March 2 */
+	gmtime_r(&t, &back);
+	return back.tm_mday == tm.tm_mday && back.tm_mon == tm.tm_mon && back.tm_year == tm.tm_year;
+}
+
+int sp_v_date(sp_req *r, json_object *o, const char *name, int required, char out[11])
+{
+	char buf[64];
+	int rc = sp_v_text(r, o, name, required, 10, 30, buf, sizeof buf);
+
+	if (rc != SP_V_OK)
+		return rc;
+	if (!calendar_date(buf)) {
+		sp_field_error_add(r, name, "must be a date like 2025-01-08");
+		return SP_V_INVALID;
+	}
+	snprintf(out, 11, "%.10s", buf);
+	return SP_V_OK;
+}
+
+int sp_v_url(sp_req *r, json_object *o, const char *name, char *out, size_t n)
+{
+	int rc = sp_v_text(r, o, name, 0, 1, 500, out, n);
+
+	if (rc != SP_V_OK)
+		return rc;
+	if (out[0] != '/' && strncmp(out, "https://", 8) != 0 && strncmp(out, "http://", 7) != 0) {
+		sp_field_error_add(r, name, "must be a path (/...) or an http(s) URL");
+		return SP_V_INVALID;
+	}
+	return SP_V_OK;
+}
+
+int sp_v_price(sp_req *r, json_object *o, const char *name, int required, char *out, size_t n)
+{
+	json_object *v = field(r, o, name, required);
+	double d;
+
+	if (v == NULL)
+		return absent(required);
+	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) {
+		sp_field_error_add(r, name, "must be a number");
+		return SP_V_INVALID;
+	}
+	d = json_object_get_double(v);
+	if (!isfinite(d) || d < 0 || d > 100000 || fabs(d * 100 - round(d * 100)) > 1e-6) {
+		sp_field_error_add(r, name, "must be from 0 to 100000 with at most two decimals");
+		return SP_V_INVALID;
+	}
+	snprintf(out, n, "%.2f", d);
+	return SP_V_OK;
+}
+
+int sp_v_path_id(sp_req *r, const char *name, const char *not_found, long long *out)
+{
+	if (sp_parse_ll(sp_param(r, name), 1, (long long)1 << 62, out) != 0) {
+		sp_input_not_found(r, not_found);
 		return SP_V_INVALID;
 	}
 	return SP_V_OK;

@@ -152,7 +152,10 @@ static void test_oversized_body_is_413_unread(void)
 	    "2000000",        "CONTENT_TYPE", "application/json", NULL};
 
 	start(&r, &f, p, "{}");
-	CU_ASSERT_EQUAL(sp_req_read_body(&r, 1048576), 413);
+	CU_ASSERT_EQUAL(sp_req_load_body(&r, 1048576), -1);
+	CU_ASSERT_EQUAL(r.body_status, 413);
+	CU_ASSERT_EQUAL(r.responded, 0); /* kept for after the gate, not answered yet */
+	CU_ASSERT_EQUAL(sp_req_body_result(&r), -1);
 	CU_ASSERT_EQUAL(r.status, 413);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.body_out.data, "PAYLOAD_TOO_LARGE"));
 	CU_ASSERT_EQUAL(f.off, 0); /* nothing was read */
@@ -175,9 +178,10 @@ static int parse_with(const char *ctype, const char *body, sp_req *r, struct fak
 	p[7] = ctype;
 	p[8] = NULL;
 	start(r, f, p, body);
-	if (sp_req_read_body(r, 1048576) != 0)
-		return -1;
-	return sp_req_parse_json(r);
+	/* the status answered, 0 when the body is fine */
+	if (sp_req_load_json(r, 1048576) != 0 && sp_req_body_result(r) != 0)
+		return r->status;
+	return 0;
 }
 
 static void test_body_checks(void)

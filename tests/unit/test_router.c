@@ -12,12 +12,12 @@ static int h(sp_req *r)
 }
 
 static const sp_route routes[] = {
-    {"GET", "/auth/me", h, SP_AUTH_REQUIRED, 0, NULL, NULL},
-    {"POST", "/auth/login", h, SP_AUTH_NONE, 0, NULL, NULL},
-    {"GET", "/content/:id", h, SP_AUTH_OPTIONAL, 0, NULL, NULL},
-    {"PUT", "/content/:id", h, SP_AUTH_ADMIN, 0, NULL, NULL},
-    {"POST", "/content/:id/stream", h, SP_AUTH_REQUIRED, 0, NULL, NULL},
-    {"GET", "=/metrics", h, SP_AUTH_NONE, 0, NULL, NULL},
+    {"GET", "/auth/me", h, SP_AUTH_REQUIRED, 0, NULL, NULL, SP_NO_INPUT},
+    {"POST", "/auth/login", h, SP_AUTH_NONE, 0, NULL, NULL, SP_NO_INPUT},
+    {"GET", "/content/:id", h, SP_AUTH_OPTIONAL, 0, NULL, NULL, SP_NO_INPUT},
+    {"PUT", "/content/:id", h, SP_AUTH_ADMIN, 0, NULL, NULL, SP_NO_INPUT},
+    {"POST", "/content/:id/stream", h, SP_AUTH_REQUIRED, 0, NULL, NULL, SP_NO_INPUT},
+    {"GET", "=/metrics", h, SP_AUTH_NONE, 0, NULL, NULL, SP_NO_INPUT},
 };
 #define N (sizeof routes / sizeof routes[0])
 

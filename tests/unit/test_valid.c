@@ -164,6 +164,79 @@ static void test_number_range_is_checked_before_conversion(void)
 	CU_ASSERT_EQUAL(sp_json_number_ll(NULL, 0, 10, &v), -1);
 }
 
+static int color_parse(const char *s)
+{
+	static const char *const colors[] = {"red", "green"};
+
+	return sp_enum_index(colors, 2, s);
+}
+
+static void test_shared_field_kinds(void)
+{
+	sp_req r;
+	int e = -1;
+	char date[11], url[64], price[24];
+	json_object *arr = NULL;
+	json_object *o = json_tokener_parse(
+	    "{\"c\":\"green\",\"bad\":\"blue\",\"d\":\"2024-02-29T10:00:00Z\",\"nd\":"
+	    "\"2025-02-30\",\"u\":\"https://x.example/a.jpg\",\"nu\":\"javascript:x\",\"p\":"
+	    "12.5,\"np\":1.005,\"s\":[\"a\",\"b\"],\"ns\":[\"a\",3],\"es\":[]}");
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(sp_v_enum(&r, o, "c", 1, color_parse, "must be red or green", &e), SP_V_OK);
+	CU_ASSERT_EQUAL(e, 1);
+	CU_ASSERT_EQUAL(sp_v_enum(&r, o, "bad", 1, color_parse, "m", &e), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_enum(&r, o, "none", 0, color_parse, "m", &e), SP_V_ABSENT);
+	CU_ASSERT_EQUAL(sp_v_date(&r, o, "d", 1, date), SP_V_OK);
+	CU_ASSERT_STRING_EQUAL(date, "2024-02-29");
+	CU_ASSERT_EQUAL(sp_v_date(&r, o, "nd", 1, date), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_url(&r, o, "u", url, sizeof url), SP_V_OK);
+	CU_ASSERT_EQUAL(sp_v_url(&r, o, "nu", url, sizeof url), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_price(&r, o, "p", 1, price, sizeof price), SP_V_OK);
+	CU_ASSERT_STRING_EQUAL(price, "12.50");
+	CU_ASSERT_EQUAL(sp_v_price(&r, o, "np", 1, price, sizeof price), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_strings(&r, o, "s", 1, 1, 5, 10, &arr), SP_V_OK);
+	CU_ASSERT_EQUAL(json_object_array_length(arr), 2);
+	json_object_put(arr);
+	CU_ASSERT_EQUAL(sp_v_strings(&r, o, "ns", 1, 1, 5, 10, &arr), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_strings(&r, o, "es", 1, 1, 5, 10, &arr), SP_V_INVALID);
+	CU_ASSERT_EQUAL(sp_v_strings(&r, o, "es", 1, 0, 5, 10, &arr), SP_V_OK);
+	json_object_put(arr);
+	/* bad, nd, nu, np, ns, es (min 1) */
+	CU_ASSERT_EQUAL(r.n_errors, 6);
+	json_object_put(o);
+	sp_req_free(&r);
+}
+
+/* A path id the service cannot have issued is "not found", never a field error. */
+static void test_path_id_never_issued_is_not_found(void)
+{
+	static const char *const bad[] = {"abc", "12abc", "-5",
+	                                  "0",   "1.5",   "99999999999999999999999"};
+	sp_req r;
+	long long id = 0;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		sp_req_init(&r, NULL, NULL, NULL, NULL);
+		r.param_names[0] = strdup("id");
+		r.param_values[0] = strdup(bad[i]);
+		r.n_params = 1;
+		CU_ASSERT_EQUAL(sp_v_path_id(&r, "id", "Content not found", &id), SP_V_INVALID);
+		CU_ASSERT_EQUAL(r.in_status, 404);
+		CU_ASSERT_STRING_EQUAL(r.in_message, "Content not found");
+		CU_ASSERT_EQUAL(r.n_errors, 0);
+		sp_req_free(&r);
+	}
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	r.param_names[0] = strdup("id");
+	r.param_values[0] = strdup("42");
+	r.n_params = 1;
+	CU_ASSERT_EQUAL(sp_v_path_id(&r, "id", "Content not found", &id), SP_V_OK);
+	CU_ASSERT_EQUAL(id, 42);
+	CU_ASSERT_EQUAL(r.in_status, 0);
+	sp_req_free(&r);
+}
+
 void suite_valid(void)
 {
 	CU_pSuite s = CU_add_suite("valid", NULL, NULL);
@@ -176,4 +249,6 @@ void suite_valid(void)
 	ADD_TEST(s, test_text_counts_characters_not_bytes);
 	ADD_TEST(s, test_query_int_bounds);
 	ADD_TEST(s, test_number_range_is_checked_before_conversion);
+	ADD_TEST(s, test_shared_field_kinds);
+	ADD_TEST(s, test_path_id_never_issued_is_not_found);
 }
