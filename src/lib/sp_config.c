@@ -228,15 +228,32 @@ static char *dupconf(const char *key, const char *def)
 	return sp_xstrdup(sp_conf_str(key, def));
 }
 
-int sp_settings_load(const char *path, char *err, size_t errlen)
+/* The free-text settings (each a copy, freed by sp_settings_free). */
+static void load_strings(sp_settings *c)
 {
-	sp_settings *c = &sp_cfg;
-	long v;
+	c->trusted_proxies = dupconf("http.trusted_proxies", "");
+	c->public_url = dupconf("http.public_url", "http://127.0.0.1:8080");
+	c->db_host = dupconf("db.host", "127.0.0.1");
+	c->db_socket = dupconf("db.socket", "");
+	c->db_user = dupconf("db.user", "streaming");
+	c->db_password = dupconf("db.password", "");
+	c->db_name = dupconf("db.name", "streaming");
+	c->redis_host = dupconf("redis.host", "127.0.0.1");
+	c->redis_socket = dupconf("redis.socket", "");
+	c->redis_prefix = dupconf("redis.prefix", "sp:");
+	c->jwt_secret = dupconf("jwt.secret", "");
+	c->jwt_issuer = dupconf("jwt.issuer", "streaming");
+	c->jwt_audience = dupconf("jwt.audience", "streaming-api");
+	c->cors_origins = dupconf("cors.allowed_origins", "");
+	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
+	c->payment_provider = dupconf("payment.provider", "none");
+	c->log_level = dupconf("log.level", "info");
+}
 
-	if (sp_conf_load(path, err, errlen) != 0)
-		return -1;
-	sp_settings_free();
-	memset(c, 0, sizeof *c);
+/* The numbers and rate rules, each within its bounds; -1 names the bad key in err. */
+static int load_numbers(sp_settings *c, char *err, size_t errlen)
+{
+	long v;
 
 #define LONG(key, def, min, max, dst)                                                              \
 	do {                                                                                       \
@@ -249,76 +266,57 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 		if (sp_conf_rate(key, def, &dst, err, errlen) != 0)                                \
 			return -1;                                                                 \
 	} while (0)
-
 	LONG("http.max_body", 1048576, 1024, 1073741824L, c->max_body);
-	c->trusted_proxies = dupconf("http.trusted_proxies", "");
-	c->public_url = dupconf("http.public_url", "http://127.0.0.1:8080");
-
-	c->db_host = dupconf("db.host", "127.0.0.1");
 	LONG("db.port", 3306, 1, 65535, c->db_port);
-	c->db_socket = dupconf("db.socket", "");
-	c->db_user = dupconf("db.user", "streaming");
-	c->db_password = dupconf("db.password", "");
-	c->db_name = dupconf("db.name", "streaming");
-
-	c->redis_host = dupconf("redis.host", "127.0.0.1");
 	LONG("redis.port", 6379, 1, 65535, c->redis_port);
-	c->redis_socket = dupconf("redis.socket", "");
-	c->redis_prefix = dupconf("redis.prefix", "sp:");
 	LONG("redis.timeout_ms", 500, 10, 60000, c->redis_timeout_ms);
-
-	c->jwt_secret = dupconf("jwt.secret", "");
 	LONG("jwt.access_ttl", 900, 1, 86400 * 7, c->jwt_access_ttl);
 	LONG("jwt.refresh_ttl", 604800, 60, 86400 * 365, c->jwt_refresh_ttl);
-	c->jwt_issuer = dupconf("jwt.issuer", "streaming");
-	c->jwt_audience = dupconf("jwt.audience", "streaming-api");
-
 	LONG("auth.max_failed_logins", 5, 1, 1000, c->max_failed_logins);
 	LONG("auth.lockout_seconds", 900, 1, 86400 * 30, c->lockout_seconds);
 	LONG("auth.reset_ttl", 3600, 60, 86400 * 7, c->reset_ttl);
 	RATE("auth.reset_limit", "3/3600", c->reset_limit);
 	LONG("bcrypt.cost", 12, 4, 31, c->bcrypt_cost);
-
 	RATE("ratelimit.anonymous", "100/900", c->rl_anonymous);
 	RATE("ratelimit.authenticated", "500/900", c->rl_authenticated);
 	RATE("ratelimit.auth", "5/900", c->rl_auth);
 	RATE("ratelimit.stream", "10/60", c->rl_stream);
 	RATE("ratelimit.search", "20/60", c->rl_search);
-
-	c->cors_origins = dupconf("cors.allowed_origins", "");
 	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
 	LONG("stream.token_ttl", 14400, 60, 86400 * 7, c->stream_token_ttl);
-	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
-	c->payment_provider = dupconf("payment.provider", "none");
-	c->log_level = dupconf("log.level", "info");
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 #undef LONG
 #undef RATE
+	return 0;
+}
 
-	{
-		const char *ms = sp_conf_str("media.secret", "");
-		if (ms[0] != '\0' && strlen(ms) < 32) {
-			snprintf(err, errlen,
-			         "config: media.secret must be at least 32 bytes (or "
-			         "empty, to derive it from jwt.secret)");
-			return -1;
-		}
+/* A secret that may be left empty (derived from jwt.secret) but is never short. */
+static int optional_secret(const char *key, char *err, size_t errlen)
+{
+	const char *v = sp_conf_str(key, "");
+
+	if (v[0] != '\0' && strlen(v) < 32) {
+		snprintf(err, errlen,
+		         "config: %s must be at least 32 bytes (or empty, to derive it from "
+		         "jwt.secret)",
+		         key);
+		return -1;
 	}
+	return 0;
+}
+
+/* What must hold across settings before any program starts on them. */
+static int check_settings(const sp_settings *c, char *err, size_t errlen)
+{
+	if (optional_secret("media.secret", err, errlen) != 0 ||
+	    optional_secret("outbox.seal_key", err, errlen) != 0)
+		return -1;
 	/* the names sp_payment_provider_named() knows */
 	if (!sp_list_contains("none,builtin",
 	                      c->payment_provider[0] ? c->payment_provider : "none")) {
 		snprintf(err, errlen, "config: payment.provider must be none or builtin");
 		return -1;
-	}
-	{
-		const char *sk = sp_conf_str("outbox.seal_key", "");
-		if (sk[0] != '\0' && strlen(sk) < 32) {
-			snprintf(err, errlen,
-			         "config: outbox.seal_key must be at least 32 bytes (or "
-			         "empty, to derive it from jwt.secret)");
-			return -1;
-		}
 	}
 	if (c->jwt_issuer[0] == '\0' || c->jwt_audience[0] == '\0') {
 		snprintf(err, errlen, "config: jwt.issuer and jwt.audience must not be empty");
@@ -331,4 +329,16 @@ int sp_settings_load(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int sp_settings_load(const char *path, char *err, size_t errlen)
+{
+	if (sp_conf_load(path, err, errlen) != 0)
+		return -1;
+	sp_settings_free();
+	memset(&sp_cfg, 0, sizeof sp_cfg);
+	load_strings(&sp_cfg);
+	if (load_numbers(&sp_cfg, err, errlen) != 0)
+		return -1;
+	return check_settings(&sp_cfg, err, errlen);
 }
