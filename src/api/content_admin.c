@@ -84,31 +84,38 @@ static json_object *v_objects(sp_req *r, const char *field, size_t max, const ch
 	return out;
 }
 
-static int v_renditions(sp_req *r, int *out)
+/* The bitmask of a list of 1 to 4 renditions ("480p", ...), or -1. */
+static int renditions_mask(json_object *v)
 {
-	json_object *v;
 	size_t n;
 	int mask = 0;
 
-	if (!json_object_object_get_ex(r->json, "resolution", &v) || v == NULL)
-		return 0;
 	if (!json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) == 0 ||
 	    n > 4)
-		goto bad;
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(v, i);
 		int q = e && json_object_is_type(e, json_type_string)
 		            ? sp_resolution_parse(json_object_get_string(e))
 		            : -1;
 		if (q < 0)
-			goto bad;
+			return -1;
 		mask |= 1 << q;
 	}
-	*out = mask;
+	return mask;
+}
+
+static int v_renditions(sp_req *r, int *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(r->json, "resolution", &v) || v == NULL)
+		return 0;
+	if ((*out = renditions_mask(v)) < 0) {
+		sp_field_error_add(r, "resolution", "must be an array of 480p, 720p, 1080p, 4K");
+		return 0;
+	}
 	return 1;
-bad:
-	sp_field_error_add(r, "resolution", "must be an array of 480p, 720p, 1080p, 4K");
-	return 0;
 }
 
 #define GIVEN(call) ((call) == SP_V_OK)

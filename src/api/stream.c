@@ -196,44 +196,55 @@ static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
  * action. Kept 30 s per process: a suggestion may trail an admin's plan edit
  * by that much, and the limit path stays free of MariaDB.
  */
+struct upgrade {
+	int max, found;
+	int64_t at;
+	char id[24], name[64];
+	long long streams;
+};
+
+/* The remembered answer for max, or NULL. */
+static const struct upgrade *upgrade_memo(struct upgrade *memo, size_t n, int max, int64_t now)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memo[i].at && memo[i].max == max && now - memo[i].at < 30000)
+			return &memo[i];
+	return NULL;
+}
+
+/* 1 found (id, name, streams set), 0 none, -1 database down. */
 static int upgrade_plan(int max, char *id, size_t idn, char *name, size_t nn, long long *streams)
 {
-	static struct {
-		int max, found;
-		int64_t at;
-		char id[24], name[64];
-		long long streams;
-	} memo[8];
+	enum { ID, NAME, STREAMS };
+	static struct upgrade memo[8];
 	static size_t next;
 	int64_t now = sp_now_ms();
+	const struct upgrade *u = upgrade_memo(memo, 8, max, now);
 	sp_res res;
-	size_t i;
 
-	for (i = 0; i < 8; i++)
-		if (memo[i].at && memo[i].max == max && now - memo[i].at < 30000)
-			goto hit;
-	if (sp_db_query(
-	        &res,
-	        "SELECT id, name, max_streams FROM plans WHERE is_active = 1 AND max_streams "
-	        "> ? ORDER BY max_streams, price, id LIMIT 1",
-	        "i", max) != 0)
-		return -1;
-	i = next++ % 8;
-	memo[i].max = max;
-	memo[i].at = now;
-	memo[i].found = res.nrows == 1;
-	if (res.nrows == 1) {
-		snprintf(memo[i].id, sizeof memo[i].id, "%s", sp_res_str(&res, 0, 0));
-		snprintf(memo[i].name, sizeof memo[i].name, "%s", sp_res_str(&res, 0, 1));
-		memo[i].streams = sp_res_ll(&res, 0, 2, 0);
+	if (u == NULL) {
+		struct upgrade *m = &memo[next++ % 8];
+		if (sp_db_query(&res,
+		                "SELECT id, name, max_streams FROM plans WHERE is_active = 1 AND "
+		                "max_streams > ? ORDER BY max_streams, price, id LIMIT 1",
+		                "i", max) != 0)
+			return -1;
+		m->max = max;
+		m->at = now;
+		m->found = res.nrows == 1;
+		if (m->found) {
+			snprintf(m->id, sizeof m->id, "%s", sp_res_str(&res, 0, ID));
+			snprintf(m->name, sizeof m->name, "%s", sp_res_str(&res, 0, NAME));
+			m->streams = sp_res_ll(&res, 0, STREAMS, 0);
+		}
+		sp_res_free(&res);
+		u = m;
 	}
-	sp_res_free(&res);
-hit:
-	if (!memo[i].found)
+	if (!u->found)
 		return 0;
-	snprintf(id, idn, "%s", memo[i].id);
-	snprintf(name, nn, "%s", memo[i].name);
-	*streams = memo[i].streams;
+	snprintf(id, idn, "%s", u->id);
+	snprintf(name, nn, "%s", u->name);
+	*streams = u->streams;
 	return 1;
 }
 
@@ -249,8 +260,7 @@ static int device_limit(sp_req *r, const sp_level *l)
 	json_object_object_add(extra, "maxDevicesAllowed", json_object_new_int(l->max_devices));
 	snprintf(msg, sizeof msg, "Maximum %d device%s allowed; remove one to use a new device",
 	         l->max_devices, l->max_devices == 1 ? "" : "s");
-	sp_fail_ex(r, 403, "DEVICE_LIMIT_REACHED", msg, extra);
-	return -1;
+	return sp_fail_ex(r, 403, "DEVICE_LIMIT_REACHED", msg, extra);
 }
 
 /* 429 listing the live sessions and what the viewer can do about it. */
@@ -294,8 +304,7 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 	json_object_object_add(extra, "actions", acts);
 	json_object_object_add(extra, "maxConcurrentStreams", json_object_new_int(l->max_streams));
 	snprintf(msg, sizeof msg, "Maximum %d concurrent streams allowed", l->max_streams);
-	sp_fail_ex(r, 429, "CONCURRENT_LIMIT_EXCEEDED", msg, extra);
-	return -1;
+	return sp_fail_ex(r, 429, "CONCURRENT_LIMIT_EXCEEDED", msg, extra);
 }
 
 /* 403 when the title needs a better plan than the caller's; 0 when it may be watched. */

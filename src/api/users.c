@@ -62,10 +62,8 @@ static int reply_user(sp_req *r, const char *msg)
 
 	if (rc < 0)
 		return sp_unavailable(r);
-	if (rc > 0) {
-		sp_fail(r, 404, "NOT_FOUND", "Account not found");
-		return -1;
-	}
+	if (rc > 0)
+		return sp_fail(r, 404, "NOT_FOUND", "Account not found");
 	data = json_object_new_object();
 	json_object_object_add(data, "user", user);
 	sp_ok(r, 200, msg, data);
@@ -269,8 +267,7 @@ static int picture_save(sp_req *r, const sp_image *img)
 	snprintf(url, sizeof url, "%s/avatars/%s", prefix, name);
 	if (sp_mkdirs(dir) != 0 || store_file(dir, name, (const char *)img->data, img->len) != 0) {
 		sp_error("cannot store profile picture in %s", dir);
-		sp_fail_unavailable(r);
-		return -1;
+		return sp_unavailable(r);
 	}
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	if (sp_db_query(&res, "SELECT picture_path FROM users WHERE id = ?", "l", r->user_id) !=
@@ -304,9 +301,8 @@ static int users_picture(sp_req *r)
 
 	if (r->content_type == NULL ||
 	    strncasecmp(r->content_type, "multipart/form-data", 19) != 0) {
-		sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
-		        "Content-Type must be multipart/form-data with a 'picture' part");
-		return -1;
+		return sp_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE",
+		               "Content-Type must be multipart/form-data with a 'picture' part");
 	}
 	if (sp_req_load_body(r, PICTURE_BODY_MAX) != 0)
 		return sp_req_body_result(r);
@@ -322,16 +318,13 @@ static int users_picture(sp_req *r)
 		                       : "multipart body is malformed or truncated");
 		return sp_fail_validation(r);
 	}
-	if ((long)part.len > PICTURE_MAX) {
-		sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "The picture is larger than 5 MB");
-		return -1;
-	}
+	if ((long)part.len > PICTURE_MAX)
+		return sp_fail(r, 413, "PAYLOAD_TOO_LARGE", "The picture is larger than 5 MB");
 	/* decoded in full and written out again: only the pixels of the upload are ever stored */
 	rc = sp_image_reencode(part.data, part.len, &img);
 	if (rc == SP_IMAGE_NO_MEMORY) {
 		sp_error("profile picture: out of memory decoding %zu bytes", part.len);
-		sp_fail_unavailable(r);
-		return -1;
+		return sp_unavailable(r);
 	}
 	if (rc != SP_IMAGE_OK) {
 		sp_field_error_add(r, "picture", sp_image_problem(rc));
