@@ -136,12 +136,8 @@ static long me_status(const char *token)
 static long login_status(const char *email, const char *password, char **token_out)
 {
 	api_resp r;
-	char body[512];
-	long st;
+	long st = api_login(&r, email, password);
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-	api_send(&r, "POST", AUTH "/login", NULL, body);
-	st = r.status;
 	if (token_out)
 		api_take_str(token_out, &r, "data.token");
 	api_free(&r);
@@ -1529,25 +1525,16 @@ struct guesser {
 	char code[48];
 };
 
-static size_t keep_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	sp_buf *b = ud;
-
-	sp_buf_add(b, p, sz * nm);
-	return sz * nm;
-}
-
 /* One sign-in on its own connection, released with the others. */
 static void *guess(void *arg)
 {
 	struct guesser *g = arg;
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	sp_buf b;
+	api_buf b = {NULL, 0};
 	char url[300];
 	json_object *o;
 
-	sp_buf_init(&b);
 	if (c == NULL) {
 		pthread_barrier_wait(g->go);
 		return NULL;
@@ -1561,7 +1548,7 @@ static void *guess(void *arg)
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, g->body);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	pthread_barrier_wait(g->go);
 	if (curl_easy_perform(c) == CURLE_OK)
@@ -1572,7 +1559,7 @@ static void *guess(void *arg)
 		         api_jstr(o, "code") ? api_jstr(o, "code") : "");
 		json_object_put(o);
 	}
-	sp_buf_free(&b);
+	free(b.data);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return NULL;

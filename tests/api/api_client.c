@@ -623,6 +623,31 @@ void api_unique_token(char *out, size_t n, const char *tag)
 		*at = '\0';
 }
 
+void api_pct_encode(const char *in, const char *keep, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t j = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && j + 4 < n; p++) {
+		if (isalnum(*p) || strchr(keep, *p)) {
+			out[j++] = (char)*p;
+		} else {
+			out[j++] = '%';
+			out[j++] = hex[*p >> 4];
+			out[j++] = hex[*p & 15];
+		}
+	}
+	out[j] = '\0';
+}
+
+long api_login(api_resp *r, const char *email, const char *password)
+{
+	char body[512];
+
+	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+	return api_send(r, "POST", "/api/v1/auth/login", NULL, body);
+}
+
 int api_user_register(api_user *u, const char *prefix)
 {
 	api_resp r;
@@ -650,12 +675,9 @@ int api_user_register(api_user *u, const char *prefix)
 int api_user_login(api_user *u)
 {
 	api_resp r;
-	char body[512];
 	int rc;
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u->email,
-	         u->password);
-	api_send(&r, "POST", "/api/v1/auth/login", NULL, body);
+	api_login(&r, u->email, u->password);
 	EXPECT_STATUS(r, 200);
 	api_take_str(&u->token, &r, "data.token");
 	api_take_str(&u->refresh, &r, "data.refreshToken");

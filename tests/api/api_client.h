@@ -152,6 +152,8 @@ typedef struct api_user {
 
 /* A unique e-mail "prefix-RUN-N@example.com" into out. */
 void api_unique_email(char *out, size_t n, const char *prefix);
+/* POST /auth/login with this e-mail and password; the status. */
+long api_login(api_resp *r, const char *email, const char *password);
 /* Registers a fresh user (201 expected); 0 ok. Fills id, token, refresh. */
 int api_user_register(api_user *u, const char *prefix);
 /* Signs in again (200 expected); replaces token and refresh. 0 ok. */
@@ -162,6 +164,8 @@ void api_user_free(api_user *u);
 int api_admin_login(api_user *u);
 /* Replaces *dst with a copy of the string at path in r's JSON (NULL if absent). */
 void api_take_str(char **dst, const api_resp *r, const char *path);
+/* Percent-encodes in into out, all but ASCII letters, digits and the characters in keep. */
+void api_pct_encode(const char *in, const char *keep, char *out, size_t n);
 /* A unique short token "tag-RUN-N" (the local part of api_unique_email) into out. */
 void api_unique_token(char *out, size_t n, const char *tag);
 /* Subscribes u to plan (seeded id) with a card, expecting 201; 0 ok. */

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define CONTENT "/api/v1/content"
-#define AUTH    "/api/v1/auth"
 
 /* ids are collected into sets of at most this many items */
 #define MAX_ITEMS 4096
@@ -86,23 +85,6 @@ static long long item_id(json_object *it)
 	const char *id = api_jstr(it, "id");
 
 	return api_all_digits(id) ? atoll(id) : -1;
-}
-
-static void urlenc(const char *in, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < n; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '~') {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
 }
 
 /* A tag unique to this run, letters and digits only (one full-text word). */
@@ -255,11 +237,9 @@ static int admin_tried;
 static char *sign_in(const char *email, const char *password)
 {
 	api_resp r;
-	char body[512];
 	char *tok = NULL;
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-	api_send(&r, "POST", AUTH "/login", NULL, body);
+	api_login(&r, email, password);
 	EXPECT(r.status == 200, "sign-in of %s: expected 200, got %ld %.300s", email, r.status,
 	       r.body);
 	if (r.status == 200)
@@ -858,7 +838,7 @@ static void test_filter_by_genre_is_case_insensitive_exact_name(void)
 		json_object *arr;
 		int wrong = 0;
 
-		urlenc(variants[v], enc, sizeof enc);
+		api_pct_encode(variants[v], "-.~", enc, sizeof enc);
 		snprintf(path, sizeof path, CONTENT "?genre=%s&includeLocked=true&limit=100", enc);
 		arr = get_list(&r, path, NULL);
 		EXPECT(list_total(&r) == want_all, "GET %s: total %lld, database %lld (genre %s)",
@@ -883,7 +863,7 @@ static void test_filter_by_genre_is_case_insensitive_exact_name(void)
 		snprintf(part, sizeof part, "%.*s",
 		         (int)(strlen(genre) > 3 ? strlen(genre) - 1 : 1), genre);
 		if (q("SELECT COUNT(*) FROM content_genres WHERE genre = ?", "s", part) == 0) {
-			urlenc(part, enc, sizeof enc);
+			api_pct_encode(part, "-.~", enc, sizeof enc);
 			snprintf(path, sizeof path, CONTENT "?genre=%s&includeLocked=true", enc);
 			get_list(&r, path, NULL);
 			EXPECT(
@@ -958,7 +938,7 @@ static void test_filters_combined_match_database(void)
 		free(genre);
 		return;
 	}
-	urlenc(genre, enc, sizeof enc);
+	api_pct_encode(genre, "-.~", enc, sizeof enc);
 	for (int t = 0; t < 5; t++) {
 		for (int l = 0; l < 4; l++) {
 			api_resp r;
@@ -1095,7 +1075,7 @@ static void check_search_word(const char *word, long long must_have, const char 
 	want_free = q("SELECT COUNT(*) FROM content WHERE is_active = 1 AND access_level = 0 AND "
 	              "CONCAT_WS(' ', title, description) REGEXP ?",
 	              "s", re);
-	urlenc(word, enc, sizeof enc);
+	api_pct_encode(word, "-.~", enc, sizeof enc);
 	snprintf(path, sizeof path, "search=%s&includeLocked=true", enc);
 	list_all(path, NULL, s);
 	EXPECT(s->total == want_all,
@@ -1174,8 +1154,8 @@ static void test_search_combined_with_filters_matches_database(void)
 		      "c.id AND g.genre = ?) AND CONCAT_WS(' ', c.title, c.description) REGEXP ?",
 		      "sss", type, genre, re);
 
-		urlenc(word, enc, sizeof enc);
-		urlenc(genre, genc, sizeof genc);
+		api_pct_encode(word, "-.~", enc, sizeof enc);
+		api_pct_encode(genre, "-.~", genc, sizeof genc);
 		snprintf(path, sizeof path,
 		         CONTENT
 		         "?search=%s&type=%s&genre=%s&accessLevel=Free&sortBy=title&limit=100",

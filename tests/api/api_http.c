@@ -5,7 +5,6 @@
  */
 #include "api_client.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +31,7 @@ static long hdr_long(const api_resp *r, const char *name)
 {
 	const char *v = api_hdr(r, name);
 
-	if (v == NULL || *v == '\0')
-		return -1;
-	for (const char *p = v; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -1;
-	return atol(v);
+	return api_all_digits(v) ? atol(v) : -1;
 }
 
 /* One request from a fixed fake client address. */

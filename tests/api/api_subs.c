@@ -8,7 +8,6 @@
 
 #include "sp_db.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

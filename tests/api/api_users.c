@@ -11,7 +11,6 @@
 #include "sp_image.h"
 #include "test_images.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1028,24 +1027,6 @@ static void test_devices_of_another_user_cannot_be_deleted(void)
 	api_user_free(&other);
 }
 
-/* Percent-encodes everything but unreserved characters (RFC 3986). */
-static void pct_encode(const char *in, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t j = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && j + 4 < n; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			out[j++] = (char)*p;
-		} else {
-			out[j++] = '%';
-			out[j++] = hex[*p >> 4];
-			out[j++] = hex[*p & 15];
-		}
-	}
-	out[j] = '\0';
-}
-
 static void test_device_with_any_accepted_id_can_be_deleted_by_its_encoded_id(void)
 {
 	/* stream start accepts any 1-128 character deviceId */
@@ -1068,7 +1049,7 @@ static void test_device_with_any_accepted_id_can_be_deleted_by_its_encoded_id(vo
 		EXPECT(listed, "GET %s should list deviceId \"%s\" as stored: %.300s", DEVICES,
 		       ids[i], r.body);
 		api_free(&r);
-		pct_encode(ids[i], enc, sizeof enc);
+		api_pct_encode(ids[i], "-_.~", enc, sizeof enc);
 		snprintf(path, sizeof path, DEVICES "/%s", enc);
 		api_send(&r, "DELETE", path, u.token, NULL);
 		EXPECT(r.status == 200,
