@@ -26,48 +26,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	if (s > 0)
-		usleep((useconds_t)(s * 1e6));
-}
-
-/* "2025-01-08T10:30:00.000Z" */
-static int is_iso_ms(const char *s)
-{
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (s == NULL || strlen(s) != sizeof pat - 1)
-		return 0;
-	for (size_t i = 0; pat[i]; i++) {
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
-			return 0;
-	}
-	return 1;
-}
-
-static int is_type(json_object *o, const char *path, json_type t)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, t);
-}
-
-static long long jint(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
 /* Counts rows of the tables an /auth request can write. */
 struct counts {
 	long long users, outbox, resets, tokens, chains, revoked;
@@ -102,21 +60,6 @@ static void snapshot(struct counts *c)
 		       "revoked_access_tokens rows %lld -> %lld", (before).revoked,                \
 		       after_.revoked);                                                            \
 	} while (0)
-
-static long long outbox_count(const char *uid, const char *type)
-{
-	sp_res res;
-	long long n = -1;
-
-	if (api_db_ready() != 0)
-		return -1;
-	if (sp_db_query(&res, "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND event_type = ?",
-	                "ls", atoll(uid), type) != 0)
-		return -1;
-	n = sp_res_ll(&res, 0, 0, -1);
-	sp_res_free(&res);
-	return n;
-}
 
 /* The newest password.reset_requested payload of a user (malloc'd JSON text, NULL if none). */
 static char *reset_payload_of(const char *uid)
@@ -177,24 +120,6 @@ static long long rows_holding(const char *needle)
 	return n;
 }
 
-/* "$SP_DEV" worker ARGS, or the stack's sp-admin ARGS (SP_CONFIG from the environment). */
-static int run_tool(const char *tool, const char *args)
-{
-	const char *d = getenv("SP_DEV");
-	char cmd[1400];
-
-	if (d == NULL || *d == '\0' || strchr(d, '\'') || strchr(args, '\'')) {
-		EXPECT(0, "SP_DEV must name scripts/dev to run %s", tool);
-		return -1;
-	}
-	if (strcmp(tool, "worker") == 0)
-		snprintf(cmd, sizeof cmd, "'%s' worker %s >/dev/null 2>&1", d, args);
-	else /* sp-admin sits at the top of the tree scripts/dev builds in */
-		snprintf(cmd, sizeof cmd, "\"$(dirname '%s')/../sp-admin\" %s >/dev/null 2>&1", d,
-		         args);
-	return system(cmd);
-}
-
 static long me_status(const char *token)
 {
 	api_resp r;
@@ -211,12 +136,8 @@ static long me_status(const char *token)
 static long login_status(const char *email, const char *password, char **token_out)
 {
 	api_resp r;
-	char body[512];
-	long st;
+	long st = api_login(&r, email, password);
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-	api_send(&r, "POST", AUTH "/login", NULL, body);
-	st = r.status;
 	if (token_out)
 		api_take_str(token_out, &r, "data.token");
 	api_free(&r);
@@ -377,14 +298,15 @@ static void test_register_returns_201_with_user_and_tokens(void)
 	EXPECT(api_jnull(u, "phone"), "user.phone should be null: %s", r.body);
 	EXPECT(api_jnull(u, "bio"), "user.bio should be null: %s", r.body);
 	EXPECT_STR(api_jstr(u, "role"), "user");
-	EXPECT(is_type(u, "preferences", json_type_object), "user.preferences object: %s", r.body);
+	EXPECT(api_jtype(u, "preferences", json_type_object), "user.preferences object: %s",
+	       r.body);
 	EXPECT(api_jnull(u, "profilePicture") || api_jstr(u, "profilePicture"),
 	       "user.profilePicture should be present: %s", r.body);
-	EXPECT(is_iso_ms(api_jstr(u, "createdAt")), "user.createdAt ISO-8601 ms Z: %s",
+	EXPECT(api_is_iso_ms(api_jstr(u, "createdAt")), "user.createdAt ISO-8601 ms Z: %s",
 	       api_jstr(u, "createdAt") ? api_jstr(u, "createdAt") : "(absent)");
-	EXPECT(api_jnull(u, "lastLoginAt") || is_iso_ms(api_jstr(u, "lastLoginAt")),
+	EXPECT(api_jnull(u, "lastLoginAt") || api_is_iso_ms(api_jstr(u, "lastLoginAt")),
 	       "user.lastLoginAt should be present (null or ISO time): %s", r.body);
-	EXPECT(is_type(u, "isActive", json_type_boolean) &&
+	EXPECT(api_jtype(u, "isActive", json_type_boolean) &&
 	           json_object_get_boolean(api_jget(u, "isActive")),
 	       "user.isActive should be true: %s", r.body);
 	EXPECT_STR(api_jstr(u, "accessLevel"), "Free");
@@ -398,7 +320,7 @@ static void test_register_returns_201_with_user_and_tokens(void)
 	       "data.token should be a JWT: %s", tok ? tok : "(absent)");
 	EXPECT(api_jstr(r.json, "data.refreshToken") && *api_jstr(r.json, "data.refreshToken"),
 	       "data.refreshToken should be a string: %s", r.body);
-	EXPECT(jint(r.json, "data.expiresIn") == 900,
+	EXPECT(api_jint(r.json, "data.expiresIn") == 900,
 	       "data.expiresIn should be 900 (jwt.access_ttl)");
 
 	/* the token is a working session of that user */
@@ -432,7 +354,7 @@ static void test_register_writes_one_user_registered_event(void)
 
 	if (api_user_register(&u, "reg-outbox") != 0)
 		return;
-	n = outbox_count(u.id, "user.registered");
+	n = api_outbox_count(u.id, "user.registered");
 	all = api_db_ll_l("SELECT COUNT(*) FROM outbox WHERE user_id = ?", atoll(u.id));
 	EXPECT(n == 1, "outbox user.registered rows for the new user: expected 1, got %lld", n);
 	EXPECT(all == 1, "outbox rows for the new user: expected 1, got %lld", all);
@@ -616,12 +538,12 @@ static void test_login_returns_200_with_user_and_tokens(void)
 	EXPECT_STR(api_jstr(r.json, "data.user.email"), u.email);
 	EXPECT_STR(api_jstr(r.json, "data.user.role"), "user");
 	EXPECT(api_jnull(r.json, "data.user.lastLoginAt") ||
-	           is_iso_ms(api_jstr(r.json, "data.user.lastLoginAt")),
+	           api_is_iso_ms(api_jstr(r.json, "data.user.lastLoginAt")),
 	       "user.lastLoginAt should be present (null or ISO time): %s", r.body);
 	EXPECT(api_jnull(r.json, "data.user.subscription"), "user.subscription null: %s", r.body);
 	EXPECT(api_jstr(r.json, "data.token") && api_jstr(r.json, "data.refreshToken"),
 	       "data.token and data.refreshToken: %s", r.body);
-	EXPECT(jint(r.json, "data.expiresIn") == 900, "data.expiresIn should be 900");
+	EXPECT(api_jint(r.json, "data.expiresIn") == 900, "data.expiresIn should be 900");
 	EXPECT(strstr(r.body, "$2b$") == NULL && strstr(r.body, u.password) == NULL,
 	       "no password or hash in the response");
 	EXPECT(!api_streq(api_jstr(r.json, "data.token"), u.token),
@@ -630,7 +552,7 @@ static void test_login_returns_200_with_user_and_tokens(void)
 	EXPECT_OK(me, 200);
 	EXPECT_STR(api_jstr(me.json, "data.user.id"), u.id);
 	/* the sign-in is recorded */
-	EXPECT(is_iso_ms(api_jstr(me.json, "data.user.lastLoginAt")),
+	EXPECT(api_is_iso_ms(api_jstr(me.json, "data.user.lastLoginAt")),
 	       "after a sign-in /auth/me should show lastLoginAt as an ISO time: %s", me.body);
 	api_free(&me);
 	api_free(&r);
@@ -710,7 +632,7 @@ static void test_login_locks_after_five_failures(void)
 		api_send(&r, "POST", AUTH "/login", NULL, body);
 		EXPECT(r.status == 401, "wrong password attempt %d: expected 401, got %ld %s", i,
 		       r.status, r.body);
-		t_lock = now_s();
+		t_lock = api_now_s();
 		api_free(&r);
 	}
 	/* locked: even the right password */
@@ -723,11 +645,11 @@ static void test_login_locks_after_five_failures(void)
 	api_send(&r, "POST", AUTH "/login", NULL, body);
 	EXPECT_ERROR(r, 403, "ACCOUNT_LOCKED");
 	api_free(&r);
-	locks = outbox_count(u.id, "account.locked");
+	locks = api_outbox_count(u.id, "account.locked");
 	EXPECT(locks == 1, "outbox account.locked rows: expected 1, got %lld", locks);
 
 	/* auth.lockout_seconds = 3 in the test stack */
-	sleep_s(t_lock + 3.6 - now_s());
+	api_sleep_s(t_lock + 3.6 - api_now_s());
 	EXPECT(login_status(u.email, u.password, NULL) == 200,
 	       "after the lockout the right password signs in");
 	/* the count starts again from zero */
@@ -891,7 +813,7 @@ static void test_me_rejects_forged_and_expired_tokens(void)
 	         api_jstr(claims, "role") ? api_jstr(claims, "role") : "");
 	sp_random_hex(c.jti, 16);
 	snprintf(c.sid, sizeof c.sid, "%s", api_jstr(claims, "sid") ? api_jstr(claims, "sid") : "");
-	c.tv = (long)jint(claims, "tv");
+	c.tv = (long)api_jint(claims, "tv");
 	c.iat = now - 5;
 	c.exp = now + 600;
 	t = NULL;
@@ -974,7 +896,7 @@ static void test_change_password_rejects_wrong_current_password(void)
 	EXPECT(me_status(u.token) == 200, "the session survives a failed change");
 	EXPECT(login_status(u.email, u.password, NULL) == 200, "old password still valid");
 	EXPECT(login_status(u.email, "Brandnew123", NULL) == 401, "new password not set");
-	EXPECT(outbox_count(u.id, "password.changed") == 0, "no password.changed event");
+	EXPECT(api_outbox_count(u.id, "password.changed") == 0, "no password.changed event");
 	api_user_free(&u);
 }
 
@@ -1002,7 +924,7 @@ static void test_change_password_rejects_same_and_weak_passwords(void)
 	       "empty body: errors should name currentPassword and newPassword, got [%s]", fields);
 	api_free(&r);
 	EXPECT(me_status(u.token) == 200, "the session survives rejected changes");
-	EXPECT(outbox_count(u.id, "password.changed") == 0, "no password.changed event");
+	EXPECT(api_outbox_count(u.id, "password.changed") == 0, "no password.changed event");
 	api_user_free(&u);
 }
 
@@ -1048,7 +970,7 @@ static void test_change_password_revokes_every_earlier_token(void)
 	       "the new refresh token works");
 	EXPECT(login_status(u.email, u.password, NULL) == 401, "old password no longer signs in");
 	EXPECT(login_status(u.email, next, NULL) == 200, "new password signs in");
-	EXPECT(outbox_count(u.id, "password.changed") == 1, "one password.changed event");
+	EXPECT(api_outbox_count(u.id, "password.changed") == 1, "one password.changed event");
 	new_hash = api_db_str_s("SELECT password_hash FROM users WHERE email = ?", u.email);
 	EXPECT(new_hash && old_hash && strcmp(new_hash, old_hash) != 0 &&
 	           strncmp(new_hash, "$2b$12$", 7) == 0,
@@ -1228,7 +1150,7 @@ static void test_forgot_password_same_response_for_known_and_unknown_email(void)
 	       resets_before, resets_after);
 	EXPECT(outbox_after == outbox_before + 1, "outbox rows %lld -> %lld (expected +1)",
 	       outbox_before, outbox_after);
-	n = outbox_count(u.id, "password.reset_requested");
+	n = api_outbox_count(u.id, "password.reset_requested");
 	EXPECT(n == 1, "password.reset_requested events for the user: expected 1, got %lld", n);
 	token = reset_token_of(u.id);
 	EXPECT(token && strlen(token) >= 16, "the event's sealed token opens for the mailer");
@@ -1382,7 +1304,7 @@ static void test_reset_password_unlocks_locked_account(void)
 		return;
 	for (int i = 0; i < 5; i++) {
 		login_status(u.email, "Wrong1234", NULL);
-		t_lock = now_s();
+		t_lock = api_now_s();
 	}
 	EXPECT(login_status(u.email, u.password, NULL) == 403, "locked after five failures");
 	token = request_reset(&u);
@@ -1397,7 +1319,7 @@ static void test_reset_password_unlocks_locked_account(void)
 		                 u.email);
 		EXPECT_STR(locked, "open");
 		free(locked);
-		EXPECT(now_s() - t_lock < 3.0,
+		EXPECT(api_now_s() - t_lock < 3.0,
 		       "(timing) the reset ran within the 3 s lockout, so the sign-in below "
 		       "proves the unlock");
 		EXPECT(login_status(u.email, "Unlocked123", NULL) == 200,
@@ -1454,7 +1376,7 @@ static void test_reset_worker_drops_sealed_token_after_reset_ttl(void)
 	/* a minute before the link expires the worker keeps the token */
 	sp_iso8601(sp_now_ms() + (sp_cfg.reset_ttl - 60) * 1000, when);
 	snprintf(args, sizeof args, "resets --now %s", when);
-	rc = run_tool("worker", args);
+	rc = api_run_tool("worker", args);
 	EXPECT(rc == 0, "scripts/dev worker %s exits 0, got %d", args, rc);
 	token = reset_token_of(u.id);
 	EXPECT(token != NULL, "before auth.reset_ttl has passed the mailer can still open it");
@@ -1462,7 +1384,7 @@ static void test_reset_worker_drops_sealed_token_after_reset_ttl(void)
 	/* once the link has expired it is gone */
 	sp_iso8601(sp_now_ms() + (sp_cfg.reset_ttl + 5) * 1000, when);
 	snprintf(args, sizeof args, "resets --now %s", when);
-	rc = run_tool("worker", args);
+	rc = api_run_tool("worker", args);
 	EXPECT(rc == 0, "scripts/dev worker %s exits 0, got %d", args, rc);
 	token = reset_token_of(u.id);
 	payload = reset_payload_of(u.id);
@@ -1529,7 +1451,7 @@ static void test_forgot_password_mails_at_most_reset_limit_per_address(void)
 		       i, tries, r.status, r.body);
 		api_free(&r);
 	}
-	mails = outbox_count(u.id, "password.reset_requested");
+	mails = api_outbox_count(u.id, "password.reset_requested");
 	resets = api_db_ll_l("SELECT COUNT(*) FROM password_resets WHERE user_id = ?", atoll(u.id));
 	EXPECT(mails == sp_cfg.reset_limit.limit,
 	       "%d requests for one address within the window: expected %ld reset mails "
@@ -1579,10 +1501,10 @@ static void test_reset_password_with_bad_token_computes_no_bcrypt(void)
 	 */
 	if (api_user_register(&marker, "bcrypt-marker") != 0)
 		return;
-	deadline = now_s() + 5;
-	while (now_s() < deadline && (after = bcrypt_hashes()) < before + 1)
-		sleep_s(0.1);
-	sleep_s(0.3);
+	deadline = api_now_s() + 5;
+	while (api_now_s() < deadline && (after = bcrypt_hashes()) < before + 1)
+		api_sleep_s(0.1);
+	api_sleep_s(0.3);
 	after = bcrypt_hashes();
 	EXPECT(after == before + 1,
 	       "sp_bcrypt_hashes_total %.0f -> %.0f: a rejected reset token must cost no bcrypt "
@@ -1603,25 +1525,16 @@ struct guesser {
 	char code[48];
 };
 
-static size_t keep_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	sp_buf *b = ud;
-
-	sp_buf_add(b, p, sz * nm);
-	return sz * nm;
-}
-
 /* One sign-in on its own connection, released with the others. */
 static void *guess(void *arg)
 {
 	struct guesser *g = arg;
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	sp_buf b;
+	api_buf b = {NULL, 0};
 	char url[300];
 	json_object *o;
 
-	sp_buf_init(&b);
 	if (c == NULL) {
 		pthread_barrier_wait(g->go);
 		return NULL;
@@ -1635,7 +1548,7 @@ static void *guess(void *arg)
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, g->body);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	pthread_barrier_wait(g->go);
 	if (curl_easy_perform(c) == CURLE_OK)
@@ -1646,7 +1559,7 @@ static void *guess(void *arg)
 		         api_jstr(o, "code") ? api_jstr(o, "code") : "");
 		json_object_put(o);
 	}
-	sp_buf_free(&b);
+	free(b.data);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return NULL;
@@ -1690,7 +1603,7 @@ static void test_login_parallel_wrong_passwords_evaluate_at_most_the_limit(void)
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&go);
-	t_end = now_s();
+	t_end = api_now_s();
 	for (int i = 0; i < started; i++) {
 		if (g[i].status == 401 && strcmp(g[i].code, "UNAUTHORIZED") == 0)
 			wrong++;
@@ -1705,12 +1618,12 @@ static void test_login_parallel_wrong_passwords_evaluate_at_most_the_limit(void)
 	       GUESSERS, sp_cfg.max_failed_logins, wrong, locked);
 	EXPECT(wrong >= 1 && other == 0, "every answer is 401 or 403 ACCOUNT_LOCKED (%d others)",
 	       other);
-	events = outbox_count(u.id, "account.locked");
+	events = api_outbox_count(u.id, "account.locked");
 	EXPECT(events == 1, "one account.locked event, got %lld", events);
 	/* locked: the right password is refused too (auth.lockout_seconds = 3 here) */
 	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u.email, u.password);
 	api_send(&r, "POST", AUTH "/login", NULL, body);
-	EXPECT(now_s() - t_end < 2.5, "(timing) the check ran within the lockout");
+	EXPECT(api_now_s() - t_end < 2.5, "(timing) the check ran within the lockout");
 	EXPECT_ERROR(r, 403, "ACCOUNT_LOCKED");
 	api_free(&r);
 	api_user_free(&u);
@@ -1777,14 +1690,14 @@ static void test_deactivated_user_is_refused_on_the_next_request(void)
 	EXPECT(me_status(u.token) == 200, "the new account signs in");
 	EXPECT(me_status(u.token) == 200, "and again, from the caches");
 	snprintf(args, sizeof args, "deactivate-user %s", u.email);
-	rc = run_tool("sp-admin", args);
+	rc = api_run_tool("sp-admin", args);
 	EXPECT(rc == 0, "sp-admin %s exits 0, got %d", args, rc);
 	EXPECT(me_status(u.token) == 401, "the next request of a deactivated account is 401");
 	EXPECT(refresh_status(u.refresh, NULL, NULL) == 401, "its refresh token stops working too");
 	EXPECT(login_status(u.email, u.password, NULL) == 403,
 	       "a deactivated account cannot sign in (403)");
 	snprintf(args, sizeof args, "activate-user %s", u.email);
-	rc = run_tool("sp-admin", args);
+	rc = api_run_tool("sp-admin", args);
 	EXPECT(rc == 0, "sp-admin %s exits 0, got %d", args, rc);
 	EXPECT(me_status(u.token) == 401, "reactivation does not revive the old token");
 	EXPECT(api_user_login(&u) == 0 && me_status(u.token) == 200,

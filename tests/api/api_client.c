@@ -75,19 +75,32 @@ void api_fresh_ip(char *out, size_t n)
 
 /* ---------------------------------------------------------------- requests */
 
-size_t api_on_body(char *p, size_t sz, size_t nm, void *ud)
+/* Appends n bytes to the NUL-terminated buffer *data of *len bytes; n, or 0 without memory. */
+static size_t append(char **data, size_t *len, const char *p, size_t n)
 {
-	api_resp *r = ud;
-	size_t n = sz * nm;
-	char *nb = realloc(r->body, r->body_len + n + 1);
+	char *nb = realloc(*data, *len + n + 1);
 
 	if (nb == NULL)
 		return 0;
-	r->body = nb;
-	memcpy(r->body + r->body_len, p, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
+	*data = nb;
+	memcpy(*data + *len, p, n);
+	*len += n;
+	(*data)[*len] = '\0';
 	return n;
+}
+
+size_t api_on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+	api_resp *r = ud;
+
+	return append(&r->body, &r->body_len, p, sz * nm);
+}
+
+size_t api_buf_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	api_buf *b = ud;
+
+	return append(&b->data, &b->len, p, sz * nm);
 }
 
 static void clear_headers(api_resp *r)
@@ -246,6 +259,15 @@ long api_send(api_resp *resp, const char *method, const char *path, const char *
 	return api_do(resp, &q);
 }
 
+long api_get_status(const char *path)
+{
+	api_resp r;
+	long st = api_get(&r, path, NULL);
+
+	api_free(&r);
+	return st;
+}
+
 void api_free(api_resp *resp)
 {
 	clear_headers(resp);
@@ -355,6 +377,77 @@ int api_streq(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
+long long api_jint(json_object *o, const char *path)
+{
+	json_object *v = api_jget(o, path);
+
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}
+
+int api_jbool(json_object *o, const char *path)
+{
+	json_object *v = api_jget(o, path);
+
+	if (v == NULL || !json_object_is_type(v, json_type_boolean))
+		return -1;
+	return json_object_get_boolean(v) ? 1 : 0;
+}
+
+size_t api_jlen(json_object *o, const char *path)
+{
+	json_object *v = api_jget(o, path);
+
+	return v && json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+}
+
+int api_jtype(json_object *o, const char *path, json_type t)
+{
+	json_object *v = api_jget(o, path);
+
+	return v && json_object_is_type(v, t);
+}
+
+int api_is_iso_ms(const char *s)
+{
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+
+	if (s == NULL || strlen(s) != sizeof pat - 1)
+		return 0;
+	for (size_t i = 0; pat[i]; i++) {
+		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+long long api_iso_ms(const char *s)
+{
+	struct tm tm;
+
+	if (!api_is_iso_ms(s))
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return -1;
+	return (long long)timegm(&tm) * 1000 + atoi(s + 20);
+}
+
+/* ---------------------------------------------------------------- time */
+
+double api_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void api_sleep_s(double s)
+{
+	if (s > 0)
+		usleep((useconds_t)(s * 1e6));
+}
+
 /* ---------------------------------------------------------------- checks */
 
 /* CUnit keeps the condition text of a failure; give it a copy that lives on. */
@@ -382,7 +475,7 @@ void api_assert(int ok, int line, const char *file, const char *fmt, ...)
 	                        CU_FALSE);
 }
 
-static const char *excerpt(const api_resp *r, char *out, size_t n)
+const char *api_excerpt(const api_resp *r, char *out, size_t n)
 {
 	size_t l = r->body_len < n - 1 ? r->body_len : n - 1;
 
@@ -398,7 +491,7 @@ void api_check_status(const api_resp *r, long want, const char *file, int line)
 
 	api_assert(r->status == want, line, file, "%s %.120s: expected status %ld, got %ld %s%s",
 	           r->method, r->path, want, r->status, r->curl_error[0] ? r->curl_error : "",
-	           excerpt(r, ex, sizeof ex));
+	           api_excerpt(r, ex, sizeof ex));
 }
 
 void api_check_error(const api_resp *r, long want, const char *code, const char *file, int line)
@@ -418,7 +511,7 @@ void api_check_error(const api_resp *r, long want, const char *code, const char 
 	api_assert(shape, line, file,
 	           "%s %.120s: expected the error envelope {success:false, code, message, "
 	           "errors[]}, got %s",
-	           r->method, r->path, excerpt(r, ex, sizeof ex));
+	           r->method, r->path, api_excerpt(r, ex, sizeof ex));
 	if (code)
 		api_assert(api_streq(got_code, code), line, file,
 		           "%s %.120s: expected code %s, got %s", r->method, r->path, code,
@@ -430,7 +523,7 @@ void api_check_error(const api_resp *r, long want, const char *code, const char 
 	api_assert(strstr(r->body, "SELECT ") == NULL && strstr(r->body, "mysql") == NULL &&
 	               strstr(r->body, "MariaDB server") == NULL && strstr(r->body, ".c:") == NULL,
 	           line, file, "%s %.120s: error body leaks internals: %s", r->method, r->path,
-	           excerpt(r, ex, sizeof ex));
+	           api_excerpt(r, ex, sizeof ex));
 }
 
 void api_check_ok(const api_resp *r, long want, const char *file, int line)
@@ -445,7 +538,7 @@ void api_check_ok(const api_resp *r, long want, const char *file, int line)
 	               json_object_is_type(data, json_type_object),
 	           line, file,
 	           "%s %.120s: expected the success envelope {success:true, data:{...}}, got %s",
-	           r->method, r->path, excerpt(r, ex, sizeof ex));
+	           r->method, r->path, api_excerpt(r, ex, sizeof ex));
 }
 
 void api_check_header(const api_resp *r, const char *name, const char *want, const char *file,
@@ -458,7 +551,7 @@ void api_check_header(const api_resp *r, const char *name, const char *want, con
 	           r->path, r->status, name, want, got ? got : "(absent)");
 }
 
-static int all_digits(const char *s)
+int api_all_digits(const char *s)
 {
 	if (s == NULL || *s == '\0')
 		return 0;
@@ -482,14 +575,14 @@ void api_check_common_headers(const api_resp *r, const char *file, int line)
 	api_check_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'",
 	                 file, line);
 	api_check_header(r, "Cross-Origin-Resource-Policy", "same-origin", file, line);
-	api_assert(all_digits(lim) && atol(lim) > 0, line, file,
+	api_assert(api_all_digits(lim) && atol(lim) > 0, line, file,
 	           "%s %.120s (status %ld): X-RateLimit-Limit should be a positive integer, got %s",
 	           r->method, r->path, r->status, lim ? lim : "(absent)");
 	api_assert(
-	    all_digits(rem), line, file,
+	    api_all_digits(rem), line, file,
 	    "%s %.120s (status %ld): X-RateLimit-Remaining should be an integer >= 0, got %s",
 	    r->method, r->path, r->status, rem ? rem : "(absent)");
-	api_assert(all_digits(rst) && atoll(rst) >= now - 5 && atoll(rst) <= now + 86400, line,
+	api_assert(api_all_digits(rst) && atoll(rst) >= now - 5 && atoll(rst) <= now + 86400, line,
 	           file,
 	           "%s %.120s (status %ld): X-RateLimit-Reset should be Unix seconds in the "
 	           "window, got %s (now %lld)",
@@ -520,6 +613,41 @@ void api_take_str(char **dst, const api_resp *r, const char *path)
 	*dst = s ? strdup(s) : NULL;
 }
 
+void api_unique_token(char *out, size_t n, const char *tag)
+{
+	char *at;
+
+	api_unique_email(out, n, tag);
+	at = strchr(out, '@');
+	if (at)
+		*at = '\0';
+}
+
+void api_pct_encode(const char *in, const char *keep, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t j = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && j + 4 < n; p++) {
+		if (isalnum(*p) || strchr(keep, *p)) {
+			out[j++] = (char)*p;
+		} else {
+			out[j++] = '%';
+			out[j++] = hex[*p >> 4];
+			out[j++] = hex[*p & 15];
+		}
+	}
+	out[j] = '\0';
+}
+
+long api_login(api_resp *r, const char *email, const char *password)
+{
+	char body[512];
+
+	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
+	return api_send(r, "POST", "/api/v1/auth/login", NULL, body);
+}
+
 int api_user_register(api_user *u, const char *prefix)
 {
 	api_resp r;
@@ -547,12 +675,9 @@ int api_user_register(api_user *u, const char *prefix)
 int api_user_login(api_user *u)
 {
 	api_resp r;
-	char body[512];
 	int rc;
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u->email,
-	         u->password);
-	api_send(&r, "POST", "/api/v1/auth/login", NULL, body);
+	api_login(&r, u->email, u->password);
 	EXPECT_STATUS(r, 200);
 	api_take_str(&u->token, &r, "data.token");
 	api_take_str(&u->refresh, &r, "data.refreshToken");
@@ -594,6 +719,85 @@ int api_admin_login(api_user *u)
 	           "%s should have role admin, got %s", email, role ? role : "(none)");
 	api_free(&r);
 	return *u->id ? 0 : -1;
+}
+
+int api_subscribe(const api_user *u, int plan)
+{
+	api_resp r;
+	char body[96];
+	int rc;
+
+	snprintf(body, sizeof body, "{\"planId\":%d,\"paymentMethod\":\"card\"}", plan);
+	api_send(&r, "POST", "/api/v1/subscriptions/subscribe", u->token, body);
+	EXPECT_STATUS(r, 201);
+	rc = r.status == 201 ? 0 : -1;
+	api_free(&r);
+	return rc;
+}
+
+int api_viewer(api_user *u, const char *prefix, int plan)
+{
+	if (api_user_register(u, prefix) != 0) {
+		EXPECT(0, "registering a %s user failed", prefix);
+		return -1;
+	}
+	if (plan <= 1)
+		return 0;
+	return api_subscribe(u, plan);
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+long long api_title(int level, int need)
+{
+	char sql[256];
+	long long id;
+
+	snprintf(sql, sizeof sql,
+	         "SELECT id FROM content WHERE is_active = 1 AND access_level = ? AND "
+	         "(renditions & %d) = %d ORDER BY id LIMIT 1",
+	         need, need);
+	id = api_db_ll_l(sql, level);
+	EXPECT(id > 0, "an active title at level %d with renditions %d exists in the catalogue",
+	       level, need);
+	return id > 0 ? id : 1;
+}
+
+long api_stream_start(api_resp *r, const api_user *u, long long cid, const char *dev,
+                      const char *name, const char *quality)
+{
+	char path[96], screen[200], body[400];
+
+	snprintf(path, sizeof path, "/api/v1/content/%lld/stream", cid);
+	if (name == NULL) {
+		snprintf(screen, sizeof screen, "Screen %s", dev);
+		name = screen;
+	}
+	if (quality)
+		snprintf(body, sizeof body,
+		         "{\"deviceId\":\"%s\",\"deviceName\":\"%s\",\"deviceType\":\"tv\","
+		         "\"quality\":\"%s\"}",
+		         dev, name, quality);
+	else
+		snprintf(body, sizeof body,
+		         "{\"deviceId\":\"%s\",\"deviceName\":\"%s\",\"deviceType\":\"tv\"}", dev,
+		         name);
+	return api_send(r, "POST", path, u->token, body);
+}
+
+char *api_stream_start_ok(const api_user *u, long long cid, const char *dev, const char *name,
+                          const char *quality, char **url)
+{
+	api_resp r;
+	char *sid = NULL;
+
+	api_stream_start(&r, u, cid, dev, name, quality);
+	EXPECT_OK(r, 200);
+	api_take_str(&sid, &r, "data.sessionId");
+	if (url)
+		api_take_str(url, &r, "data.streamUrl");
+	api_free(&r);
+	return sid;
 }
 
 /* ---------------------------------------------------------------- database */
@@ -684,6 +888,22 @@ char *api_db_str_l(const char *sql, long long v)
 	return first_str(sp_db_query(&res, sql, "l", v), &res);
 }
 
+long long api_outbox_count(const char *uid, const char *type)
+{
+	sp_res res;
+	long long n = -1;
+
+	if (api_db_ready() != 0)
+		return -1;
+	if (sp_db_query(&res, "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND event_type = ?",
+	                "ls", atoll(uid ? uid : "0"), type) != 0)
+		return -1;
+	if (res.nrows > 0)
+		n = sp_res_ll(&res, 0, 0, -1);
+	sp_res_free(&res);
+	return n;
+}
+
 int api_db_script(const char *sql, char *err, size_t errlen)
 {
 	if (errlen)
@@ -746,6 +966,49 @@ void api_redis_ensure_started(void)
 {
 	if (redis_stopped)
 		(void)api_redis_start();
+}
+
+const char *api_ready_redis(void)
+{
+	static char state[16];
+	api_resp r;
+
+	api_get(&r, "/api/v1/ready", NULL);
+	snprintf(state, sizeof state, "%s",
+	         r.status == 200 && api_jstr(r.json, "data.redis") ? api_jstr(r.json, "data.redis")
+	                                                           : "?");
+	api_free(&r);
+	return state;
+}
+
+void api_redis_start_and_wait(void)
+{
+	double t0 = api_now_s();
+	int rc = api_redis_start();
+
+	EXPECT(rc == 0, "\"$SP_DEV\" start redis failed");
+	while (api_now_s() - t0 < 15 && strcmp(api_ready_redis(), "up") != 0)
+		usleep(200000);
+	EXPECT(strcmp(api_ready_redis(), "up") == 0, "/ready reports redis up after a restart");
+	/* the programs pause a second before reconnecting */
+	usleep(1200000);
+}
+
+int api_run_tool(const char *tool, const char *args)
+{
+	const char *d = getenv("SP_DEV");
+	char cmd[1400];
+
+	if (d == NULL || *d == '\0' || strchr(d, '\'') || strchr(args, '\'')) {
+		EXPECT(0, "SP_DEV must name scripts/dev to run %s", tool);
+		return -1;
+	}
+	if (strcmp(tool, "worker") == 0)
+		snprintf(cmd, sizeof cmd, "'%s' worker %s >/dev/null 2>&1", d, args);
+	else /* sp-admin sits at the top of the tree scripts/dev builds in */
+		snprintf(cmd, sizeof cmd, "\"$(dirname '%s')/../sp-admin\" %s >/dev/null 2>&1", d,
+		         args);
+	return system(cmd);
 }
 
 void api_free_kept(void)

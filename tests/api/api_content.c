@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #define CONTENT "/api/v1/content"
-#define AUTH    "/api/v1/auth"
 
 /* ids are collected into sets of at most this many items */
 #define MAX_ITEMS 4096
@@ -48,13 +47,6 @@ static int type_index(const char *s)
 	return -1;
 }
 
-static long long jll(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
 static int is_num(json_object *o, const char *path)
 {
 	json_object *v = api_jget(o, path);
@@ -70,36 +62,9 @@ static double jdbl(json_object *o, const char *path)
 	return v ? json_object_get_double(v) : -1.0;
 }
 
-/* 1 true, 0 false, -1 absent or not a boolean */
-static int jbool(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	if (v == NULL || !json_object_is_type(v, json_type_boolean))
-		return -1;
-	return json_object_get_boolean(v) ? 1 : 0;
-}
-
-static int is_type(json_object *o, const char *path, json_type t)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, t);
-}
-
 static int str_or_null(json_object *o, const char *path)
 {
-	return api_jnull(o, path) || is_type(o, path, json_type_string);
-}
-
-static int all_digits(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
+	return api_jnull(o, path) || api_jtype(o, path, json_type_string);
 }
 
 /* "2025-01-08T00:00:00.000Z": a date at midnight UTC in the contract's form */
@@ -119,35 +84,7 @@ static long long item_id(json_object *it)
 {
 	const char *id = api_jstr(it, "id");
 
-	return all_digits(id) ? atoll(id) : -1;
-}
-
-static void urlenc(const char *in, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < n; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '~') {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* A body excerpt without control bytes, for messages. */
-static const char *excerpt(const api_resp *r, char *out, size_t n)
-{
-	size_t l = r->body_len < n - 1 ? r->body_len : n - 1;
-
-	for (size_t i = 0; i < l; i++)
-		out[i] = isprint((unsigned char)r->body[i]) ? r->body[i] : '.';
-	out[l] = '\0';
-	return out;
+	return api_all_digits(id) ? atoll(id) : -1;
 }
 
 /* A tag unique to this run, letters and digits only (one full-text word). */
@@ -300,11 +237,9 @@ static int admin_tried;
 static char *sign_in(const char *email, const char *password)
 {
 	api_resp r;
-	char body[512];
 	char *tok = NULL;
 
-	snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-	api_send(&r, "POST", AUTH "/login", NULL, body);
+	api_login(&r, email, password);
 	EXPECT(r.status == 200, "sign-in of %s: expected 200, got %ld %.300s", email, r.status,
 	       r.body);
 	if (r.status == 200)
@@ -345,23 +280,23 @@ static void check_item(json_object *it, const char *where)
 	json_object *g = api_jget(it, "genre"), *res = api_jget(it, "resolution");
 	int ok_g = g && json_object_is_type(g, json_type_array), ok_res;
 
-	EXPECT(all_digits(api_jstr(it, "id")), "%s: item id should be a numeric string: %.300s",
+	EXPECT(api_all_digits(api_jstr(it, "id")), "%s: item id should be a numeric string: %.300s",
 	       where, s);
 	EXPECT(api_jstr(it, "title") && *api_jstr(it, "title"), "%s: item title: %.300s", where, s);
-	EXPECT(is_type(it, "description", json_type_string), "%s: item description: %.300s", where,
-	       s);
+	EXPECT(api_jtype(it, "description", json_type_string), "%s: item description: %.300s",
+	       where, s);
 	EXPECT(type_index(api_jstr(it, "type")) >= 0, "%s: item type: %.300s", where, s);
 	for (size_t i = 0; ok_g && i < json_object_array_length(g); i++)
 		ok_g = json_object_is_type(json_object_array_get_idx(g, i), json_type_string);
 	EXPECT(ok_g, "%s: item genre should be an array of strings: %.300s", where, s);
 	EXPECT(level_index(api_jstr(it, "accessLevel")) >= 0, "%s: item accessLevel: %.300s", where,
 	       s);
-	EXPECT(is_type(it, "duration", json_type_int) && jll(it, "duration") >= 0,
+	EXPECT(api_jtype(it, "duration", json_type_int) && api_jint(it, "duration") >= 0,
 	       "%s: item duration (minutes): %.300s", where, s);
 	EXPECT(is_iso_date_midnight(api_jstr(it, "releaseDate")),
 	       "%s: item releaseDate should be \"YYYY-MM-DDT00:00:00.000Z\", got %s", where,
 	       api_jstr(it, "releaseDate") ? api_jstr(it, "releaseDate") : "(absent)");
-	EXPECT(is_num(it, "rating.average") && is_type(it, "rating.count", json_type_int),
+	EXPECT(is_num(it, "rating.average") && api_jtype(it, "rating.count", json_type_int),
 	       "%s: item rating {average, count}: %.300s", where, s);
 	EXPECT(
 	    str_or_null(it, "ageRating") && str_or_null(it, "thumbnailUrl") &&
@@ -377,20 +312,20 @@ static void check_item(json_object *it, const char *where)
 	}
 	EXPECT(ok_res, "%s: item resolution should be an array of 480p/720p/1080p/4K: %.300s",
 	       where, s);
-	EXPECT(jbool(it, "isFeatured") >= 0, "%s: item isFeatured boolean: %.300s", where, s);
-	EXPECT(is_type(it, "views", json_type_int) && jll(it, "views") >= 0,
+	EXPECT(api_jbool(it, "isFeatured") >= 0, "%s: item isFeatured boolean: %.300s", where, s);
+	EXPECT(api_jtype(it, "views", json_type_int) && api_jint(it, "views") >= 0,
 	       "%s: item views: %.300s", where, s);
-	EXPECT(jbool(it, "canAccess") >= 0, "%s: item canAccess boolean: %.300s", where, s);
+	EXPECT(api_jbool(it, "canAccess") >= 0, "%s: item canAccess boolean: %.300s", where, s);
 }
 
 /* Checks the paged list envelope; returns data.content (owned by r) or NULL. */
 static json_object *check_list(const api_resp *r)
 {
 	json_object *arr = api_jget(r->json, "data.content");
-	long long count = jll(r->json, "count"), total = jll(r->json, "pagination.total");
-	long long limit = jll(r->json, "pagination.limit"),
-	          pages = jll(r->json, "pagination.pages");
-	long long page = jll(r->json, "pagination.page");
+	long long count = api_jint(r->json, "count"), total = api_jint(r->json, "pagination.total");
+	long long limit = api_jint(r->json, "pagination.limit"),
+	          pages = api_jint(r->json, "pagination.pages");
+	long long page = api_jint(r->json, "pagination.page");
 
 	api_check_ok(r, 200, __FILE__, __LINE__);
 	if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
@@ -416,7 +351,7 @@ static json_object *check_list(const api_resp *r)
 
 static long long list_total(const api_resp *r)
 {
-	return jll(r->json, "pagination.total");
+	return api_jint(r->json, "pagination.total");
 }
 
 struct idset {
@@ -467,7 +402,7 @@ static long long list_all(const char *query, const char *token, struct idset *s)
 		}
 		if (page == 1) {
 			s->total = list_total(&r);
-			pages = jll(r.json, "pagination.pages");
+			pages = api_jint(r.json, "pagination.pages");
 		} else {
 			EXPECT(list_total(&r) == s->total,
 			       "GET %s: total changed between pages: %lld then %lld", path,
@@ -480,7 +415,7 @@ static long long list_all(const char *query, const char *token, struct idset *s)
 			       path, id);
 			s->id[s->n] = id;
 			s->level[s->n] = level_index(api_jstr(it, "accessLevel"));
-			s->can[s->n] = jbool(it, "canAccess");
+			s->can[s->n] = api_jbool(it, "canAccess");
 			snprintf(s->type[s->n], sizeof s->type[0], "%s",
 			         api_jstr(it, "type") ? api_jstr(it, "type") : "");
 			s->n++;
@@ -539,7 +474,7 @@ static long long create_title(const char *title, const char *description, const 
 	api_send(&r, "POST", CONTENT, tok, body);
 	EXPECT_OK(r, 201);
 	if (r.status == 201) {
-		id = all_digits(api_jstr(r.json, "data.content.id"))
+		id = api_all_digits(api_jstr(r.json, "data.content.id"))
 		         ? atoll(api_jstr(r.json, "data.content.id"))
 		         : -1;
 		EXPECT(id > 0,
@@ -557,7 +492,7 @@ static void remember_if_created(const api_resp *r)
 {
 	const char *id = api_jstr(r->json, "data.content.id");
 
-	if (r->status == 201 && all_digits(id) &&
+	if (r->status == 201 && api_all_digits(id) &&
 	    n_created < (int)(sizeof created / sizeof created[0]))
 		created[n_created++] = atoll(id);
 }
@@ -613,7 +548,8 @@ static void test_list_returns_paged_envelope_and_item_fields(void)
 	long long total = list_total(&r);
 
 	EXPECT_COMMON_HEADERS(r);
-	EXPECT(jll(r.json, "pagination.page") == 1 && jll(r.json, "pagination.limit") == 5,
+	EXPECT(api_jint(r.json, "pagination.page") == 1 &&
+	           api_jint(r.json, "pagination.limit") == 5,
 	       "GET " CONTENT "?limit=5: pagination should echo page 1, limit 5: %.300s", r.body);
 	EXPECT(total == db_visible(0),
 	       "anonymous total %lld should equal the active Free titles %lld", total,
@@ -638,13 +574,13 @@ static void test_list_returns_paged_envelope_and_item_fields(void)
 		           api_db_ll_l("SELECT access_level FROM content WHERE id = ?", id),
 		       "item %lld accessLevel %s differs from the database", id,
 		       api_jstr(it, "accessLevel"));
-		EXPECT(jll(it, "duration") ==
+		EXPECT(api_jint(it, "duration") ==
 		           api_db_ll_l("SELECT duration_min FROM content WHERE id = ?", id),
 		       "item %lld duration differs from the database", id);
-		EXPECT(jll(it, "views") ==
+		EXPECT(api_jint(it, "views") ==
 		           api_db_ll_l("SELECT views FROM content WHERE id = ?", id),
 		       "item %lld views differ from the database", id);
-		EXPECT(jll(it, "rating.count") ==
+		EXPECT(api_jint(it, "rating.count") ==
 		           api_db_ll_l("SELECT rating_count FROM content WHERE id = ?", id),
 		       "item %lld rating.count differs from the database", id);
 		EXPECT(
@@ -652,7 +588,7 @@ static void test_list_returns_paged_envelope_and_item_fields(void)
 		        api_db_ll_l("SELECT ROUND(rating_avg * 10) FROM content WHERE id = ?", id),
 		    "item %lld rating.average %.1f differs from the database", id,
 		    jdbl(it, "rating.average"));
-		EXPECT(jbool(it, "isFeatured") ==
+		EXPECT(api_jbool(it, "isFeatured") ==
 		           api_db_ll_l("SELECT is_featured FROM content WHERE id = ?", id),
 		       "item %lld isFeatured differs from the database", id);
 		EXPECT(
@@ -660,8 +596,8 @@ static void test_list_returns_paged_envelope_and_item_fields(void)
 		        api_db_ll_l("SELECT COUNT(*) FROM content_genres WHERE content_id = ?", id),
 		    "item %lld genre[] should list its %lld genres", id,
 		    api_db_ll_l("SELECT COUNT(*) FROM content_genres WHERE content_id = ?", id));
-		EXPECT(jbool(it, "canAccess") == 1, "anonymous listing item %lld: canAccess true",
-		       id);
+		EXPECT(api_jbool(it, "canAccess") == 1,
+		       "anonymous listing item %lld: canAccess true", id);
 		free(rel);
 		free(title);
 		free(type);
@@ -675,7 +611,8 @@ static void test_list_defaults_to_page_1_limit_20(void)
 	json_object *arr = get_list(&r, CONTENT, NULL);
 	long long total = list_total(&r);
 
-	EXPECT(jll(r.json, "pagination.page") == 1 && jll(r.json, "pagination.limit") == 20,
+	EXPECT(api_jint(r.json, "pagination.page") == 1 &&
+	           api_jint(r.json, "pagination.limit") == 20,
 	       "GET " CONTENT ": default page 1, limit 20: %.200s", r.body);
 	EXPECT(arr && (long long)json_object_array_length(arr) == (total < 20 ? total : 20),
 	       "GET " CONTENT ": expected %lld items in the first page", total < 20 ? total : 20);
@@ -901,7 +838,7 @@ static void test_filter_by_genre_is_case_insensitive_exact_name(void)
 		json_object *arr;
 		int wrong = 0;
 
-		urlenc(variants[v], enc, sizeof enc);
+		api_pct_encode(variants[v], "-.~", enc, sizeof enc);
 		snprintf(path, sizeof path, CONTENT "?genre=%s&includeLocked=true&limit=100", enc);
 		arr = get_list(&r, path, NULL);
 		EXPECT(list_total(&r) == want_all, "GET %s: total %lld, database %lld (genre %s)",
@@ -926,7 +863,7 @@ static void test_filter_by_genre_is_case_insensitive_exact_name(void)
 		snprintf(part, sizeof part, "%.*s",
 		         (int)(strlen(genre) > 3 ? strlen(genre) - 1 : 1), genre);
 		if (q("SELECT COUNT(*) FROM content_genres WHERE genre = ?", "s", part) == 0) {
-			urlenc(part, enc, sizeof enc);
+			api_pct_encode(part, "-.~", enc, sizeof enc);
 			snprintf(path, sizeof path, CONTENT "?genre=%s&includeLocked=true", enc);
 			get_list(&r, path, NULL);
 			EXPECT(
@@ -980,7 +917,7 @@ static void test_filter_by_access_level_matches_database(void)
 			EXPECT(list_total(&r) == want, "GET %s: total %lld, database %lld", path,
 			       list_total(&r), want);
 			for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-				bad += jbool(json_object_array_get_idx(arr, i), "canAccess") !=
+				bad += api_jbool(json_object_array_get_idx(arr, i), "canAccess") !=
 				       (l == 0);
 			EXPECT(bad == 0, "GET %s: %d items with canAccess other than %s", path, bad,
 			       l == 0 ? "true" : "false");
@@ -1001,7 +938,7 @@ static void test_filters_combined_match_database(void)
 		free(genre);
 		return;
 	}
-	urlenc(genre, enc, sizeof enc);
+	api_pct_encode(genre, "-.~", enc, sizeof enc);
 	for (int t = 0; t < 5; t++) {
 		for (int l = 0; l < 4; l++) {
 			api_resp r;
@@ -1138,7 +1075,7 @@ static void check_search_word(const char *word, long long must_have, const char 
 	want_free = q("SELECT COUNT(*) FROM content WHERE is_active = 1 AND access_level = 0 AND "
 	              "CONCAT_WS(' ', title, description) REGEXP ?",
 	              "s", re);
-	urlenc(word, enc, sizeof enc);
+	api_pct_encode(word, "-.~", enc, sizeof enc);
 	snprintf(path, sizeof path, "search=%s&includeLocked=true", enc);
 	list_all(path, NULL, s);
 	EXPECT(s->total == want_all,
@@ -1217,8 +1154,8 @@ static void test_search_combined_with_filters_matches_database(void)
 		      "c.id AND g.genre = ?) AND CONCAT_WS(' ', c.title, c.description) REGEXP ?",
 		      "sss", type, genre, re);
 
-		urlenc(word, enc, sizeof enc);
-		urlenc(genre, genc, sizeof genc);
+		api_pct_encode(word, "-.~", enc, sizeof enc);
+		api_pct_encode(genre, "-.~", genc, sizeof genc);
 		snprintf(path, sizeof path,
 		         CONTENT
 		         "?search=%s&type=%s&genre=%s&accessLevel=Free&sortBy=title&limit=100",
@@ -1260,9 +1197,9 @@ static void test_paging_totals_pages_and_page_beyond_end(void)
 		         p);
 		arr = get_list(&r, path, NULL);
 		EXPECT(
-		    list_total(&r) == all && jll(r.json, "pagination.pages") == pages &&
-		        jll(r.json, "pagination.page") == p &&
-		        jll(r.json, "pagination.limit") == limit,
+		    list_total(&r) == all && api_jint(r.json, "pagination.pages") == pages &&
+		        api_jint(r.json, "pagination.page") == p &&
+		        api_jint(r.json, "pagination.limit") == limit,
 		    "GET %s: pagination should be {page %lld, limit %d, total %lld, pages %lld}: "
 		    "%.200s",
 		    path, p, limit, all, pages, r.body);
@@ -1288,11 +1225,11 @@ static void test_paging_totals_pages_and_page_beyond_end(void)
 		snprintf(path, sizeof path, CONTENT "?includeLocked=true&limit=%d&page=%lld", limit,
 		         pages + 1);
 		arr = get_list(&r, path, NULL);
-		EXPECT(arr && json_object_array_length(arr) == 0 && jll(r.json, "count") == 0,
+		EXPECT(arr && json_object_array_length(arr) == 0 && api_jint(r.json, "count") == 0,
 		       "GET %s: expected an empty page: %.200s", path, r.body);
-		EXPECT(list_total(&r) == all && jll(r.json, "pagination.pages") == pages,
+		EXPECT(list_total(&r) == all && api_jint(r.json, "pagination.pages") == pages,
 		       "GET %s: total %lld / pages %lld, expected %lld / %lld", path,
-		       list_total(&r), jll(r.json, "pagination.pages"), all, pages);
+		       list_total(&r), api_jint(r.json, "pagination.pages"), all, pages);
 		api_free(&r);
 		snprintf(path, sizeof path, CONTENT "?limit=100&page=999");
 		arr = get_list(&r, path, NULL);
@@ -1319,7 +1256,7 @@ static int cmp_field(json_object *a, json_object *b, const char *field, int *ok)
 		return strcmp(x, y);
 	}
 	if (strcmp(field, "views") == 0) {
-		long long x = jll(a, "views"), y = jll(b, "views");
+		long long x = api_jint(a, "views"), y = api_jint(b, "views");
 		return x < y ? -1 : x > y;
 	}
 	if (strcmp(field, "rating") == 0) {
@@ -1399,9 +1336,9 @@ static void test_sort_by_each_field_both_ways_is_monotone(void)
 					EXPECT_STR(api_jstr(first, "releaseDate"), want);
 					free(want);
 				} else if (f == 1) {
-					EXPECT(jll(first, "views") == api_db_ll(sql),
+					EXPECT(api_jint(first, "views") == api_db_ll(sql),
 					       "GET %s: first item's views %lld, expected %lld",
-					       path, jll(first, "views"), api_db_ll(sql));
+					       path, api_jint(first, "views"), api_db_ll(sql));
 				} else if (f == 2) {
 					EXPECT((long long)(jdbl(first, "rating.average") * 10 +
 					                   0.5) == api_db_ll(sql),
@@ -1614,9 +1551,9 @@ static void test_hostile_search_text_is_never_500_nor_leaks_sql(void)
 		api_get(&r, path, NULL);
 		EXPECT(r.status == 200 || r.status == 400,
 		       "GET %s (search %s): expected 200 or 400, got %ld %s", path, cases[i].what,
-		       r.status, excerpt(&r, ex, sizeof ex));
+		       r.status, api_excerpt(&r, ex, sizeof ex));
 		EXPECT(!leaks_internals(r.body), "GET %s (search %s): body leaks internals: %s",
-		       path, cases[i].what, excerpt(&r, ex, sizeof ex));
+		       path, cases[i].what, api_excerpt(&r, ex, sizeof ex));
 		if (r.status == 200) {
 			json_object *arr = check_list(&r);
 			int above = 0;
@@ -1678,7 +1615,7 @@ static void test_search_with_invalid_bytes_gets_json_error_with_security_headers
 		api_get(&r, path, NULL);
 		EXPECT(r.status == 200 || r.status == 400,
 		       "GET %s: expected 200 or 400, got %ld %s", path, r.status,
-		       excerpt(&r, ex, sizeof ex));
+		       api_excerpt(&r, ex, sizeof ex));
 		if (r.status == 400)
 			EXPECT_ERROR(r, 400, NULL);
 		else
@@ -1725,7 +1662,7 @@ static void check_details_shape(const api_resp *r, long long id)
 	EXPECT_STR(api_jstr(c, "title"), title);
 	for (size_t i = 0; ok_cast && i < json_object_array_length(cast); i++) {
 		json_object *m = json_object_array_get_idx(cast, i);
-		ok_cast = is_type(m, "name", json_type_string) && str_or_null(m, "role") &&
+		ok_cast = api_jtype(m, "name", json_type_string) && str_or_null(m, "role") &&
 		          str_or_null(m, "character");
 	}
 	EXPECT(ok_cast, "%s: content.cast[] should be {name, role, character}: %.300s", where,
@@ -1735,15 +1672,16 @@ static void check_details_shape(const api_resp *r, long long id)
 	       "%s: content.cast should hold every cast member", where);
 	for (size_t i = 0; ok_subs && i < json_object_array_length(subs); i++) {
 		json_object *m = json_object_array_get_idx(subs, i);
-		ok_subs =
-		    is_type(m, "language", json_type_string) && is_type(m, "url", json_type_string);
+		ok_subs = api_jtype(m, "language", json_type_string) &&
+		          api_jtype(m, "url", json_type_string);
 	}
 	EXPECT(ok_subs, "%s: content.subtitles[] should be {language, url}: %.300s", where,
 	       subs ? json_object_to_json_string(subs) : "(absent)");
 	EXPECT(tags && json_object_is_type(tags, json_type_array),
 	       "%s: content.tags should be an array", where);
-	EXPECT(is_type(c, "likes", json_type_int) &&
-	           jll(c, "likes") == api_db_ll_l("SELECT likes FROM content WHERE id = ?", id),
+	EXPECT(api_jtype(c, "likes", json_type_int) &&
+	           api_jint(c, "likes") ==
+	               api_db_ll_l("SELECT likes FROM content WHERE id = ?", id),
 	       "%s: content.likes should be the database's %lld", where,
 	       api_db_ll_l("SELECT likes FROM content WHERE id = ?", id));
 	EXPECT(producer ? api_streq(api_jstr(c, "producer"), producer) : api_jnull(c, "producer"),
@@ -1754,8 +1692,8 @@ static void check_details_shape(const api_resp *r, long long id)
 	       "%s: content.studio \"%s\", database \"%s\"", where,
 	       api_jstr(c, "studio") ? api_jstr(c, "studio") : "(null)",
 	       studio ? studio : "(null)");
-	EXPECT(jbool(r->json, "data.canAccess") >= 0, "%s: data.canAccess boolean", where);
-	EXPECT(is_type(r->json, "data.recommendations", json_type_array),
+	EXPECT(api_jbool(r->json, "data.canAccess") >= 0, "%s: data.canAccess boolean", where);
+	EXPECT(api_jtype(r->json, "data.recommendations", json_type_array),
 	       "%s: data.recommendations should be an array", where);
 out:
 	free(producer);
@@ -1779,7 +1717,8 @@ static void test_details_returns_content_with_cast_subtitles_tags_likes(void)
 	snprintf(path, sizeof path, CONTENT "/%lld", id);
 	api_get(&r, path, NULL);
 	check_details_shape(&r, id);
-	EXPECT(jbool(r.json, "data.canAccess") == 1 && jbool(r.json, "data.content.canAccess") == 1,
+	EXPECT(api_jbool(r.json, "data.canAccess") == 1 &&
+	           api_jbool(r.json, "data.content.canAccess") == 1,
 	       "GET %s as anonymous: a Free title should have canAccess true", path);
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
@@ -1787,8 +1726,8 @@ static void test_details_returns_content_with_cast_subtitles_tags_likes(void)
 	if (demo(2)) {
 		api_get(&r, path, demo(2));
 		check_details_shape(&r, id);
-		EXPECT(jbool(r.json, "data.canAccess") == 1, "GET %s as premium: canAccess true",
-		       path);
+		EXPECT(api_jbool(r.json, "data.canAccess") == 1,
+		       "GET %s as premium: canAccess true", path);
 		api_free(&r);
 	}
 }
@@ -1817,8 +1756,8 @@ static void test_details_of_locked_title_is_200_with_can_access_false(void)
 			continue;
 		api_get(&r, path, callers[i].tok);
 		check_details_shape(&r, id);
-		EXPECT(jbool(r.json, "data.canAccess") == callers[i].want &&
-		           jbool(r.json, "data.content.canAccess") == callers[i].want,
+		EXPECT(api_jbool(r.json, "data.canAccess") == callers[i].want &&
+		           api_jbool(r.json, "data.content.canAccess") == callers[i].want,
 		       "GET %s (Ultimate title) as %s: canAccess should be %s: %.200s", path,
 		       callers[i].who, callers[i].want ? "true" : "false", r.body);
 		EXPECT_STR(api_jstr(r.json, "data.content.accessLevel"), "Ultimate");
@@ -1844,7 +1783,7 @@ static void check_recommendations(long long id, const char *who, const char *tok
 	EXPECT(n >= 0, "GET %s as %s: data.recommendations should be an array", path, who);
 	for (int i = 0; i < n; i++) {
 		json_object *it = json_object_array_get_idx(recs, (size_t)i);
-		long long rid = item_id(it), views = jll(it, "views");
+		long long rid = item_id(it), views = api_jint(it, "views");
 		long long lvl = q("SELECT access_level FROM content WHERE id = ?", "l", rid);
 		long long shared =
 		    q("SELECT COUNT(*) FROM content_genres g1 JOIN content_genres g2 ON "
@@ -1860,7 +1799,7 @@ static void check_recommendations(long long id, const char *who, const char *tok
 		       "GET %s as %s: recommendation %lld is inactive", path, who, rid);
 		EXPECT(shared > 0, "GET %s as %s: recommendation %lld shares no genre with %lld",
 		       path, who, rid, id);
-		EXPECT(jbool(it, "canAccess") == 1,
+		EXPECT(api_jbool(it, "canAccess") == 1,
 		       "GET %s as %s: recommendation %lld canAccess true", path, who, rid);
 		EXPECT(
 		    prev < 0 || views <= prev,
@@ -1883,10 +1822,10 @@ static void check_recommendations(long long id, const char *who, const char *tok
 	       eligible);
 	if (n > 0)
 		EXPECT(
-		    jll(json_object_array_get_idx(recs, 0), "views") == top,
+		    api_jint(json_object_array_get_idx(recs, 0), "views") == top,
 		    "GET %s as %s: the first recommendation should be the most viewed qualifying "
 		    "title (%lld views), got %lld",
-		    path, who, top, jll(json_object_array_get_idx(recs, 0), "views"));
+		    path, who, top, api_jint(json_object_array_get_idx(recs, 0), "views"));
 	api_free(&r);
 }
 
@@ -1950,7 +1889,7 @@ static void test_featured_lists_only_featured_titles(void)
 	arr = api_jget(r.json, "data.content");
 	EXPECT(arr && json_object_is_type(arr, json_type_array),
 	       "GET " CONTENT "/featured: data.content should be an array: %.200s", r.body);
-	EXPECT(arr && jll(r.json, "count") == (long long)json_object_array_length(arr),
+	EXPECT(arr && api_jint(r.json, "count") == (long long)json_object_array_length(arr),
 	       "GET " CONTENT "/featured: count should equal the items listed");
 	EXPECT(arr && (long long)json_object_array_length(arr) == (featured < 20 ? featured : 20),
 	       "GET " CONTENT "/featured: %zu items, the database has %lld featured active titles",
@@ -1960,11 +1899,12 @@ static void test_featured_lists_only_featured_titles(void)
 		long long id = item_id(it);
 		long long lvl = q("SELECT access_level FROM content WHERE id = ?", "l", id);
 		check_item(it, "GET " CONTENT "/featured");
-		if (jbool(it, "isFeatured") != 1 || q("SELECT COUNT(*) FROM content WHERE id = ? "
-		                                      "AND is_featured = 1 AND is_active = 1",
-		                                      "l", id) != 1)
+		if (api_jbool(it, "isFeatured") != 1 ||
+		    q("SELECT COUNT(*) FROM content WHERE id = ? "
+		      "AND is_featured = 1 AND is_active = 1",
+		      "l", id) != 1)
 			bad++;
-		if (jbool(it, "canAccess") != (lvl == 0))
+		if (api_jbool(it, "canAccess") != (lvl == 0))
 			bad_access++;
 	}
 	EXPECT(bad == 0, "GET " CONTENT "/featured: %d items that are not featured active titles",
@@ -2024,7 +1964,7 @@ static void test_trending_ranks_by_starts_in_last_7_days(void)
 	EXPECT_COMMON_HEADERS(r);
 	arr = api_jget(r.json, "data.content");
 	EXPECT(arr && json_object_is_type(arr, json_type_array) &&
-	           jll(r.json, "count") == (long long)json_object_array_length(arr),
+	           api_jint(r.json, "count") == (long long)json_object_array_length(arr),
 	       "GET " CONTENT "/trending: {count, data {content[]}}: %.200s", r.body);
 	EXPECT(index_of(arr, a) == 0,
 	       "GET " CONTENT "/trending: title %lld with %lld starts this week should be first, "
@@ -2080,7 +2020,8 @@ static void test_admin_create_returns_201_and_title_is_served(void)
 		EXPECT_STR(api_jstr(r.json, "data.content.cast.0.name"), "Ada Test");
 		EXPECT_STR(api_jstr(r.json, "data.content.subtitles.0.language"), "en");
 		EXPECT_STR(api_jstr(r.json, "data.content.tags.0"), "test");
-		EXPECT(jbool(r.json, "data.canAccess") == 1, "basic user canAccess a Basic title");
+		EXPECT(api_jbool(r.json, "data.canAccess") == 1,
+		       "basic user canAccess a Basic title");
 		api_free(&r);
 	}
 	/* in a listing by its genre */
@@ -2125,11 +2066,11 @@ static void test_admin_create_response_has_created_fields(void)
 		EXPECT_STR(api_jstr(c, "title"), title);
 		EXPECT_STR(api_jstr(c, "type"), "documentary");
 		EXPECT_STR(api_jstr(c, "accessLevel"), "Premium");
-		EXPECT(jll(c, "duration") == 42, "created duration 42");
+		EXPECT(api_jint(c, "duration") == 42, "created duration 42");
 		EXPECT_STR(api_jstr(c, "releaseDate"), "2024-02-29T00:00:00.000Z");
 		EXPECT_STR(api_jstr(c, "genre.0"), "Documentary");
 		EXPECT_STR(api_jstr(c, "resolution.1"), "720p");
-		EXPECT(jbool(c, "isFeatured") == 0 && jll(c, "views") == 0,
+		EXPECT(api_jbool(c, "isFeatured") == 0 && api_jint(c, "views") == 0,
 		       "a new title is not featured and has 0 views: %.300s", r.body);
 		if (id > 0 && n_created < (int)(sizeof created / sizeof created[0]))
 			created[n_created++] = id;
@@ -2184,8 +2125,9 @@ static void test_admin_update_is_partial(void)
 	EXPECT_OK(r, 200);
 	EXPECT_STR(api_jstr(r.json, "data.content.title"), newt);
 	EXPECT_STR(api_jstr(r.json, "data.content.accessLevel"), "Premium");
-	EXPECT(jll(r.json, "data.content.duration") == 77, "updated duration 77: %.200s", r.body);
-	EXPECT(jbool(r.json, "data.content.isFeatured") == 1, "updated isFeatured true");
+	EXPECT(api_jint(r.json, "data.content.duration") == 77, "updated duration 77: %.200s",
+	       r.body);
+	EXPECT(api_jbool(r.json, "data.content.isFeatured") == 1, "updated isFeatured true");
 	api_free(&r);
 	EXPECT(
 	    api_db_ll_l("SELECT access_level FROM content WHERE id = ?", id) == 2 &&
@@ -2687,7 +2629,7 @@ static void test_search_rate_limit_is_20_per_minute_per_ip(void)
 		EXPECT_ERROR(r, 429, "RATE_LIMITED");
 		EXPECT_COMMON_HEADERS(r);
 		ra = api_hdr(&r, "Retry-After");
-		EXPECT(all_digits(ra) && atol(ra) >= 1 && atol(ra) <= 61,
+		EXPECT(api_all_digits(ra) && atol(ra) >= 1 && atol(ra) <= 61,
 		       "21st search from %s: Retry-After should be 1..61 seconds, got %s", ip,
 		       ra ? ra : "(absent)");
 		api_free(&r);

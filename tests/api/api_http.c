@@ -5,7 +5,6 @@
  */
 #include "api_client.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +15,6 @@
 #define API "/api/v1"
 
 /* ---------------------------------------------------------------- helpers */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* case-insensitive substring */
 static int contains_ci(const char *hay, const char *needle)
@@ -40,12 +31,7 @@ static long hdr_long(const api_resp *r, const char *name)
 {
 	const char *v = api_hdr(r, name);
 
-	if (v == NULL || *v == '\0')
-		return -1;
-	for (const char *p = v; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -1;
-	return atol(v);
+	return api_all_digits(v) ? atol(v) : -1;
 }
 
 /* One request from a fixed fake client address. */
@@ -472,8 +458,8 @@ static void test_metrics_count_every_request_exactly_across_processes(void)
 		}
 	EXPECT(sent == 12 * (int)n, "every request answered: %d of %d", sent, 12 * (int)n);
 	/* traffic has stopped: the counts are exact within a few seconds */
-	t0 = now_s();
-	while (!ok && now_s() - t0 < 5) {
+	t0 = api_now_s();
+	while (!ok && api_now_s() - t0 < 5) {
 		usleep(250000);
 		free(after);
 		after = metrics_text();
@@ -866,19 +852,6 @@ static void test_forwarded_for_ignored_from_untrusted_peer(void)
 
 /* ---------------------------------------------------------------- Redis down */
 
-static const char *ready_redis(void)
-{
-	static char state[16];
-	api_resp r;
-
-	api_get(&r, API "/ready", NULL);
-	snprintf(state, sizeof state, "%s",
-	         r.status == 200 && api_jstr(r.json, "data.redis") ? api_jstr(r.json, "data.redis")
-	                                                           : "?");
-	api_free(&r);
-	return state;
-}
-
 static int redis_down(void)
 {
 	int rc = api_redis_stop();
@@ -887,28 +860,14 @@ static int redis_down(void)
 	return rc;
 }
 
-/* Starts Redis and waits until the stack reports it up, plus the programs'
- * one-second reconnect pause. */
-static void redis_up(void)
-{
-	double t0 = now_s();
-	int rc = api_redis_start();
-
-	EXPECT(rc == 0, "\"$SP_DEV\" start redis failed");
-	while (now_s() - t0 < 15 && strcmp(ready_redis(), "up") != 0)
-		usleep(200000);
-	EXPECT(strcmp(ready_redis(), "up") == 0, "/ready reports redis up after a restart");
-	usleep(1200000);
-}
-
 /* After a restart: /auth/me with token answered through Redis (the
  * per-user counter moved) must be want; returns how many were. */
 static int me_via_redis(const char *token, long want, const char *what)
 {
-	double t0 = now_s();
+	double t0 = api_now_s();
 	int via_redis = 0, wrong = 0;
 
-	while (now_s() - t0 < 10 && via_redis < 8) {
+	while (api_now_s() - t0 < 10 && via_redis < 8) {
 		api_resp r;
 		long lim, rem;
 
@@ -948,7 +907,7 @@ static void test_ready_reports_redis_down_and_stays_200(void)
 		EXPECT_OK(r, 200);
 		api_free(&r);
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	api_get(&r, API "/ready", NULL);
 	EXPECT_OK(r, 200);
 	EXPECT_STR(api_jstr(r.json, "data.redis"), "up");
@@ -965,7 +924,7 @@ static void test_login_and_me_work_while_redis_is_down(void)
 	if (api_user_register(&u, "redis-down") != 0)
 		return;
 	if (redis_down() == 0) {
-		EXPECT_STR(ready_redis(), "down");
+		EXPECT_STR(api_ready_redis(), "down");
 		snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", u.email,
 		         u.password);
 		api_send(&r, "POST", API "/auth/login", NULL, body);
@@ -988,7 +947,7 @@ static void test_login_and_me_work_while_redis_is_down(void)
 		EXPECT_ERROR(r, 401, "UNAUTHORIZED");
 		api_free(&r);
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	free(token);
 	api_user_free(&u);
 }
@@ -1008,7 +967,7 @@ static void test_logout_during_redis_outage_stays_revoked_after_recovery(void)
 		return;
 	}
 	if (redis_down() == 0) {
-		EXPECT_STR(ready_redis(), "down");
+		EXPECT_STR(api_ready_redis(), "down");
 		api_send(&r, "POST", API "/auth/logout", u.token, NULL);
 		EXPECT_OK(r, 200);
 		api_free(&r);
@@ -1018,7 +977,7 @@ static void test_logout_during_redis_outage_stays_revoked_after_recovery(void)
 			api_free(&r);
 		}
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	me_via_redis(u.token, 401, "token revoked while Redis was down, after Redis is back");
 	snprintf(body, sizeof body, "{\"refreshToken\":\"%s\"}", u.refresh);
 	api_send(&r, "POST", API "/auth/refresh", NULL, body);
@@ -1051,7 +1010,7 @@ static void test_logout_before_redis_outage_stays_revoked(void)
 	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
 	api_free(&r);
 	if (redis_down() == 0) {
-		EXPECT_STR(ready_redis(), "down");
+		EXPECT_STR(api_ready_redis(), "down");
 		for (int i = 0; i < 4; i++) {
 			api_get(&r, API "/auth/me", u.token);
 			EXPECT(r.status == 401,
@@ -1065,7 +1024,7 @@ static void test_logout_before_redis_outage_stays_revoked(void)
 			api_free(&r);
 		}
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	me_via_redis(u.token, 401, "token revoked before the outage, after Redis is back");
 	api_user_free(&other);
 	api_user_free(&u);
@@ -1076,11 +1035,11 @@ static void test_metrics_answer_200_right_after_redis_restart(void)
 	api_req q = {.method = "GET", .path = "/metrics", .no_xff = 1};
 	api_resp r;
 
-	double t0 = now_s();
+	double t0 = api_now_s();
 	long st = 0;
 
 	/* the metrics program holds a working Redis connection */
-	while (st != 200 && now_s() - t0 < 5) {
+	while (st != 200 && api_now_s() - t0 < 5) {
 		api_do(&r, &q);
 		st = r.status;
 		api_free(&r);
@@ -1098,7 +1057,7 @@ static void test_metrics_answer_200_right_after_redis_restart(void)
 		       r.status, r.body);
 		api_free(&r);
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	api_do(&r, &q);
 	EXPECT_STATUS(r, 200);
 	api_free(&r);

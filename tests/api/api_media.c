@@ -56,62 +56,6 @@ static void media_root(char *out, size_t n)
 	snprintf(out, n, "%s/www/media", root);
 }
 
-/* A fresh user, subscribed to plan unless it is 0; 0 ok. */
-static int viewer(api_user *u, const char *prefix, int plan)
-{
-	api_resp r;
-	char body[96];
-	int rc;
-
-	if (api_user_register(u, prefix) != 0) {
-		EXPECT(0, "registering a %s user failed", prefix);
-		return -1;
-	}
-	if (plan == 0)
-		return 0;
-	snprintf(body, sizeof body, "{\"planId\":%d,\"paymentMethod\":\"card\"}", plan);
-	api_send(&r, "POST", API "/subscriptions/subscribe", u->token, body);
-	EXPECT_STATUS(r, 201);
-	rc = r.status == 201 ? 0 : -1;
-	api_free(&r);
-	return rc;
-}
-
-/* The first active title at this level whose renditions include need. */
-static long long title(int level, int need)
-{
-	char sql[256];
-	long long id;
-
-	snprintf(sql, sizeof sql,
-	         "SELECT id FROM content WHERE is_active = 1 AND access_level = ? AND "
-	         "(renditions & %d) = %d ORDER BY id LIMIT 1",
-	         need, need);
-	id = api_db_ll_l(sql, level);
-	EXPECT(id > 0, "an active title at level %d with renditions %d exists", level, need);
-	return id > 0 ? id : 1;
-}
-
-/* Starts a stream (quality as asked, or the plan's); the session id and streamUrl
- * (malloc'd) or -1. */
-static int start(const api_user *u, long long cid, const char *quality, char **sid, char **url)
-{
-	api_resp r;
-	char path[96], body[256];
-
-	snprintf(path, sizeof path, API "/content/%lld/stream", cid);
-	snprintf(body, sizeof body,
-	         "{\"deviceId\":\"media-dev\",\"deviceName\":\"Media screen\",\"deviceType\":\"tv\""
-	         "%s%s%s}",
-	         quality ? ",\"quality\":\"" : "", quality ? quality : "", quality ? "\"" : "");
-	api_send(&r, "POST", path, u->token, body);
-	EXPECT_OK(r, 200);
-	api_take_str(sid, &r, "data.sessionId");
-	api_take_str(url, &r, "data.streamUrl");
-	api_free(&r);
-	return *sid && *url ? 0 : -1;
-}
-
 /* The streamUrl without its last part ("<base>/media/t/<token>/<cid>") and its token. */
 static int url_parts(const char *url, char *base, size_t bn, char *token, size_t tn)
 {
@@ -126,15 +70,6 @@ static int url_parts(const char *url, char *base, size_t bn, char *token, size_t
 	snprintf(base, bn, "%.*s", (int)(last - url), url);
 	snprintf(token, tn, "%.*s", (int)(slash - t), t);
 	return 0;
-}
-
-static long status_of(const char *url)
-{
-	api_resp r;
-	long st = api_get(&r, url, NULL);
-
-	api_free(&r);
-	return st;
 }
 
 /* ---------------------------------------------------------------- no token, no media */
@@ -175,7 +110,7 @@ static void walk_dir(const char *dir, const char *rel, walk *w)
 		w->files++;
 		for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
 			snprintf(url, sizeof url, forms[i], api_base(), sub);
-			if (status_of(url) == 200) {
+			if (api_get_status(url) == 200) {
 				if (w->served++ == 0)
 					snprintf(w->first, sizeof w->first, "%s", url);
 			}
@@ -217,7 +152,7 @@ static void test_encoder_sources_are_not_served(void)
 		char url[600];
 		long st_code;
 		snprintf(url, sizeof url, "%s%s", api_base(), paths[i]);
-		st_code = status_of(url);
+		st_code = api_get_status(url);
 		EXPECT(st_code != 200 && st_code != 0, "GET %s: expected a refusal, got %ld",
 		       paths[i], st_code);
 	}
@@ -231,32 +166,32 @@ static void test_encoder_sources_are_not_served(void)
 
 static void test_title_id_with_leading_zero_or_sign_is_refused(void)
 {
-	long long cid = title(0, 1);
+	long long cid = api_title(0, 1);
 	api_user u;
 	char *sid = NULL, *url = NULL, base[1024], token[256], buf[1400];
 	const char *prefixes[] = {"0", "00", "+", "%2b"};
 
-	if (viewer(&u, "media-ids", 0) != 0)
+	if (api_viewer(&u, "media-ids", 0) != 0)
 		return;
-	if (start(&u, cid, NULL, &sid, &url) != 0 ||
-	    url_parts(url, base, sizeof base, token, sizeof token) != 0) {
+	if ((sid = api_stream_start_ok(&u, cid, "media-dev", "Media screen", NULL, &url)) == NULL ||
+	    url == NULL || url_parts(url, base, sizeof base, token, sizeof token) != 0) {
 		EXPECT(0, "a stream URL of the shape .../media/t/<token>/<id>/<file>: %s",
 		       url ? url : "(none)");
 		goto out;
 	}
 	snprintf(buf, sizeof buf, "%s/media/t/%s/%lld/480p/index.m3u8", api_base(), token, cid);
-	EXPECT(status_of(buf) == 200, "control: %s answers 200", buf);
+	EXPECT(api_get_status(buf) == 200, "control: %s answers 200", buf);
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
 		long st;
 		snprintf(buf, sizeof buf, "%s/media/t/%s/%s%lld/480p/index.m3u8", api_base(), token,
 		         prefixes[i], cid);
-		st = status_of(buf);
+		st = api_get_status(buf);
 		EXPECT(st == 403,
 		       "title %s%lld with the token of title %lld: expected 403, got %ld",
 		       prefixes[i], cid, cid, st);
 		snprintf(buf, sizeof buf, "%s/media/%s%lld/480p/index.m3u8?t=%s", api_base(),
 		         prefixes[i], cid, token);
-		st = status_of(buf);
+		st = api_get_status(buf);
 		EXPECT(
 		    st == 403,
 		    "title %s%lld (query form) with the token of title %lld: expected 403, got %ld",
@@ -272,33 +207,33 @@ out:
 
 static void test_ended_session_media_is_refused_while_redis_is_down(void)
 {
-	long long cid = title(0, 1);
+	long long cid = api_title(0, 1);
 	api_user u;
 	api_resp r;
 	char *sid = NULL, *url = NULL, base[1024], token[256], seg[1400], body[200];
 	long st;
 
-	if (viewer(&u, "media-ended", 0) != 0)
+	if (api_viewer(&u, "media-ended", 0) != 0)
 		return;
-	if (start(&u, cid, NULL, &sid, &url) != 0 ||
-	    url_parts(url, base, sizeof base, token, sizeof token) != 0)
+	if ((sid = api_stream_start_ok(&u, cid, "media-dev", "Media screen", NULL, &url)) == NULL ||
+	    url == NULL || url_parts(url, base, sizeof base, token, sizeof token) != 0)
 		goto out;
 	snprintf(seg, sizeof seg, "%s/480p/seg_000.ts", base);
-	EXPECT(status_of(seg) == 200, "control: the live session's segment answers 200");
+	EXPECT(api_get_status(seg) == 200, "control: the live session's segment answers 200");
 	snprintf(body, sizeof body, "{\"sessionId\":\"%s\",\"playbackPosition\":3}", sid);
 	api_send(&r, "POST", API "/stream/stop", u.token, body);
 	EXPECT_OK(r, 200);
 	api_free(&r);
-	st = status_of(seg);
+	st = api_get_status(seg);
 	EXPECT(st == 403, "the ended session's segment with Redis up: expected 403, got %ld", st);
 	if (api_redis_stop() != 0) {
 		EXPECT(0, "\"$SP_DEV\" stop redis failed");
 		goto out;
 	}
-	st = status_of(seg);
+	st = api_get_status(seg);
 	EXPECT(st == 403, "the ended session's segment with Redis stopped: expected 403, got %ld",
 	       st);
-	st = status_of(url);
+	st = api_get_status(url);
 	EXPECT(st == 403, "the ended session's master with Redis stopped: expected 403, got %ld",
 	       st);
 	EXPECT(api_redis_start() == 0, "\"$SP_DEV\" start redis");
@@ -312,26 +247,26 @@ out:
 /* Neither Redis nor MariaDB can say whether the session is live: 503, never the file. */
 static void test_media_is_503_when_neither_redis_nor_mariadb_answers(void)
 {
-	long long cid = title(0, 1);
+	long long cid = api_title(0, 1);
 	api_user u;
 	api_resp r;
 	char *sid = NULL, *url = NULL, base[1024], token[256], seg[1400];
 	int redis_down = 0, db_down = 0;
 	long st;
 
-	if (viewer(&u, "media-nobackend", 0) != 0)
+	if (api_viewer(&u, "media-nobackend", 0) != 0)
 		return;
-	if (start(&u, cid, NULL, &sid, &url) != 0 ||
-	    url_parts(url, base, sizeof base, token, sizeof token) != 0)
+	if ((sid = api_stream_start_ok(&u, cid, "media-dev", "Media screen", NULL, &url)) == NULL ||
+	    url == NULL || url_parts(url, base, sizeof base, token, sizeof token) != 0)
 		goto out;
 	snprintf(seg, sizeof seg, "%s/480p/seg_000.ts", base);
-	EXPECT(status_of(seg) == 200, "control: the live session's segment answers 200");
+	EXPECT(api_get_status(seg) == 200, "control: the live session's segment answers 200");
 	redis_down = api_redis_stop() == 0;
 	EXPECT(redis_down, "\"$SP_DEV\" stop redis");
 	db_down = api_dev_service("stop", "mariadb", NULL) == 0;
 	EXPECT(db_down, "\"$SP_DEV\" stop mariadb");
 	if (redis_down && db_down) {
-		st = status_of(seg);
+		st = api_get_status(seg);
 		EXPECT(st == 503, "a segment with Redis and MariaDB stopped: expected 503, got %ld",
 		       st);
 	}
@@ -383,25 +318,25 @@ static char *read_access_log(void)
 
 static void test_media_token_is_not_written_to_the_access_log(void)
 {
-	long long cid = title(0, 1);
+	long long cid = api_title(0, 1);
 	api_user u;
 	char *sid = NULL, *url = NULL, *log = NULL, base[1024], token[256], buf[1400], marker[64];
 	const char *sig;
 
-	if (viewer(&u, "media-log", 0) != 0)
+	if (api_viewer(&u, "media-log", 0) != 0)
 		return;
-	if (start(&u, cid, NULL, &sid, &url) != 0 ||
-	    url_parts(url, base, sizeof base, token, sizeof token) != 0)
+	if ((sid = api_stream_start_ok(&u, cid, "media-dev", "Media screen", NULL, &url)) == NULL ||
+	    url == NULL || url_parts(url, base, sizeof base, token, sizeof token) != 0)
 		goto out;
-	EXPECT(status_of(url) == 200, "control: the master answers 200");
+	EXPECT(api_get_status(url) == 200, "control: the master answers 200");
 	snprintf(buf, sizeof buf, "%s/480p/seg_000.ts", base);
-	EXPECT(status_of(buf) == 200, "control: a segment answers 200");
+	EXPECT(api_get_status(buf) == 200, "control: a segment answers 200");
 	snprintf(buf, sizeof buf, "%s/media/%lld/480p/index.m3u8?t=%s", api_base(), cid, token);
-	EXPECT(status_of(buf) == 200, "control: the query form answers 200");
+	EXPECT(api_get_status(buf) == 200, "control: the query form answers 200");
 	/* a request after them, to know when the log has caught up */
 	snprintf(marker, sizeof marker, "/log-marker-%ld-%d", (long)time(NULL), (int)getpid());
 	snprintf(buf, sizeof buf, "%s%s", api_base(), marker);
-	status_of(buf);
+	api_get_status(buf);
 	for (int i = 0; i < 50; i++) {
 		free(log);
 		log = read_access_log();
@@ -596,17 +531,17 @@ static void check_variant(const char *base, const char *inf, const char *uri)
 
 static void test_master_playlist_declares_what_the_segments_are(void)
 {
-	long long cid = title(3, 15);
+	long long cid = api_title(3, 15);
 	api_user u;
 	api_resp m;
 	char *sid = NULL, *url = NULL, base[1024], token[256], inf[512] = "";
 	const char *p;
 	int variants = 0;
 
-	if (viewer(&u, "media-codecs", PLAN_ULTIMATE) != 0)
+	if (api_viewer(&u, "media-codecs", PLAN_ULTIMATE) != 0)
 		return;
-	if (start(&u, cid, "4K", &sid, &url) != 0 ||
-	    url_parts(url, base, sizeof base, token, sizeof token) != 0)
+	if ((sid = api_stream_start_ok(&u, cid, "media-dev", "Media screen", "4K", &url)) == NULL ||
+	    url == NULL || url_parts(url, base, sizeof base, token, sizeof token) != 0)
 		goto out;
 	api_get(&m, url, NULL);
 	EXPECT(m.status == 200, "GET the master: expected 200, got %ld", m.status);

@@ -36,37 +36,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	if (s > 0)
-		usleep((useconds_t)(s * 1e6));
-}
-
-/* "2025-01-08T10:30:00.000Z" as Unix milliseconds; -1 when it is not that shape. */
-static long long iso_ms(const char *s)
-{
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-	struct tm tm;
-
-	if (s == NULL || strlen(s) != sizeof pat - 1)
-		return -1;
-	for (size_t i = 0; pat[i]; i++)
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
-			return -1;
-	memset(&tm, 0, sizeof tm);
-	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
-		return -1;
-	return (long long)timegm(&tm) * 1000 + atoi(s + 20);
-}
-
 static int is_sid(const char *s)
 {
 	if (s == NULL || strlen(s) != 32)
@@ -77,39 +46,9 @@ static int is_sid(const char *s)
 	return 1;
 }
 
-static long long jint(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
-static size_t jlen(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
-}
-
 static const char *or_x(const char *s)
 {
 	return s ? s : "x";
-}
-
-/* The first active title at this level (0 Free .. 3 Ultimate) whose renditions include need. */
-static long long title(int level, int need)
-{
-	char sql[256];
-	long long id;
-
-	snprintf(sql, sizeof sql,
-	         "SELECT id FROM content WHERE is_active = 1 AND access_level = ? AND "
-	         "(renditions & %d) = %d ORDER BY id LIMIT 1",
-	         need, need);
-	id = api_db_ll_l(sql, level);
-	EXPECT(id > 0, "an active title at level %d with renditions %d exists in the catalogue",
-	       level, need);
-	return id > 0 ? id : 1;
 }
 
 /* Another active title at this level, not skip. */
@@ -125,75 +64,6 @@ static long long another_title(int level, long long skip)
 	id = api_db_ll_l(sql, level);
 	EXPECT(id > 0, "a second active title at level %d exists", level);
 	return id > 0 ? id : 1;
-}
-
-/* A fresh user on plan (1 Free: no subscription); 0 ok. */
-static int viewer(api_user *u, const char *prefix, int plan)
-{
-	api_resp r;
-	char body[96];
-	int rc;
-
-	if (api_user_register(u, prefix) != 0) {
-		EXPECT(0, "registering a %s user failed", prefix);
-		return -1;
-	}
-	if (plan == PLAN_FREE)
-		return 0;
-	snprintf(body, sizeof body, "{\"planId\":%d,\"paymentMethod\":\"card\"}", plan);
-	api_send(&r, "POST", API "/subscriptions/subscribe", u->token, body);
-	EXPECT_STATUS(r, 201);
-	rc = r.status == 201 ? 0 : -1;
-	api_free(&r);
-	return rc;
-}
-
-static int subscribe(api_user *u, int plan)
-{
-	api_resp r;
-	char body[96];
-	int rc;
-
-	snprintf(body, sizeof body, "{\"planId\":%d,\"paymentMethod\":\"card\"}", plan);
-	api_send(&r, "POST", API "/subscriptions/subscribe", u->token, body);
-	EXPECT_STATUS(r, 201);
-	rc = r.status == 201 ? 0 : -1;
-	api_free(&r);
-	return rc;
-}
-
-/* POST /content/:id/stream from device dev ("Screen <dev>", type tv), quality optional. */
-static long start(api_resp *r, const api_user *u, long long cid, const char *dev,
-                  const char *quality)
-{
-	char path[96], body[400];
-
-	snprintf(path, sizeof path, API "/content/%lld/stream", cid);
-	if (quality)
-		snprintf(body, sizeof body,
-		         "{\"deviceId\":\"%s\",\"deviceName\":\"Screen %s\",\"deviceType\":\"tv\","
-		         "\"quality\":\"%s\"}",
-		         dev, dev, quality);
-	else
-		snprintf(body, sizeof body,
-		         "{\"deviceId\":\"%s\",\"deviceName\":\"Screen %s\",\"deviceType\":\"tv\"}",
-		         dev, dev);
-	return api_send(r, "POST", path, u->token, body);
-}
-
-/* Starts and expects 200; the session id (malloc'd) or NULL. url: the streamUrl, if wanted. */
-static char *start_ok(const api_user *u, long long cid, const char *dev, char **url)
-{
-	api_resp r;
-	char *sid = NULL;
-
-	start(&r, u, cid, dev, NULL);
-	EXPECT_OK(r, 200);
-	api_take_str(&sid, &r, "data.sessionId");
-	if (url)
-		api_take_str(url, &r, "data.streamUrl");
-	api_free(&r);
-	return sid;
 }
 
 static long session_post(api_resp *r, const api_user *u, const char *path, const char *sid,
@@ -248,7 +118,7 @@ static void live(const api_user *u, live_set *out)
 	memset(out, 0, sizeof *out);
 	api_get(&r, SESSIONS, u->token);
 	out->status = r.status;
-	out->count = (int)jint(r.json, "count");
+	out->count = (int)api_jint(r.json, "count");
 	arr = api_jget(r.json, "data.sessions");
 	for (size_t i = 0; arr && json_object_is_type(arr, json_type_array) &&
 	                   i < json_object_array_length(arr) && i < 16;
@@ -297,22 +167,6 @@ static long long start_events(const api_user *u)
 	    "SELECT COUNT(*) FROM watch_events WHERE user_id = ? AND event = 'start'", u->id);
 }
 
-/* "$SP_DEV" worker JOB (SP_STACK from the environment); the exit status. */
-static int worker(const char *job)
-{
-	const char *d = getenv("SP_DEV");
-	char cmd[1200];
-	int rc;
-
-	if (d == NULL || *d == '\0' || strchr(d, '\'')) {
-		EXPECT(0, "SP_DEV must name scripts/dev to run the worker");
-		return -1;
-	}
-	snprintf(cmd, sizeof cmd, "'%s' worker %s >/dev/null 2>&1", d, job);
-	rc = system(cmd);
-	return rc;
-}
-
 /*
  * After "$SP_DEV" start redis: each program retries Redis at most once a second
  * after a failure, so wait that out; then a stream request must show a counted
@@ -320,11 +174,11 @@ static int worker(const char *job)
  */
 static int redis_in_use(const api_user *u)
 {
-	double t0 = now_s();
+	double t0 = api_now_s();
 	int used = 0;
 
-	sleep_s(1.3);
-	while (!used && now_s() - t0 < 6) {
+	api_sleep_s(1.3);
+	while (!used && api_now_s() - t0 < 6) {
 		api_resp r;
 		const char *lim, *rem;
 		api_get(&r, SESSIONS, u->token);
@@ -333,7 +187,7 @@ static int redis_in_use(const api_user *u)
 		used = r.status == 200 && lim && rem && atol(rem) < atol(lim);
 		api_free(&r);
 		if (!used)
-			sleep_s(0.2);
+			api_sleep_s(0.2);
 	}
 	EXPECT(used, "after Redis restarted the stream API counts rate limits in Redis again "
 	             "(X-RateLimit-Remaining below the limit) within 6 s");
@@ -346,7 +200,7 @@ static void test_heartbeat_bad_bodies_count_toward_the_rate_limit(void)
 	api_resp r;
 	int n400 = 0, n429 = 0, other = 0, sent;
 
-	if (viewer(&u, "st-hb-flood", PLAN_FREE) != 0)
+	if (api_viewer(&u, "st-hb-flood", PLAN_FREE) != 0)
 		return;
 	/* the authenticated limit is 500 per 15 minutes: every request counts, a bad body too */
 	for (sent = 0; sent < 520 && n429 == 0; sent++) {
@@ -370,15 +224,15 @@ static void test_heartbeat_bad_bodies_count_toward_the_rate_limit(void)
 
 static void test_heartbeat_position_out_of_integer_range_is_400(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *sid = NULL, body[200];
 	static const char *const huge[] = {"1e300", "-1e300", "9.3e18", "1e19"};
 
-	if (viewer(&u, "st-hb-huge", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-hb-huge", PLAN_PREMIUM) != 0)
 		return;
-	sid = start_ok(&u, cid, "huge", NULL);
+	sid = api_stream_start_ok(&u, cid, "huge", NULL, NULL, NULL);
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(body, sizeof body, "{\"sessionId\":\"%s\",\"playbackPosition\":%s}",
 		         or_x(sid), huge[i]);
@@ -393,7 +247,7 @@ static void test_heartbeat_position_out_of_integer_range_is_400(void)
 	snprintf(body, sizeof body, "{\"sessionId\":\"%s\",\"playbackPosition\":75.9}", or_x(sid));
 	api_send(&r, "POST", HEARTBEAT, u.token, body);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "data.playbackPosition") == 75,
+	EXPECT(api_jint(r.json, "data.playbackPosition") == 75,
 	       "playbackPosition 75.9 is answered as 75: %.300s", r.body);
 	api_free(&r);
 	free(sid);
@@ -423,13 +277,13 @@ static int utf8_ok(const char *s)
 
 static void test_start_with_long_multibyte_device_name_keeps_valid_utf8(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char path[96], name[400] = "", body[600];
 	const char *got;
 
-	if (viewer(&u, "st-utf8", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-utf8", PLAN_PREMIUM) != 0)
 		return;
 	/* 100 characters of three bytes each: allowed, 300 bytes */
 	for (int i = 0; i < 100; i++)
@@ -458,14 +312,14 @@ static void test_start_with_long_multibyte_device_name_keeps_valid_utf8(void)
 
 static void test_ending_a_session_answers_playback_position_null(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *sid = NULL;
 
-	if (viewer(&u, "st-end-null", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-end-null", PLAN_PREMIUM) != 0)
 		return;
-	sid = start_ok(&u, cid, "end-null", NULL);
+	sid = api_stream_start_ok(&u, cid, "end-null", NULL, NULL, NULL);
 	end_remote(&r, &u, sid);
 	EXPECT_OK(r, 200);
 	EXPECT_STR(api_jstr(r.json, "data.status"), "ended");
@@ -483,25 +337,9 @@ static void test_ending_a_session_answers_playback_position_null(void)
 typedef struct media_resp {
 	long status;
 	char ctype[128];
-	char *body;
-	size_t len;
+	api_buf body;
 	char url[1200];
 } media_resp;
-
-static size_t m_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	media_resp *m = ud;
-	size_t n = sz * nm;
-	char *nb = realloc(m->body, m->len + n + 1);
-
-	if (nb == NULL)
-		return 0;
-	m->body = nb;
-	memcpy(m->body + m->len, p, n);
-	m->len += n;
-	m->body[m->len] = '\0';
-	return n;
-}
 
 static size_t m_hdr(char *p, size_t sz, size_t nm, void *ud)
 {
@@ -524,7 +362,7 @@ static long media_get(media_resp *m, const char *url)
 	CURL *c = curl_easy_init();
 
 	memset(m, 0, sizeof *m);
-	m->body = calloc(1, 1);
+	m->body.data = calloc(1, 1);
 	snprintf(m->url, sizeof m->url, "%s", url);
 	if (c == NULL)
 		return 0;
@@ -532,8 +370,8 @@ static long media_get(media_resp *m, const char *url)
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, m_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, m);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &m->body);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, m_hdr);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, m);
 	if (curl_easy_perform(c) == CURLE_OK)
@@ -544,8 +382,8 @@ static long media_get(media_resp *m, const char *url)
 
 static void media_free(media_resp *m)
 {
-	free(m->body);
-	m->body = NULL;
+	free(m->body.data);
+	m->body.data = NULL;
 }
 
 /* The status of a media GET; expect want, with the URL and what came back when it differs. */
@@ -556,8 +394,9 @@ static void expect_media(const char *url, long want, const char *what, int line)
 	media_get(&m, url);
 	api_assert(m.status == want, line, __FILE__,
 	           "%s: GET %.400s expected %ld, got %ld (%zu bytes, %s)%s%.120s", what, url, want,
-	           m.status, m.len, m.ctype[0] ? m.ctype : "no content type",
-	           m.len && m.body[0] == '#' ? ": " : "", m.len && m.body[0] == '#' ? m.body : "");
+	           m.status, m.body.len, m.ctype[0] ? m.ctype : "no content type",
+	           m.body.len && m.body.data[0] == '#' ? ": " : "",
+	           m.body.len && m.body.data[0] == '#' ? m.body.data : "");
 	media_free(&m);
 }
 #define EXPECT_MEDIA(url, want, what) expect_media((url), (want), (what), __LINE__)
@@ -674,33 +513,13 @@ struct racer {
 	char err[128];
 };
 
-struct grow {
-	char *p;
-	size_t n;
-};
-
-static size_t grow_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	struct grow *g = ud;
-	size_t n = sz * nm;
-	char *nb = realloc(g->p, g->n + n + 1);
-
-	if (nb == NULL)
-		return 0;
-	g->p = nb;
-	memcpy(g->p + g->n, p, n);
-	g->n += n;
-	g->p[g->n] = '\0';
-	return n;
-}
-
 /* One start from its own device and handle, released with the others. */
 static void *racer_run(void *arg)
 {
 	struct racer *x = arg;
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
-	struct grow g = {NULL, 0};
+	api_buf g = {NULL, 0};
 	char url[256], auth[2200], body[200], xff[64];
 	json_object *o;
 	CURLcode rc;
@@ -726,7 +545,7 @@ static void *racer_run(void *arg)
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &g);
 	pthread_barrier_wait(x->go);
 	rc = curl_easy_perform(c);
@@ -734,16 +553,16 @@ static void *racer_run(void *arg)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
 	else
 		snprintf(x->err, sizeof x->err, "%s", curl_easy_strerror(rc));
-	o = g.p ? json_tokener_parse(g.p) : NULL;
+	o = g.data ? json_tokener_parse(g.data) : NULL;
 	if (o) {
 		const char *code = api_jstr(o, "code"), *sid = api_jstr(o, "data.sessionId");
 		snprintf(x->code, sizeof x->code, "%s", code ? code : "");
 		snprintf(x->sid, sizeof x->sid, "%s", sid ? sid : "");
 		json_object_put(o);
-	} else if (g.p) {
-		snprintf(x->err, sizeof x->err, "%.120s", g.p);
+	} else if (g.data) {
+		snprintf(x->err, sizeof x->err, "%.120s", g.data);
 	}
-	free(g.p);
+	free(g.data);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return NULL;
@@ -806,7 +625,7 @@ static void race(const api_user *u, long long cid, const char *tag, race_result 
 
 static void test_start_returns_stream_url_session_and_counts(void)
 {
-	long long cid = title(2, 4);
+	long long cid = api_title(2, 4);
 	api_user u;
 	api_resp r;
 	const char *url, *sid, *tok, *exp;
@@ -814,9 +633,9 @@ static void test_start_returns_stream_url_session_and_counts(void)
 	long long exp_ms;
 	live_set l;
 
-	if (viewer(&u, "st-shape", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-shape", PLAN_PREMIUM) != 0)
 		return;
-	start(&r, &u, cid, "living-room", "4K");
+	api_stream_start(&r, &u, cid, "living-room", NULL, "4K");
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
 	url = api_jstr(r.json, "data.streamUrl");
@@ -831,23 +650,23 @@ static void test_start_returns_stream_url_session_and_counts(void)
 	EXPECT(is_sid(sid), "sessionId should be 32 hex characters, got %s", sid ? sid : "(none)");
 	EXPECT(tok && strlen(tok) >= 16, "sessionToken should be a token string, got %s",
 	       tok ? tok : "(none)");
-	exp_ms = iso_ms(exp);
+	exp_ms = api_iso_ms(exp);
 	EXPECT(exp_ms > (long long)time(NULL) * 1000,
 	       "expiresAt should be an ISO 8601 UTC time with ms in the future, got %s",
 	       exp ? exp : "(none)");
 	EXPECT_STR(api_jstr(r.json, "data.quality"), "1080p");
-	EXPECT(jint(r.json, "data.maxConcurrentStreams") == 2,
+	EXPECT(api_jint(r.json, "data.maxConcurrentStreams") == 2,
 	       "Premium: maxConcurrentStreams should be 2, got %s",
 	       json_object_to_json_string(api_jget(r.json, "data.maxConcurrentStreams")));
-	EXPECT(jint(r.json, "data.currentStreams") == 1,
+	EXPECT(api_jint(r.json, "data.currentStreams") == 1,
 	       "first stream: currentStreams should be 1, got %s",
 	       json_object_to_json_string(api_jget(r.json, "data.currentStreams")));
 	api_take_str(&first, &r, "data.sessionId");
 	api_free(&r);
 
-	start(&r, &u, cid, "phone", "480p");
+	api_stream_start(&r, &u, cid, "phone", NULL, "480p");
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "data.currentStreams") == 2,
+	EXPECT(api_jint(r.json, "data.currentStreams") == 2,
 	       "second device: currentStreams should be 2, got %s",
 	       json_object_to_json_string(api_jget(r.json, "data.currentStreams")));
 	api_take_str(&second, &r, "data.sessionId");
@@ -873,7 +692,7 @@ static void expect_quality(const api_user *u, long long cid, const char *ask, co
 {
 	api_resp r;
 
-	start(&r, u, cid, "q-screen", ask);
+	api_stream_start(&r, u, cid, "q-screen", NULL, ask);
 	EXPECT_OK(r, 200);
 	EXPECT(api_streq(api_jstr(r.json, "data.quality"), want),
 	       "%s on title %lld asking %s: quality should be %s, got %s", who, cid, ask, want,
@@ -883,13 +702,14 @@ static void expect_quality(const api_user *u, long long cid, const char *ask, co
 
 static void test_start_caps_quality_at_plan_and_title_renditions(void)
 {
-	long long free_t = title(0, 1), basic_t = title(1, 2), premium_t = title(2, 4),
-	          ultimate_t = title(3, 8);
+	long long free_t = api_title(0, 1), basic_t = api_title(1, 2), premium_t = api_title(2, 4),
+	          ultimate_t = api_title(3, 8);
 	api_user f, b, p, x;
 
-	if (viewer(&f, "q-free", PLAN_FREE) != 0 || viewer(&b, "q-basic", PLAN_BASIC) != 0 ||
-	    viewer(&p, "q-premium", PLAN_PREMIUM) != 0 ||
-	    viewer(&x, "q-ultimate", PLAN_ULTIMATE) != 0)
+	if (api_viewer(&f, "q-free", PLAN_FREE) != 0 ||
+	    api_viewer(&b, "q-basic", PLAN_BASIC) != 0 ||
+	    api_viewer(&p, "q-premium", PLAN_PREMIUM) != 0 ||
+	    api_viewer(&x, "q-ultimate", PLAN_ULTIMATE) != 0)
 		return;
 	/* the plan caps */
 	expect_quality(&p, premium_t, "4K", "1080p", "Premium");
@@ -913,38 +733,39 @@ static void test_start_caps_quality_at_plan_and_title_renditions(void)
 
 static void test_start_above_plan_level_is_403_tier_too_low_or_subscription_required(void)
 {
-	long long free_t = title(0, 1), basic_t = title(1, 1), premium_t = title(2, 1),
-	          ultimate_t = title(3, 1);
+	long long free_t = api_title(0, 1), basic_t = api_title(1, 1), premium_t = api_title(2, 1),
+	          ultimate_t = api_title(3, 1);
 	api_user f, b, p;
 	api_resp r;
 
-	if (viewer(&f, "tier-free", PLAN_FREE) != 0 || viewer(&b, "tier-basic", PLAN_BASIC) != 0 ||
-	    viewer(&p, "tier-premium", PLAN_PREMIUM) != 0)
+	if (api_viewer(&f, "tier-free", PLAN_FREE) != 0 ||
+	    api_viewer(&b, "tier-basic", PLAN_BASIC) != 0 ||
+	    api_viewer(&p, "tier-premium", PLAN_PREMIUM) != 0)
 		return;
-	start(&r, &f, basic_t, "tv", NULL);
+	api_stream_start(&r, &f, basic_t, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 403, "SUBSCRIPTION_REQUIRED");
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
-	start(&r, &f, ultimate_t, "tv", NULL);
+	api_stream_start(&r, &f, ultimate_t, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 403, "SUBSCRIPTION_REQUIRED");
 	api_free(&r);
-	start(&r, &b, premium_t, "tv", NULL);
+	api_stream_start(&r, &b, premium_t, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 403, "TIER_TOO_LOW");
 	api_free(&r);
-	start(&r, &b, ultimate_t, "tv", NULL);
+	api_stream_start(&r, &b, ultimate_t, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 403, "TIER_TOO_LOW");
 	api_free(&r);
-	start(&r, &p, ultimate_t, "tv", NULL);
+	api_stream_start(&r, &p, ultimate_t, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 403, "TIER_TOO_LOW");
 	api_free(&r);
 	EXPECT(all_rows(&f) == 0 && all_rows(&b) == 0 && all_rows(&p) == 0,
 	       "refused starts write no stream_sessions rows (free %lld, basic %lld, premium %lld)",
 	       all_rows(&f), all_rows(&b), all_rows(&p));
 	/* what the level allows plays */
-	start(&r, &f, free_t, "tv", NULL);
+	api_stream_start(&r, &f, free_t, "tv", NULL, NULL);
 	EXPECT_OK(r, 200);
 	api_free(&r);
-	start(&r, &p, premium_t, "tv", NULL);
+	api_stream_start(&r, &p, premium_t, "tv", NULL, NULL);
 	EXPECT_OK(r, 200);
 	api_free(&r);
 	api_user_free(&f);
@@ -954,12 +775,12 @@ static void test_start_above_plan_level_is_403_tier_too_low_or_subscription_requ
 
 static void test_start_rejects_bad_input_unknown_or_inactive_content_and_no_token(void)
 {
-	long long cid = title(1, 1);
+	long long cid = api_title(1, 1);
 	api_user u, admin;
 	api_resp r;
 	char path[96];
 
-	if (viewer(&u, "st-bad", PLAN_ULTIMATE) != 0)
+	if (api_viewer(&u, "st-bad", PLAN_ULTIMATE) != 0)
 		return;
 	snprintf(path, sizeof path, API "/content/%lld/stream", cid);
 	api_send(&r, "POST", path, u.token, "{\"deviceName\":\"TV\"}");
@@ -978,7 +799,7 @@ static void test_start_rejects_bad_input_unknown_or_inactive_content_and_no_toke
 	EXPECT(api_has_error_field(&r, "deviceId") && api_has_error_field(&r, "deviceName"),
 	       "empty body: errors[] names deviceId and deviceName: %s", r.body);
 	api_free(&r);
-	start(&r, &u, cid, "tv", "8K");
+	api_stream_start(&r, &u, cid, "tv", NULL, "8K");
 	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
 	EXPECT(api_has_error_field(&r, "quality"), "quality 8K: errors[] names quality: %s",
 	       r.body);
@@ -986,7 +807,7 @@ static void test_start_rejects_bad_input_unknown_or_inactive_content_and_no_toke
 	EXPECT(all_rows(&u) == 0, "invalid starts write no stream_sessions rows (got %lld)",
 	       all_rows(&u));
 
-	start(&r, &u, 987654321, "tv", NULL);
+	api_stream_start(&r, &u, 987654321, "tv", NULL, NULL);
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
@@ -1010,14 +831,14 @@ static void test_start_rejects_bad_input_unknown_or_inactive_content_and_no_toke
 			id = atoll(api_jstr(r.json, "data.content.id"));
 		api_free(&r);
 		if (id > 0) {
-			start(&r, &u, id, "tv", NULL);
+			api_stream_start(&r, &u, id, "tv", NULL, NULL);
 			EXPECT_OK(r, 200);
 			api_free(&r);
 			snprintf(path, sizeof path, API "/content/%lld", id);
 			api_send(&r, "DELETE", path, admin.token, NULL);
 			EXPECT_STATUS(r, 200);
 			api_free(&r);
-			start(&r, &u, id, "tv", NULL);
+			api_stream_start(&r, &u, id, "tv", NULL, NULL);
 			EXPECT_ERROR(r, 404, "NOT_FOUND");
 			api_free(&r);
 		}
@@ -1028,15 +849,15 @@ static void test_start_rejects_bad_input_unknown_or_inactive_content_and_no_toke
 
 static void test_start_writes_session_and_watch_event_rows_and_stop_closes_it(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *a = NULL, *b = NULL;
 	long long events;
 
-	if (viewer(&u, "st-rows", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-rows", PLAN_PREMIUM) != 0)
 		return;
-	a = start_ok(&u, cid, "den", NULL);
+	a = api_stream_start_ok(&u, cid, "den", NULL, NULL, NULL);
 	EXPECT(api_db_ll_s("SELECT COUNT(*) FROM stream_sessions WHERE id = ? AND ended_at IS NULL",
 	                   or_x(a)) == 1,
 	       "a started session %s has an open stream_sessions row", or_x(a));
@@ -1054,14 +875,14 @@ static void test_start_writes_session_and_watch_event_rows_and_stop_closes_it(vo
 	}
 	EXPECT(start_events(&u) == 1, "one start: one watch_events 'start' row, got %lld",
 	       start_events(&u));
-	b = start_ok(&u, cid, "kitchen", NULL);
+	b = api_stream_start_ok(&u, cid, "kitchen", NULL, NULL, NULL);
 	EXPECT(start_events(&u) == 2, "two starts: two watch_events 'start' rows, got %lld",
 	       start_events(&u));
 	EXPECT(open_rows(&u) == 2, "two starts: two open stream_sessions rows, got %lld",
 	       open_rows(&u));
 
 	/* a refused start writes neither */
-	start(&r, &u, cid, "garage", NULL);
+	api_stream_start(&r, &u, cid, "garage", NULL, NULL);
 	EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 	api_free(&r);
 	events = start_events(&u);
@@ -1089,20 +910,20 @@ static void test_start_writes_session_and_watch_event_rows_and_stop_closes_it(vo
 
 static void test_same_device_start_replaces_its_own_session(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *old = NULL, *now = NULL, *other = NULL, body[320];
 	live_set l;
 
-	if (viewer(&u, "st-same", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-same", PLAN_PREMIUM) != 0)
 		return;
-	old = start_ok(&u, cid, "tablet", NULL);
-	start(&r, &u, cid, "tablet", NULL);
+	old = api_stream_start_ok(&u, cid, "tablet", NULL, NULL, NULL);
+	api_stream_start(&r, &u, cid, "tablet", NULL, NULL);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "data.currentStreams") == 1,
+	EXPECT(api_jint(r.json, "data.currentStreams") == 1,
 	       "the same device starting again: currentStreams should stay 1, got %lld",
-	       jint(r.json, "data.currentStreams"));
+	       api_jint(r.json, "data.currentStreams"));
 	api_take_str(&now, &r, "data.sessionId");
 	api_free(&r);
 	EXPECT(now && old && strcmp(now, old) != 0, "the restart gets a new session id");
@@ -1120,7 +941,7 @@ static void test_same_device_start_replaces_its_own_session(void)
 	EXPECT(open_rows(&u) == 1, "one open stream_sessions row after a replacement, got %lld",
 	       open_rows(&u));
 	/* the replacement never took a second slot: another device still fits */
-	other = start_ok(&u, cid, "laptop", NULL);
+	other = api_stream_start_ok(&u, cid, "laptop", NULL, NULL, NULL);
 	EXPECT(other != NULL, "a second device still starts after a replacement");
 	free(old);
 	free(now);
@@ -1130,18 +951,18 @@ static void test_same_device_start_replaces_its_own_session(void)
 
 static void test_new_device_beyond_plan_is_403_until_a_device_is_removed(void)
 {
-	long long cid = title(1, 1);
+	long long cid = api_title(1, 1);
 	api_user u;
 	api_resp r;
 	char *first = NULL, *second = NULL;
 
-	if (viewer(&u, "st-dev", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "st-dev", PLAN_BASIC) != 0)
 		return;
-	first = start_ok(&u, cid, "tv-one", NULL);
-	start(&r, &u, cid, "phone-two", NULL);
+	first = api_stream_start_ok(&u, cid, "tv-one", NULL, NULL, NULL);
+	api_stream_start(&r, &u, cid, "phone-two", NULL, NULL);
 	EXPECT_ERROR(r, 403, "DEVICE_LIMIT_REACHED");
 	EXPECT_COMMON_HEADERS(r);
-	EXPECT(jlen(r.json, "devices") == 1 &&
+	EXPECT(api_jlen(r.json, "devices") == 1 &&
 	           api_streq(api_jstr(r.json, "devices.0.deviceId"), "tv-one"),
 	       "DEVICE_LIMIT_REACHED lists the registered device tv-one in devices[]: %s", r.body);
 	api_free(&r);
@@ -1149,7 +970,7 @@ static void test_new_device_beyond_plan_is_403_until_a_device_is_removed(void)
 	session_post(&r, &u, STOP, first, 5);
 	EXPECT_OK(r, 200);
 	api_free(&r);
-	start(&r, &u, cid, "phone-two", NULL);
+	api_stream_start(&r, &u, cid, "phone-two", NULL, NULL);
 	EXPECT_ERROR(r, 403, "DEVICE_LIMIT_REACHED");
 	EXPECT(api_streq(api_jstr(r.json, "devices.0.deviceId"), "tv-one"),
 	       "after the stop the device is still registered: %s", r.body);
@@ -1161,12 +982,12 @@ static void test_new_device_beyond_plan_is_403_until_a_device_is_removed(void)
 	api_send(&r, "DELETE", DEVICES "/tv-one", u.token, NULL);
 	EXPECT_OK(r, 200);
 	api_free(&r);
-	second = start_ok(&u, cid, "phone-two", NULL);
+	second = api_stream_start_ok(&u, cid, "phone-two", NULL, NULL, NULL);
 	EXPECT(second != NULL, "after DELETE /users/devices/tv-one the new device starts");
 	/* the slot moved: the old device is now the new one */
 	session_post(&r, &u, STOP, second, 5);
 	api_free(&r);
-	start(&r, &u, cid, "tv-one", NULL);
+	api_stream_start(&r, &u, cid, "tv-one", NULL, NULL);
 	EXPECT_ERROR(r, 403, "DEVICE_LIMIT_REACHED");
 	api_free(&r);
 	free(first);
@@ -1188,9 +1009,9 @@ static void check_limit_body(const api_resp *r, int max, const char *const *ids,
 	snprintf(want, sizeof want, "Maximum %d concurrent streams allowed", max);
 	EXPECT(api_streq(api_jstr(r->json, "message"), want), "429 message should be \"%s\": %s",
 	       want, r->body);
-	EXPECT(jlen(r->json, "activeDevices") == (size_t)n,
+	EXPECT(api_jlen(r->json, "activeDevices") == (size_t)n,
 	       "activeDevices[] should have %d entries: %.500s", n, r->body);
-	for (size_t i = 0; devs && i < jlen(r->json, "activeDevices"); i++) {
+	for (size_t i = 0; devs && i < api_jlen(r->json, "activeDevices"); i++) {
 		json_object *d = json_object_array_get_idx(devs, i);
 		const char *sid = api_jstr(d, "sessionId");
 		const char *name = api_jstr(d, "deviceName");
@@ -1199,7 +1020,7 @@ static void check_limit_body(const api_resp *r, int max, const char *const *ids,
 			hit |= api_streq(sid, ids[k]);
 		matched += hit;
 		if (!hit || name == NULL || strncmp(name, "Screen ", 7) != 0 ||
-		    iso_ms(api_jstr(d, "startedAt")) < 0)
+		    api_iso_ms(api_jstr(d, "startedAt")) < 0)
 			bad_dev++;
 	}
 	EXPECT(matched == n && bad_dev == 0,
@@ -1207,7 +1028,7 @@ static void check_limit_body(const api_resp *r, int max, const char *const *ids,
 	       "startedAt (ISO ms)}: %.600s",
 	       n, r->body);
 	matched = 0;
-	for (size_t i = 0; acts && i < jlen(r->json, "actions"); i++) {
+	for (size_t i = 0; acts && i < api_jlen(r->json, "actions"); i++) {
 		json_object *a = json_object_array_get_idx(acts, i);
 		const char *act = api_jstr(a, "action");
 		const char *label = api_jstr(a, "label");
@@ -1245,20 +1066,20 @@ static char *upgrade_for(int max)
 
 static void test_over_concurrent_limit_is_429_with_active_devices_and_actions(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *a = NULL, *b = NULL, *up = upgrade_for(2), *c = NULL;
 	const char *victim;
 
-	if (viewer(&u, "st-limit", PLAN_PREMIUM) != 0) {
+	if (api_viewer(&u, "st-limit", PLAN_PREMIUM) != 0) {
 		free(up);
 		return;
 	}
 	EXPECT(up != NULL, "the seeded plans include one with more than 2 streams");
-	a = start_ok(&u, cid, "one", NULL);
-	b = start_ok(&u, cid, "two", NULL);
-	start(&r, &u, cid, "three", NULL);
+	a = api_stream_start_ok(&u, cid, "one", NULL, NULL, NULL);
+	b = api_stream_start_ok(&u, cid, "two", NULL, NULL, NULL);
+	api_stream_start(&r, &u, cid, "three", NULL, NULL);
 	EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 	EXPECT_COMMON_HEADERS(r);
 	{
@@ -1274,7 +1095,7 @@ static void test_over_concurrent_limit_is_429_with_active_devices_and_actions(vo
 		api_free(&e);
 	}
 	api_free(&r);
-	c = start_ok(&u, cid, "three", NULL);
+	c = api_stream_start_ok(&u, cid, "three", NULL, NULL, NULL);
 	EXPECT(c != NULL, "after terminating one session the third device starts");
 	free(a);
 	free(b);
@@ -1285,21 +1106,21 @@ static void test_over_concurrent_limit_is_429_with_active_devices_and_actions(vo
 
 static void test_ultimate_at_its_limit_is_offered_no_upgrade_without_a_bigger_plan(void)
 {
-	long long cid = title(3, 1);
+	long long cid = api_title(3, 1);
 	api_user u;
 	api_resp r;
 	char *ids[4] = {NULL, NULL, NULL, NULL}, *up = upgrade_for(4);
 	char dev[16];
 
-	if (viewer(&u, "st-ult", PLAN_ULTIMATE) != 0) {
+	if (api_viewer(&u, "st-ult", PLAN_ULTIMATE) != 0) {
 		free(up);
 		return;
 	}
 	for (int i = 0; i < 4; i++) {
 		snprintf(dev, sizeof dev, "screen-%d", i);
-		ids[i] = start_ok(&u, cid, dev, NULL);
+		ids[i] = api_stream_start_ok(&u, cid, dev, NULL, NULL, NULL);
 	}
-	start(&r, &u, cid, "screen-5", NULL);
+	api_stream_start(&r, &u, cid, "screen-5", NULL, NULL);
 	EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 	{
 		const char *live_ids[] = {or_x(ids[0]), or_x(ids[1]), or_x(ids[2]), or_x(ids[3])};
@@ -1316,16 +1137,16 @@ static void test_ultimate_at_its_limit_is_offered_no_upgrade_without_a_bigger_pl
 
 static void test_heartbeat_200_then_410_after_stop_or_remote_end(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *a = NULL, *b = NULL;
 	live_set l;
 
-	if (viewer(&u, "st-hb", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-hb", PLAN_PREMIUM) != 0)
 		return;
-	a = start_ok(&u, cid, "a", NULL);
-	b = start_ok(&u, cid, "b", NULL);
+	a = api_stream_start_ok(&u, cid, "a", NULL, NULL, NULL);
+	b = api_stream_start_ok(&u, cid, "b", NULL, NULL, NULL);
 	beat(&r, &u, a);
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
@@ -1359,34 +1180,34 @@ static void test_heartbeat_200_then_410_after_stop_or_remote_end(void)
 
 static void test_heartbeats_keep_a_session_live_and_a_silent_one_goes_stale(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	char *kept = NULL, *silent = NULL, *silent_url = NULL, *third = NULL, body[320];
 	double t0;
 	live_set l;
 
-	if (viewer(&u, "st-stale", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-stale", PLAN_PREMIUM) != 0)
 		return;
-	kept = start_ok(&u, cid, "kept", NULL);
-	t0 = now_s();
-	silent = start_ok(&u, cid, "silent", &silent_url);
+	kept = api_stream_start_ok(&u, cid, "kept", NULL, NULL, NULL);
+	t0 = api_now_s();
+	silent = api_stream_start_ok(&u, cid, "silent", NULL, NULL, &silent_url);
 	/* heartbeats every 2 s carry one session past the 6 s window; the other sends none */
 	for (int i = 1; i <= 4; i++) {
-		sleep_s(t0 + 2.0 * i - now_s());
+		api_sleep_s(t0 + 2.0 * i - api_now_s());
 		EXPECT(beat_status(&u, kept, body, sizeof body) == 200,
-		       "heartbeat %d at %.1f s: expected 200, got %s", i, now_s() - t0, body);
+		       "heartbeat %d at %.1f s: expected 200, got %s", i, api_now_s() - t0, body);
 	}
-	sleep_s(t0 + 8.2 - now_s());
+	api_sleep_s(t0 + 8.2 - api_now_s());
 	/* before any worker runs: the silent session no longer counts */
-	start(&r, &u, cid, "third", NULL);
+	api_stream_start(&r, &u, cid, "third", NULL, NULL);
 	EXPECT(r.status == 200,
 	       "%.1f s after its last heartbeat the silent session should not count: a third "
 	       "device on a 2-stream plan expected 200, got %ld %.300s",
-	       now_s() - t0, r.status, r.body);
-	EXPECT(r.status != 200 || jint(r.json, "data.currentStreams") == 2,
+	       api_now_s() - t0, r.status, r.body);
+	EXPECT(r.status != 200 || api_jint(r.json, "data.currentStreams") == 2,
 	       "currentStreams counts the kept session and the new one (2), got %lld",
-	       jint(r.json, "data.currentStreams"));
+	       api_jint(r.json, "data.currentStreams"));
 	api_take_str(&third, &r, "data.sessionId");
 	api_free(&r);
 	live(&u, &l);
@@ -1413,15 +1234,16 @@ static void test_heartbeats_keep_a_session_live_and_a_silent_one_goes_stale(void
 
 static void test_other_users_session_cannot_be_beaten_stopped_or_ended(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u, o;
 	api_resp r;
 	char *sid = NULL, body[320];
 	live_set l;
 
-	if (viewer(&u, "st-own", PLAN_PREMIUM) != 0 || viewer(&o, "st-other", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-own", PLAN_PREMIUM) != 0 ||
+	    api_viewer(&o, "st-other", PLAN_PREMIUM) != 0)
 		return;
-	sid = start_ok(&u, cid, "mine", NULL);
+	sid = api_stream_start_ok(&u, cid, "mine", NULL, NULL, NULL);
 	beat(&r, &o, sid);
 	EXPECT(r.status == 404 || r.status == 410,
 	       "another user's heartbeat of %s: expected 404 or 410, got %ld %.200s", or_x(sid),
@@ -1459,7 +1281,7 @@ static void test_malformed_or_unknown_session_ids_are_400_or_404(void)
 	api_user u;
 	api_resp r;
 
-	if (viewer(&u, "st-badsid", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-badsid", PLAN_PREMIUM) != 0)
 		return;
 	beat(&r, &u, "not-a-session");
 	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
@@ -1503,7 +1325,7 @@ static void test_malformed_or_unknown_session_ids_are_400_or_404(void)
 
 static void test_fifty_simultaneous_starts_admit_exactly_two_ten_times(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 
 	for (int round = 0; round < 10; round++) {
 		api_user u;
@@ -1512,7 +1334,7 @@ static void test_fifty_simultaneous_starts_admit_exactly_two_ten_times(void)
 		const char *ids[2];
 		char tag[16];
 
-		if (viewer(&u, "race", PLAN_PREMIUM) != 0)
+		if (api_viewer(&u, "race", PLAN_PREMIUM) != 0)
 			return;
 		snprintf(tag, sizeof tag, "r%d", round);
 		race(&u, cid, tag, &res);
@@ -1540,7 +1362,7 @@ static void test_fifty_simultaneous_starts_admit_exactly_two_ten_times(void)
 static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survive_its_return(void)
 {
 	enum { ROUNDS = 3 };
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user racers[ROUNDS], v;
 	race_result res;
 	live_set l;
@@ -1551,13 +1373,13 @@ static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survi
 
 	/* accounts first: the stack's own sign-up path is not what is under test */
 	for (int i = 0; i < ROUNDS; i++, n_users++)
-		if (viewer(&racers[i], "race-noredis", PLAN_PREMIUM) != 0)
+		if (api_viewer(&racers[i], "race-noredis", PLAN_PREMIUM) != 0)
 			goto out;
-	if (viewer(&v, "before-outage", PLAN_PREMIUM) != 0)
+	if (api_viewer(&v, "before-outage", PLAN_PREMIUM) != 0)
 		goto out;
 	n_users++;
-	v1 = start_ok(&v, cid, "before-1", NULL);
-	v2 = start_ok(&v, cid, "before-2", NULL);
+	v1 = api_stream_start_ok(&v, cid, "before-1", NULL, NULL, NULL);
+	v2 = api_stream_start_ok(&v, cid, "before-2", NULL, NULL, NULL);
 
 	if (api_redis_stop() != 0) {
 		EXPECT(0, "\"$SP_DEV\" stop redis failed");
@@ -1599,7 +1421,7 @@ static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survi
 		const char *ids[2] = {keep[0], keep[1]};
 		const char *vids[2] = {or_x(v1), or_x(v2)};
 
-		start(&r, &v, cid, "during", NULL);
+		api_stream_start(&r, &v, cid, "during", NULL, NULL);
 		EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 		api_free(&r);
 		beat_status(u, keep[0], NULL, 0);
@@ -1627,10 +1449,10 @@ static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survi
 		    "after Redis returned: the sessions from before the outage %s, %s remain: got "
 		    "%ld %s",
 		    or_x(v1), or_x(v2), l.status, l.body);
-		start(&r, u, cid, "after-3", NULL);
+		api_stream_start(&r, u, cid, "after-3", NULL, NULL);
 		EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 		api_free(&r);
-		start(&r, &v, cid, "after-3", NULL);
+		api_stream_start(&r, &v, cid, "after-3", NULL, NULL);
 		EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 		api_free(&r);
 		for (int i = 0; i < 2; i++)
@@ -1640,7 +1462,7 @@ static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survi
 		session_post(&r, u, STOP, keep[0], 10);
 		EXPECT_OK(r, 200);
 		api_free(&r);
-		fresh = start_ok(u, cid, "after-new", NULL);
+		fresh = api_stream_start_ok(u, cid, "after-new", NULL, NULL, NULL);
 		{
 			const char *now_ids[2] = {keep[1], or_x(fresh)};
 			live(u, &l);
@@ -1652,7 +1474,7 @@ static void test_without_redis_fifty_starts_admit_exactly_two_and_sessions_survi
 		}
 		EXPECT(open_rows(u) == 2, "after Redis returned: 2 open rows in MariaDB, got %lld",
 		       open_rows(u));
-		start(&r, u, cid, "after-4", NULL);
+		api_stream_start(&r, u, cid, "after-4", NULL, NULL);
 		EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
 		api_free(&r);
 	}
@@ -1683,14 +1505,14 @@ static void hex_id(char out[33])
  */
 static void test_start_refused_when_mariadb_already_holds_the_limit(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	live_set l;
 	char sql[1024], err[256], g1[33], g2[33];
 	const char *ghosts[2] = {g1, g2};
 
-	if (viewer(&u, "db-holds", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "db-holds", PLAN_PREMIUM) != 0)
 		return;
 	hex_id(g1);
 	hex_id(g2);
@@ -1705,9 +1527,9 @@ static void test_start_refused_when_mariadb_already_holds_the_limit(void)
 		EXPECT(0, "inserting two live sessions in MariaDB failed: %s", err);
 		goto out;
 	}
-	start(&r, &u, cid, "real-1", NULL);
+	api_stream_start(&r, &u, cid, "real-1", NULL, NULL);
 	EXPECT_ERROR(r, 429, "CONCURRENT_LIMIT_EXCEEDED");
-	EXPECT(jlen(r.json, "activeDevices") == 2,
+	EXPECT(api_jlen(r.json, "activeDevices") == 2,
 	       "the 429 should list the 2 sessions MariaDB holds: %.500s", r.body);
 	api_free(&r);
 	EXPECT(open_rows(&u) == 2, "MariaDB still holds exactly the 2 sessions, got %lld",
@@ -1727,15 +1549,15 @@ out:
  */
 static void test_fifty_starts_as_redis_returns_admit_exactly_two(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u, w;
 	race_result res;
 	live_set l;
 	const char *ids[2];
 	char body[320];
 
-	if (viewer(&u, "race-switch", PLAN_PREMIUM) != 0 ||
-	    viewer(&w, "race-switch-w", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "race-switch", PLAN_PREMIUM) != 0 ||
+	    api_viewer(&w, "race-switch-w", PLAN_PREMIUM) != 0)
 		return;
 	if (api_redis_stop() != 0) {
 		EXPECT(0, "\"$SP_DEV\" stop redis failed");
@@ -1780,15 +1602,15 @@ out:
 /* A session admitted in that moment is live: its media is served, not refused. */
 static void test_session_started_as_redis_returns_has_its_media_served(void)
 {
-	long long cid = title(1, 2);
+	long long cid = api_title(1, 2);
 	api_user u, w;
 	char *wurl = NULL, *url = NULL, *sid = NULL, *wsid = NULL, body[320];
 	live_set l;
 
-	if (viewer(&u, "media-switch", PLAN_BASIC) != 0 ||
-	    viewer(&w, "media-switch-w", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-switch", PLAN_BASIC) != 0 ||
+	    api_viewer(&w, "media-switch-w", PLAN_BASIC) != 0)
 		return;
-	wsid = start_ok(&w, cid, "tv", &wurl);
+	wsid = api_stream_start_ok(&w, cid, "tv", NULL, NULL, &wurl);
 	if (wurl == NULL)
 		goto out;
 	if (api_redis_stop() != 0) {
@@ -1801,7 +1623,7 @@ static void test_session_started_as_redis_returns_has_its_media_served(void)
 		goto out;
 	}
 	EXPECT_MEDIA(wurl, 200, "a session from before the outage, right as Redis returned");
-	sid = start_ok(&u, cid, "tv", &url);
+	sid = api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url);
 	if (url == NULL)
 		goto out;
 	EXPECT_MEDIA(url, 200,
@@ -1826,7 +1648,7 @@ out:
 
 static void test_61st_start_within_a_minute_is_429_rate_limited(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	api_resp r;
 	int ok = 0, first_bad = 0;
@@ -1834,14 +1656,14 @@ static void test_61st_start_within_a_minute_is_429_rate_limited(void)
 	const char *ra, *rem;
 	time_t t;
 
-	if (viewer(&u, "st-rate", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "st-rate", PLAN_PREMIUM) != 0)
 		return;
 	/* the 61 starts must land in one minute: begin early in a clock minute */
 	t = time(NULL);
 	if (t % 60 > 45)
 		sleep((unsigned)(61 - t % 60));
 	for (int i = 1; i <= 60; i++) {
-		start(&r, &u, cid, "rate-tv", NULL);
+		api_stream_start(&r, &u, cid, "rate-tv", NULL, NULL);
 		if (r.status == 200)
 			ok++;
 		else if (first_bad == 0) {
@@ -1854,7 +1676,7 @@ static void test_61st_start_within_a_minute_is_429_rate_limited(void)
 	       "60 starts within a minute are allowed (limit 60/min): %d got 200; "
 	       "start #%d got %ld",
 	       ok, first_bad, first_bad_status);
-	start(&r, &u, cid, "rate-tv", NULL);
+	api_stream_start(&r, &u, cid, "rate-tv", NULL, NULL);
 	EXPECT_ERROR(r, 429, "RATE_LIMITED");
 	EXPECT_COMMON_HEADERS(r);
 	ra = api_hdr(&r, "Retry-After");
@@ -1871,35 +1693,37 @@ static void test_61st_start_within_a_minute_is_429_rate_limited(void)
 
 static void test_master_playlist_lists_only_plan_renditions_granted_first(void)
 {
-	long long cid = title(1, 2);
+	long long cid = api_title(1, 2);
 	api_user u;
 	api_resp r;
 	char *url = NULL, uris[8][64];
 	media_resp m;
 	int n, bad;
 
-	if (viewer(&u, "media-basic", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-basic", PLAN_BASIC) != 0)
 		return;
-	free(start_ok(&u, cid, "tv", &url));
+	free(api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url));
 	if (url == NULL)
 		goto out;
 	media_get(&m, url);
 	EXPECT(m.status == 200, "GET master %s: expected 200, got %ld", url, m.status);
 	EXPECT(strncmp(m.ctype, "application/vnd.apple.mpegurl", 29) == 0,
 	       "master playlist Content-Type application/vnd.apple.mpegurl, got %s", m.ctype);
-	EXPECT(strncmp(m.body, "#EXTM3U", 7) == 0, "master starts with #EXTM3U: %.100s", m.body);
-	n = master_uris(m.body, uris, &bad);
+	EXPECT(strncmp(m.body.data, "#EXTM3U", 7) == 0, "master starts with #EXTM3U: %.100s",
+	       m.body.data);
+	n = master_uris(m.body.data, uris, &bad);
 	EXPECT(n == 2 && has_uri(uris, n, "480p/index.m3u8") && has_uri(uris, n, "720p/index.m3u8"),
-	       "a Basic session's master lists 480p and 720p only:\n%s", m.body);
-	EXPECT(bad == 0, "every #EXT-X-STREAM-INF has RESOLUTION= and BANDWIDTH=:\n%s", m.body);
+	       "a Basic session's master lists 480p and 720p only:\n%s", m.body.data);
+	EXPECT(bad == 0, "every #EXT-X-STREAM-INF has RESOLUTION= and BANDWIDTH=:\n%s",
+	       m.body.data);
 	EXPECT(n > 0 && strcmp(uris[0], "720p/index.m3u8") == 0,
-	       "the granted quality (720p) is listed first:\n%s", m.body);
+	       "the granted quality (720p) is listed first:\n%s", m.body.data);
 	media_free(&m);
 	free(url);
 	url = NULL;
 
 	/* asking for 480p: 480p first, 720p still offered */
-	start(&r, &u, cid, "tv", "480p");
+	api_stream_start(&r, &u, cid, "tv", NULL, "480p");
 	EXPECT_OK(r, 200);
 	api_take_str(&url, &r, "data.streamUrl");
 	api_free(&r);
@@ -1907,10 +1731,10 @@ static void test_master_playlist_lists_only_plan_renditions_granted_first(void)
 		goto out;
 	media_get(&m, url);
 	EXPECT(m.status == 200, "GET master %s: expected 200, got %ld", url, m.status);
-	n = master_uris(m.body, uris, &bad);
+	n = master_uris(m.body.data, uris, &bad);
 	EXPECT(n == 2 && strcmp(uris[0], "480p/index.m3u8") == 0 &&
 	           has_uri(uris, n, "720p/index.m3u8"),
-	       "granted 480p: the master lists 480p first, then 720p:\n%s", m.body);
+	       "granted 480p: the master lists 480p first, then 720p:\n%s", m.body.data);
 	media_free(&m);
 out:
 	free(url);
@@ -1919,16 +1743,16 @@ out:
 
 static void test_ultimate_master_on_a_4k_title_lists_all_four(void)
 {
-	long long cid = title(3, 15);
+	long long cid = api_title(3, 15);
 	api_user u;
 	api_resp r;
 	char *url = NULL, uris[8][64];
 	media_resp m;
 	int n, bad;
 
-	if (viewer(&u, "media-ult", PLAN_ULTIMATE) != 0)
+	if (api_viewer(&u, "media-ult", PLAN_ULTIMATE) != 0)
 		return;
-	start(&r, &u, cid, "tv", "4K");
+	api_stream_start(&r, &u, cid, "tv", NULL, "4K");
 	EXPECT_OK(r, 200);
 	EXPECT_STR(api_jstr(r.json, "data.quality"), "4K");
 	api_take_str(&url, &r, "data.streamUrl");
@@ -1937,15 +1761,16 @@ static void test_ultimate_master_on_a_4k_title_lists_all_four(void)
 		goto out;
 	media_get(&m, url);
 	EXPECT(m.status == 200, "GET master %s: expected 200, got %ld", url, m.status);
-	n = master_uris(m.body, uris, &bad);
+	n = master_uris(m.body.data, uris, &bad);
 	EXPECT(n == 4 && has_uri(uris, n, "480p/index.m3u8") &&
 	           has_uri(uris, n, "720p/index.m3u8") && has_uri(uris, n, "1080p/index.m3u8") &&
 	           has_uri(uris, n, "2160p/index.m3u8"),
-	       "an Ultimate session on a 4K title lists 480p, 720p, 1080p and 2160p:\n%s", m.body);
-	EXPECT(bad == 0 && strstr(m.body, "RESOLUTION=3840x2160"),
-	       "each entry has RESOLUTION and BANDWIDTH, 2160p at 3840x2160:\n%s", m.body);
+	       "an Ultimate session on a 4K title lists 480p, 720p, 1080p and 2160p:\n%s",
+	       m.body.data);
+	EXPECT(bad == 0 && strstr(m.body.data, "RESOLUTION=3840x2160"),
+	       "each entry has RESOLUTION and BANDWIDTH, 2160p at 3840x2160:\n%s", m.body.data);
 	EXPECT(n > 0 && strcmp(uris[0], "2160p/index.m3u8") == 0,
-	       "the granted 4K rendition is listed first:\n%s", m.body);
+	       "the granted 4K rendition is listed first:\n%s", m.body.data);
 	media_free(&m);
 out:
 	free(url);
@@ -1954,42 +1779,42 @@ out:
 
 static void test_every_listed_variant_and_its_segment_are_served(void)
 {
-	long long cid = title(2, 4);
+	long long cid = api_title(2, 4);
 	api_user u;
 	char *url = NULL, uris[8][64], base[1024], vurl[1200], surl[1400], seg[128];
 	media_resp m, v, s;
 	int n, bad;
 
-	if (viewer(&u, "media-var", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "media-var", PLAN_PREMIUM) != 0)
 		return;
-	free(start_ok(&u, cid, "tv", &url));
+	free(api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url));
 	if (url == NULL)
 		goto out;
 	snprintf(base, sizeof base, "%.*s", (int)(strrchr(url, '/') - url), url);
 	media_get(&m, url);
 	EXPECT(m.status == 200, "GET master %s: expected 200, got %ld", url, m.status);
-	n = master_uris(m.body, uris, &bad);
-	EXPECT(n == 3, "a Premium master on a 1080p title lists 3 renditions:\n%s", m.body);
+	n = master_uris(m.body.data, uris, &bad);
+	EXPECT(n == 3, "a Premium master on a 1080p title lists 3 renditions:\n%s", m.body.data);
 	for (int i = 0; i < n; i++) {
 		snprintf(vurl, sizeof vurl, "%.1000s/%.63s", base, uris[i]);
 		media_get(&v, vurl);
-		EXPECT(v.status == 200 && v.len > 0 && strncmp(v.body, "#EXTM3U", 7) == 0,
+		EXPECT(v.status == 200 && v.body.len > 0 && strncmp(v.body.data, "#EXTM3U", 7) == 0,
 		       "variant %s: expected 200 with a playlist, got %ld (%zu bytes)", vurl,
-		       v.status, v.len);
+		       v.status, v.body.len);
 		EXPECT(strncmp(v.ctype, "application/vnd.apple.mpegurl", 29) == 0,
 		       "variant Content-Type application/vnd.apple.mpegurl, got %s", v.ctype);
-		if (first_segment(v.body, seg, sizeof seg) == 0) {
+		if (first_segment(v.body.data, seg, sizeof seg) == 0) {
 			snprintf(surl, sizeof surl, "%.*s/%.127s", (int)(strrchr(vurl, '/') - vurl),
 			         vurl, seg);
 			media_get(&s, surl);
-			EXPECT(s.status == 200 && s.len > 0,
+			EXPECT(s.status == 200 && s.body.len > 0,
 			       "segment %s: expected 200 with a body, got %ld (%zu bytes)", surl,
-			       s.status, s.len);
+			       s.status, s.body.len);
 			EXPECT(strstr(seg, ".ts") == NULL || strcmp(s.ctype, "video/mp2t") == 0,
 			       "a .ts segment is served as video/mp2t, got %s", s.ctype);
 			media_free(&s);
 		} else {
-			EXPECT(0, "variant %s names no segment:\n%s", vurl, v.body);
+			EXPECT(0, "variant %s names no segment:\n%s", vurl, v.body.data);
 		}
 		media_free(&v);
 	}
@@ -2001,14 +1826,14 @@ out:
 
 static void test_media_refused_for_forged_expired_other_title_higher_rendition_or_no_token(void)
 {
-	long long cid = title(1, 2), other = another_title(1, cid), free_t = title(0, 1);
+	long long cid = api_title(1, 2), other = another_title(1, cid), free_t = api_title(0, 1);
 	api_user u;
 	char *url = NULL, *sid = NULL, buf[1400];
 	media_url mu;
 
-	if (viewer(&u, "media-deny", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-deny", PLAN_BASIC) != 0)
 		return;
-	sid = start_ok(&u, cid, "tv", &url);
+	sid = api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url);
 	if (url == NULL || split_url(url, &mu) != 0) {
 		EXPECT(0, "streamUrl has the shape .../media/t/<token>/<id>/<file>: %s", or_x(url));
 		goto out;
@@ -2063,7 +1888,7 @@ out:
 
 static void test_media_refused_for_dot_dot_traversal(void)
 {
-	long long cid = title(1, 2), uhd = title(3, 8);
+	long long cid = api_title(1, 2), uhd = api_title(3, 8);
 	api_user u;
 	char *url = NULL, buf[1400];
 	media_url mu;
@@ -2079,9 +1904,9 @@ static void test_media_refused_for_dot_dot_traversal(void)
 	    "MASTER%%2f..%%2f..%%2f%lld%%2f2160p%%2findex.m3u8",
 	};
 
-	if (viewer(&u, "media-dots", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-dots", PLAN_BASIC) != 0)
 		return;
-	free(start_ok(&u, cid, "tv", &url));
+	free(api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url));
 	if (url == NULL || split_url(url, &mu) != 0) {
 		EXPECT(0, "streamUrl has the shape .../media/t/<token>/<id>/<file>: %s", or_x(url));
 		goto out;
@@ -2111,15 +1936,15 @@ out:
 
 static void test_media_refused_after_the_session_ends(void)
 {
-	long long cid = title(1, 2);
+	long long cid = api_title(1, 2);
 	api_user u;
 	api_resp r;
 	char *url = NULL, *sid = NULL, buf[1400];
 	media_url mu;
 
-	if (viewer(&u, "media-ended", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-ended", PLAN_BASIC) != 0)
 		return;
-	sid = start_ok(&u, cid, "tv", &url);
+	sid = api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url);
 	if (url == NULL || split_url(url, &mu) != 0)
 		goto out;
 	EXPECT_MEDIA(url, 200, "the master while the session is live");
@@ -2139,14 +1964,14 @@ out:
 
 static void test_media_of_a_live_session_is_served_without_redis(void)
 {
-	long long cid = title(1, 2);
+	long long cid = api_title(1, 2);
 	api_user u;
 	char *url = NULL, *sid = NULL, buf[1400], body[320];
 	media_url mu;
 
-	if (viewer(&u, "media-noredis", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "media-noredis", PLAN_BASIC) != 0)
 		return;
-	sid = start_ok(&u, cid, "tv", &url);
+	sid = api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url);
 	if (url == NULL || split_url(url, &mu) != 0)
 		goto out;
 	snprintf(buf, sizeof buf, "%s/720p/seg_001.ts", mu.base);
@@ -2176,25 +2001,25 @@ out:
 
 static void test_worker_sessions_closes_stale_rows_and_keeps_live_ones(void)
 {
-	long long cid = title(2, 1);
+	long long cid = api_title(2, 1);
 	api_user u;
 	char *stale = NULL, *kept = NULL, *why = NULL, body[320];
 	double t0;
 	int rc;
 
-	if (viewer(&u, "wk-sessions", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "wk-sessions", PLAN_PREMIUM) != 0)
 		return;
-	t0 = now_s();
-	stale = start_ok(&u, cid, "left-on", NULL);
-	kept = start_ok(&u, cid, "watching", NULL);
+	t0 = api_now_s();
+	stale = api_stream_start_ok(&u, cid, "left-on", NULL, NULL, NULL);
+	kept = api_stream_start_ok(&u, cid, "watching", NULL, NULL, NULL);
 	for (int i = 1; i <= 3; i++) {
-		sleep_s(t0 + 2.0 * i - now_s());
+		api_sleep_s(t0 + 2.0 * i - api_now_s());
 		beat_status(&u, kept, NULL, 0);
 	}
-	sleep_s(t0 + 7.3 - now_s());
+	api_sleep_s(t0 + 7.3 - api_now_s());
 	EXPECT(beat_status(&u, kept, body, sizeof body) == 200, "the watched session beats: %s",
 	       body);
-	rc = worker("sessions");
+	rc = api_run_tool("worker", "sessions");
 	EXPECT(rc == 0, "scripts/dev worker sessions exits 0, got %d", rc);
 	why = api_db_str_s("SELECT CONCAT(ended_at IS NOT NULL, '/', COALESCE(end_reason, '-')) "
 	                   "FROM stream_sessions WHERE id = ?",
@@ -2216,23 +2041,23 @@ static void test_worker_sessions_closes_stale_rows_and_keeps_live_ones(void)
 
 static void test_worker_enforce_keeps_only_the_newest_after_a_downgrade(void)
 {
-	long long cid = title(1, 1);
+	long long cid = api_title(1, 1);
 	api_user u;
 	char *older = NULL, *newer = NULL, body[320];
 	live_set l;
 	int rc;
 
-	if (viewer(&u, "wk-enforce", PLAN_PREMIUM) != 0)
+	if (api_viewer(&u, "wk-enforce", PLAN_PREMIUM) != 0)
 		return;
-	older = start_ok(&u, cid, "older", NULL);
+	older = api_stream_start_ok(&u, cid, "older", NULL, NULL, NULL);
 	usleep(50000);
-	newer = start_ok(&u, cid, "newer", NULL);
+	newer = api_stream_start_ok(&u, cid, "newer", NULL, NULL, NULL);
 	/* down to Basic: one stream */
-	if (subscribe(&u, PLAN_BASIC) != 0)
+	if (api_subscribe(&u, PLAN_BASIC) != 0)
 		goto out;
 	beat_status(&u, older, NULL, 0);
 	beat_status(&u, newer, NULL, 0);
-	rc = worker("enforce");
+	rc = api_run_tool("worker", "enforce");
 	EXPECT(rc == 0, "scripts/dev worker enforce exits 0, got %d", rc);
 	live(&u, &l);
 	{
@@ -2267,14 +2092,14 @@ out:
 
 static void test_stream_responses_carry_security_and_rate_limit_headers(void)
 {
-	long long cid = title(1, 1);
+	long long cid = api_title(1, 1);
 	api_user u;
 	api_resp r;
 	char *sid = NULL;
 
-	if (viewer(&u, "st-headers", PLAN_BASIC) != 0)
+	if (api_viewer(&u, "st-headers", PLAN_BASIC) != 0)
 		return;
-	start(&r, &u, cid, "tv", NULL);
+	api_stream_start(&r, &u, cid, "tv", NULL, NULL);
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
 	api_take_str(&sid, &r, "data.sessionId");
@@ -2283,7 +2108,7 @@ static void test_stream_responses_carry_security_and_rate_limit_headers(void)
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
-	start(&r, &u, cid, "phone", NULL);
+	api_stream_start(&r, &u, cid, "phone", NULL, NULL);
 	EXPECT_ERROR(r, 403, "DEVICE_LIMIT_REACHED");
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);

@@ -8,7 +8,6 @@
 
 #include "sp_db.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,65 +22,12 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* "2025-01-08T10:30:00.000Z" */
-static int is_iso_ms(const char *s)
-{
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (s == NULL || strlen(s) != sizeof pat - 1)
-		return 0;
-	for (size_t i = 0; pat[i]; i++) {
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
-			return 0;
-	}
-	return 1;
-}
-
-/* Milliseconds since the epoch of an ISO time, -1 when it is not one. */
-static long long iso_ms(const char *s)
-{
-	struct tm tm;
-	int ms = 0;
-
-	if (!is_iso_ms(s))
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (long long)timegm(&tm) * 1000 + ms;
-}
-
 static long long wall_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int is_type(json_object *o, const char *path, json_type t)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, t);
-}
-
-static long long jint(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
 }
 
 /* 1 when path holds a JSON number (int or double); its value in *out. */
@@ -96,34 +42,6 @@ static int jnum(json_object *o, const char *path, double *out)
 	return 1;
 }
 
-static int jbool(json_object *o, const char *path, int *out)
-{
-	json_object *v = api_jget(o, path);
-
-	if (v == NULL || !json_object_is_type(v, json_type_boolean))
-		return 0;
-	*out = json_object_get_boolean(v);
-	return 1;
-}
-
-static size_t jlen(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
-}
-
-/* A unique short token "tag-RUN-N" (the local part of a unique e-mail). */
-static void unique_token(char *out, size_t n, const char *tag)
-{
-	char *at;
-
-	api_unique_email(out, n, tag);
-	at = strchr(out, '@');
-	if (at)
-		*at = '\0';
-}
-
 /* The admin's token, signed in again when it may be near its expiry. */
 static api_user admin;
 static int admin_ok = -1;
@@ -131,10 +49,10 @@ static double admin_at;
 
 static const char *admin_token(void)
 {
-	if (admin_ok != 0 || now_s() - admin_at > 600) {
+	if (admin_ok != 0 || api_now_s() - admin_at > 600) {
 		api_user_free(&admin);
 		admin_ok = api_admin_login(&admin);
-		admin_at = now_s();
+		admin_at = api_now_s();
 	}
 	return admin_ok == 0 ? admin.token : NULL;
 }
@@ -152,12 +70,6 @@ static long long db_count_ls(const char *sql, const char *uid, const char *s)
 		n = sp_res_ll(&res, 0, 0, -1);
 	sp_res_free(&res);
 	return n;
-}
-
-static long long outbox_count(const char *uid, const char *type)
-{
-	return db_count_ls("SELECT COUNT(*) FROM outbox WHERE user_id = ? AND event_type = ?", uid,
-	                   type);
 }
 
 static long long subs_count(const char *uid)
@@ -334,32 +246,6 @@ static int list_has(const char *path, const char *id)
 
 /* ---------------------------------------------------------------- Redis */
 
-static const char *ready_redis(void)
-{
-	static char state[16];
-	api_resp r;
-
-	api_get(&r, API "/ready", NULL);
-	snprintf(state, sizeof state, "%s",
-	         r.status == 200 && api_jstr(r.json, "data.redis") ? api_jstr(r.json, "data.redis")
-	                                                           : "?");
-	api_free(&r);
-	return state;
-}
-
-static void redis_up(void)
-{
-	double t0 = now_s();
-	int rc = api_redis_start();
-
-	EXPECT(rc == 0, "\"$SP_DEV\" start redis failed");
-	while (now_s() - t0 < 15 && strcmp(ready_redis(), "up") != 0)
-		usleep(200000);
-	EXPECT(strcmp(ready_redis(), "up") == 0, "/ready reports redis up after a restart");
-	/* the programs pause a second before reconnecting */
-	usleep(1200000);
-}
-
 /* ================================================================ plans */
 
 static const struct seeded {
@@ -385,23 +271,23 @@ static void expect_plan_shape(json_object *p, const char *body)
 	double d;
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-		EXPECT(is_type(p, strs[i], json_type_string), "plan.%s should be a string: %.300s",
-		       strs[i], body);
-	EXPECT(is_type(p, "description", json_type_string) || api_jnull(p, "description"),
+		EXPECT(api_jtype(p, strs[i], json_type_string),
+		       "plan.%s should be a string: %.300s", strs[i], body);
+	EXPECT(api_jtype(p, "description", json_type_string) || api_jnull(p, "description"),
 	       "plan.description should be a string or null: %.300s", body);
 	EXPECT(jnum(p, "price", &d), "plan.price should be a JSON number: %.300s", body);
 	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-		EXPECT(is_type(p, ints[i], json_type_int), "plan.%s should be an integer: %.300s",
+		EXPECT(api_jtype(p, ints[i], json_type_int), "plan.%s should be an integer: %.300s",
 		       ints[i], body);
 	for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++)
-		EXPECT(is_type(p, bools[i], json_type_boolean),
+		EXPECT(api_jtype(p, bools[i], json_type_boolean),
 		       "plan.%s should be a boolean: %.300s", bools[i], body);
 	EXPECT(f && json_object_is_type(f, json_type_array), "plan.features should be an array");
 	for (size_t i = 0;
 	     f && json_object_is_type(f, json_type_array) && i < json_object_array_length(f); i++)
 		EXPECT(json_object_is_type(json_object_array_get_idx(f, i), json_type_string),
 		       "plan.features[%zu] should be a string", i);
-	EXPECT(is_iso_ms(api_jstr(p, "createdAt")) && is_iso_ms(api_jstr(p, "updatedAt")),
+	EXPECT(api_is_iso_ms(api_jstr(p, "createdAt")) && api_is_iso_ms(api_jstr(p, "updatedAt")),
 	       "plan.createdAt/updatedAt should be ISO times: %.300s", body);
 }
 
@@ -415,16 +301,15 @@ static void test_plans_list_is_public_and_shows_the_seeded_plans_as_in_the_contr
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
 	plans = api_jget(r.json, "data.plans");
-	n = jlen(r.json, "data.plans");
+	n = api_jlen(r.json, "data.plans");
 	EXPECT(plans && json_object_is_type(plans, json_type_array) && n >= 4,
 	       "data.plans should list at least the four seeded plans: %.300s", r.body);
-	EXPECT(jint(r.json, "count") == (long long)n, "count %lld should equal plans listed %zu",
-	       jint(r.json, "count"), n);
+	EXPECT(api_jint(r.json, "count") == (long long)n,
+	       "count %lld should equal plans listed %zu", api_jint(r.json, "count"), n);
 	for (size_t i = 0; i < n; i++) {
 		json_object *p = json_object_array_get_idx(plans, i);
-		int active = 0;
 		expect_plan_shape(p, json_object_to_json_string(p));
-		EXPECT(jbool(p, "isActive", &active) && active,
+		EXPECT(api_jbool(p, "isActive") == 1,
 		       "only active plans are listed; plan %s is not",
 		       api_jstr(p, "id") ? api_jstr(p, "id") : "?");
 	}
@@ -444,19 +329,19 @@ static void test_plans_list_is_public_and_shows_the_seeded_plans_as_in_the_contr
 		EXPECT_STR(api_jstr(p, "resolution"), s->resolution);
 		EXPECT(jnum(p, "price", &price) && fabs(price - s->price) < 1e-9,
 		       "plan %s price expected %.2f, got %.4f", s->name, s->price, price);
-		EXPECT(jint(p, "validityDays") == s->validity,
+		EXPECT(api_jint(p, "validityDays") == s->validity,
 		       "plan %s validityDays expected %d, got %lld", s->name, s->validity,
-		       jint(p, "validityDays"));
-		EXPECT(jint(p, "maxConcurrentStreams") == s->streams,
+		       api_jint(p, "validityDays"));
+		EXPECT(api_jint(p, "maxConcurrentStreams") == s->streams,
 		       "plan %s maxConcurrentStreams expected %d, got %lld", s->name, s->streams,
-		       jint(p, "maxConcurrentStreams"));
-		EXPECT(jint(p, "maxDevicesAllowed") == s->devices,
+		       api_jint(p, "maxConcurrentStreams"));
+		EXPECT(api_jint(p, "maxDevicesAllowed") == s->devices,
 		       "plan %s maxDevicesAllowed expected %d, got %lld", s->name, s->devices,
-		       jint(p, "maxDevicesAllowed"));
-		EXPECT(jint(p, "displayOrder") == s->order,
+		       api_jint(p, "maxDevicesAllowed"));
+		EXPECT(api_jint(p, "displayOrder") == s->order,
 		       "plan %s displayOrder expected %d, got %lld", s->name, s->order,
-		       jint(p, "displayOrder"));
-		EXPECT(jlen(p, "features") > 0, "plan %s should list its features", s->name);
+		       api_jint(p, "displayOrder"));
+		EXPECT(api_jlen(p, "features") > 0, "plan %s should list its features", s->name);
 	}
 	/* the price is printed as money: 9.99, not 9.9900000000000002 */
 	EXPECT(strstr(r.body, "\"price\":9.99,") != NULL || strstr(r.body, "\"price\": 9.99,"),
@@ -473,8 +358,8 @@ static void test_plans_list_default_order_is_display_order_ascending(void)
 	api_get(&r, PLANS, NULL);
 	EXPECT_OK(r, 200);
 	plans = api_jget(r.json, "data.plans");
-	for (size_t i = 0; i < jlen(r.json, "data.plans"); i++) {
-		long long o = jint(json_object_array_get_idx(plans, i), "displayOrder");
+	for (size_t i = 0; i < api_jlen(r.json, "data.plans"); i++) {
+		long long o = api_jint(json_object_array_get_idx(plans, i), "displayOrder");
 		EXPECT(o >= prev, "default order: displayOrder %lld after %lld", o, prev);
 		prev = o;
 	}
@@ -500,10 +385,10 @@ static void test_plans_list_filters_by_access_level(void)
 		api_get(&r, path, NULL);
 		EXPECT_OK(r, 200);
 		plans = api_jget(r.json, "data.plans");
-		n = jlen(r.json, "data.plans");
+		n = api_jlen(r.json, "data.plans");
 		EXPECT(n >= 1, "%s: the seeded %s plan should be listed", path, levels[k]);
-		EXPECT(jint(r.json, "count") == (long long)n, "%s: count %lld vs %zu listed", path,
-		       jint(r.json, "count"), n);
+		EXPECT(api_jint(r.json, "count") == (long long)n, "%s: count %lld vs %zu listed",
+		       path, api_jint(r.json, "count"), n);
 		for (size_t i = 0; i < n; i++)
 			EXPECT(
 			    api_streq(api_jstr(json_object_array_get_idx(plans, i), "accessLevel"),
@@ -542,7 +427,7 @@ static void test_plans_list_sorts_by_price_name_and_display_order(void)
 		api_get(&r, path, NULL);
 		EXPECT_OK(r, 200);
 		plans = api_jget(r.json, "data.plans");
-		n = jlen(r.json, "data.plans");
+		n = api_jlen(r.json, "data.plans");
 		EXPECT(n >= 4, "%s: expected at least the four seeded plans, got %zu", path, n);
 		for (size_t i = 1; i < n; i++) {
 			json_object *a = json_object_array_get_idx(plans, i - 1);
@@ -558,7 +443,8 @@ static void test_plans_list_sorts_by_price_name_and_display_order(void)
 				jnum(b, "price", &y);
 				cmp = x < y ? -1 : x > y ? 1 : 0;
 			} else {
-				long long x = jint(a, "displayOrder"), y = jint(b, "displayOrder");
+				long long x = api_jint(a, "displayOrder"),
+				          y = api_jint(b, "displayOrder");
 				cmp = x < y ? -1 : x > y ? 1 : 0;
 			}
 			EXPECT(cases[k].desc ? cmp >= 0 : cmp <= 0,
@@ -605,7 +491,7 @@ static void test_plans_list_shows_admin_writes_on_the_next_request(void)
 
 	if (tok == NULL)
 		return;
-	unique_token(name, sizeof name, "list");
+	api_unique_token(name, sizeof name, "list");
 	snprintf(renamed, sizeof renamed, "%s-renamed", name);
 	/* every view is in the cache before the write */
 	for (size_t v = 0; v < 4; v++) {
@@ -676,37 +562,37 @@ static void test_plan_details_return_plan_and_subscribers_count(void)
 	EXPECT_STR(api_jstr(r.json, "data.plan.name"), "Premium");
 	EXPECT(jnum(r.json, "data.plan.price", &price) && fabs(price - 14.99) < 1e-9,
 	       "Premium price 14.99, got %.4f", price);
-	EXPECT(is_type(r.json, "data.subscribersCount", json_type_int) &&
-	           jint(r.json, "data.subscribersCount") >= 0,
+	EXPECT(api_jtype(r.json, "data.subscribersCount", json_type_int) &&
+	           api_jint(r.json, "data.subscribersCount") >= 0,
 	       "data.subscribersCount should be an integer: %.300s", r.body);
 	api_free(&r);
 
 	/* a fresh plan counts exactly its subscribers */
-	unique_token(name, sizeof name, "count");
+	api_unique_token(name, sizeof name, "count");
 	if (create_plan(name, "Premium", "2.50", 30, id, sizeof id) != 0)
 		return;
 	snprintf(path, sizeof path, PLANS "/%s", id);
 	api_get(&r, path, NULL);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "data.subscribersCount") == 0,
+	EXPECT(api_jint(r.json, "data.subscribersCount") == 0,
 	       "new plan: subscribersCount expected 0, got %lld",
-	       jint(r.json, "data.subscribersCount"));
+	       api_jint(r.json, "data.subscribersCount"));
 	api_free(&r);
 	if (api_user_register(&u1, "count-a") == 0 && api_user_register(&u2, "count-b") == 0) {
 		subscribe_ok(&u1, id, NULL, 0);
 		subscribe_ok(&u2, id, NULL, 0);
 		api_get(&r, path, u1.token);
 		EXPECT_OK(r, 200);
-		EXPECT(jint(r.json, "data.subscribersCount") == 2,
+		EXPECT(api_jint(r.json, "data.subscribersCount") == 2,
 		       "after two subscribe: subscribersCount expected 2, got %lld",
-		       jint(r.json, "data.subscribersCount"));
+		       api_jint(r.json, "data.subscribersCount"));
 		api_free(&r);
 		/* one moves to another plan: no longer counted */
 		subscribe_ok(&u2, "2", NULL, 0);
 		api_get(&r, path, NULL);
-		EXPECT(jint(r.json, "data.subscribersCount") == 1,
+		EXPECT(api_jint(r.json, "data.subscribersCount") == 1,
 		       "after one replaced it: subscribersCount expected 1, got %lld",
-		       jint(r.json, "data.subscribersCount"));
+		       api_jint(r.json, "data.subscribersCount"));
 		api_free(&r);
 	}
 	api_user_free(&u1);
@@ -739,9 +625,8 @@ static void test_deactivated_plan_is_404_except_for_an_admin(void)
 	const char *tok;
 	api_user u;
 	api_resp r;
-	int active = 1;
 
-	unique_token(name, sizeof name, "gone");
+	api_unique_token(name, sizeof name, "gone");
 	if (create_plan(name, "Basic", "1.00", 30, id, sizeof id) != 0)
 		return;
 	tok = admin_token();
@@ -759,7 +644,7 @@ static void test_deactivated_plan_is_404_except_for_an_admin(void)
 	api_get(&r, path, tok);
 	EXPECT_OK(r, 200);
 	EXPECT_STR(api_jstr(r.json, "data.plan.id"), id);
-	EXPECT(jbool(r.json, "data.plan.isActive", &active) && !active,
+	EXPECT(api_jbool(r.json, "data.plan.isActive") == 0,
 	       "admin sees the deactivated plan with isActive false: %.300s", r.body);
 	api_free(&r);
 }
@@ -771,12 +656,11 @@ static void test_plan_create_returns_201_with_every_field(void)
 	api_resp r;
 	json_object *p;
 	double price = -1;
-	int b = -1;
 	char *db;
 
 	if (tok == NULL)
 		return;
-	unique_token(name, sizeof name, "create");
+	api_unique_token(name, sizeof name, "create");
 	snprintf(body, sizeof body,
 	         "{\"name\":\"%s\",\"description\":\"Made here\",\"price\":7.5,"
 	         "\"currency\":\"EUR\",\"validityDays\":90,\"accessLevel\":\"Ultimate\","
@@ -793,18 +677,18 @@ static void test_plan_create_returns_201_with_every_field(void)
 	EXPECT_STR(api_jstr(p, "description"), "Made here");
 	EXPECT(jnum(p, "price", &price) && fabs(price - 7.5) < 1e-9, "price 7.5, got %.4f", price);
 	EXPECT_STR(api_jstr(p, "currency"), "EUR");
-	EXPECT(jint(p, "validityDays") == 90, "validityDays 90");
+	EXPECT(api_jint(p, "validityDays") == 90, "validityDays 90");
 	EXPECT_STR(api_jstr(p, "accessLevel"), "Ultimate");
-	EXPECT(jint(p, "maxDevicesAllowed") == 5, "maxDevicesAllowed 5");
-	EXPECT(jint(p, "maxConcurrentStreams") == 3, "maxConcurrentStreams 3");
+	EXPECT(api_jint(p, "maxDevicesAllowed") == 5, "maxDevicesAllowed 5");
+	EXPECT(api_jint(p, "maxConcurrentStreams") == 3, "maxConcurrentStreams 3");
 	EXPECT_STR(api_jstr(p, "resolution"), "4K");
-	EXPECT(jlen(p, "features") == 3 && api_streq(api_jstr(p, "features.2"), "Three"),
+	EXPECT(api_jlen(p, "features") == 3 && api_streq(api_jstr(p, "features.2"), "Three"),
 	       "features as sent: %.300s", r.body);
-	EXPECT(jbool(p, "downloadAllowed", &b) && b, "downloadAllowed true");
-	EXPECT(jbool(p, "adsEnabled", &b) && b, "adsEnabled true");
-	EXPECT(jbool(p, "isPopular", &b) && b, "isPopular true");
-	EXPECT(jbool(p, "isActive", &b) && b, "a new plan is active");
-	EXPECT(jint(p, "displayOrder") == 777, "displayOrder 777");
+	EXPECT(api_jbool(p, "downloadAllowed") == 1, "downloadAllowed true");
+	EXPECT(api_jbool(p, "adsEnabled") == 1, "adsEnabled true");
+	EXPECT(api_jbool(p, "isPopular") == 1, "isPopular true");
+	EXPECT(api_jbool(p, "isActive") == 1, "a new plan is active");
+	EXPECT(api_jint(p, "displayOrder") == 777, "displayOrder 777");
 	db = api_db_str_s("SELECT CONCAT(price, '|', validity_days, '|', access_level, '|', "
 	                  "is_active) FROM plans WHERE name = ?",
 	                  name);
@@ -833,7 +717,7 @@ static void test_plan_writes_require_an_admin(void)
 
 	if (api_user_register(&u, "not-admin") != 0)
 		return;
-	unique_token(name, sizeof name, "nope");
+	api_unique_token(name, sizeof name, "nope");
 	plan_body(body, sizeof body, name, "Basic", "0.10", 30, 1);
 	for (size_t i = 0; i < 3; i++) {
 		const char *b = calls[i].body ? body : NULL;
@@ -900,7 +784,7 @@ static void test_plan_create_validation_lists_every_bad_field(void)
 
 	/* one bad field at a time, in an otherwise valid body */
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		unique_token(name, sizeof name, "invalid");
+		api_unique_token(name, sizeof name, "invalid");
 		plan_body_with(body, sizeof body, name, cases[k].field, cases[k].bad);
 		api_send(&r, "POST", PLANS, tok, body);
 		EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
@@ -913,7 +797,7 @@ static void test_plan_create_validation_lists_every_bad_field(void)
 	}
 
 	/* several at once: all listed */
-	unique_token(name, sizeof name, "invalid");
+	api_unique_token(name, sizeof name, "invalid");
 	snprintf(body, sizeof body,
 	         "{\"name\":\"%s\",\"price\":-3,\"validityDays\":0,\"accessLevel\":\"Gold\","
 	         "\"maxDevicesAllowed\":1,\"maxConcurrentStreams\":1,\"resolution\":\"8K\","
@@ -938,10 +822,9 @@ static void test_plan_update_is_partial(void)
 	api_resp r;
 	json_object *p;
 	double price = -1;
-	int pop = 0;
 	char *row, *after;
 
-	unique_token(name, sizeof name, "update");
+	api_unique_token(name, sizeof name, "update");
 	if (create_plan(name, "Basic", "5.00", 30, id, sizeof id) != 0)
 		return;
 	tok = admin_token();
@@ -953,15 +836,15 @@ static void test_plan_update_is_partial(void)
 	EXPECT_STR(api_jstr(p, "id"), id);
 	EXPECT(jnum(p, "price", &price) && fabs(price - 12.5) < 1e-9, "price 12.5, got %.4f",
 	       price);
-	EXPECT(jbool(p, "isPopular", &pop) && pop, "isPopular true");
+	EXPECT(api_jbool(p, "isPopular") == 1, "isPopular true");
 	/* everything not sent keeps its value */
 	EXPECT_STR(api_jstr(p, "name"), name);
 	EXPECT_STR(api_jstr(p, "accessLevel"), "Basic");
 	EXPECT_STR(api_jstr(p, "resolution"), "1080p");
 	EXPECT_STR(api_jstr(p, "description"), "A plan made by the API tests");
-	EXPECT(jint(p, "validityDays") == 30 && jint(p, "maxDevicesAllowed") == 3 &&
-	           jint(p, "maxConcurrentStreams") == 2 && jint(p, "displayOrder") == 500 &&
-	           jlen(p, "features") == 2,
+	EXPECT(api_jint(p, "validityDays") == 30 && api_jint(p, "maxDevicesAllowed") == 3 &&
+	           api_jint(p, "maxConcurrentStreams") == 2 && api_jint(p, "displayOrder") == 500 &&
+	           api_jlen(p, "features") == 2,
 	       "unsent fields keep their values: %.400s", r.body);
 	api_free(&r);
 
@@ -1001,7 +884,7 @@ static void test_plan_duplicate_name_is_409_on_create_and_rename(void)
 	api_resp r;
 	char *db;
 
-	unique_token(name, sizeof name, "dup");
+	api_unique_token(name, sizeof name, "dup");
 	if (create_plan(name, "Basic", "5.00", 30, id, sizeof id) != 0)
 		return;
 	tok = admin_token();
@@ -1046,10 +929,9 @@ static void test_plan_delete_deactivates_and_subscribers_keep_it(void)
 	const char *tok;
 	api_user u, late;
 	api_resp r;
-	int active = 1;
 	long long created;
 
-	unique_token(name, sizeof name, "retire");
+	api_unique_token(name, sizeof name, "retire");
 	if (create_plan(name, "Premium", "3.00", 30, id, sizeof id) != 0)
 		return;
 	tok = admin_token();
@@ -1064,7 +946,7 @@ static void test_plan_delete_deactivates_and_subscribers_keep_it(void)
 	api_send(&r, "DELETE", path, tok, NULL);
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
-	EXPECT(jbool(r.json, "data.plan.isActive", &active) && !active,
+	EXPECT(api_jbool(r.json, "data.plan.isActive") == 0,
 	       "DELETE answers the plan with isActive false: %.300s", r.body);
 	api_free(&r);
 	EXPECT(api_db_ll_l("SELECT is_active FROM plans WHERE id = ?", atoll(id)) == 0,
@@ -1080,13 +962,13 @@ static void test_plan_delete_deactivates_and_subscribers_keep_it(void)
 	api_free(&r);
 	expect_me_level(u.token, "Premium", name, "subscriber after the delete");
 	api_get(&r, path, tok);
-	EXPECT(jint(r.json, "data.subscribersCount") == 1,
+	EXPECT(api_jint(r.json, "data.subscribersCount") == 1,
 	       "the deactivated plan still counts its subscriber: %.300s", r.body);
 	api_free(&r);
 
 	/* nobody new can take it */
 	if (api_user_register(&late, "retire-late") == 0) {
-		created = outbox_count(late.id, "subscription.created");
+		created = api_outbox_count(late.id, "subscription.created");
 		snprintf(pj, sizeof pj, "\"%s\"", id);
 		subscribe_raw(&r, late.token, pj, "card");
 		EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
@@ -1094,7 +976,7 @@ static void test_plan_delete_deactivates_and_subscribers_keep_it(void)
 		       r.body);
 		api_free(&r);
 		EXPECT(subs_count(late.id) == 0, "no subscription written for a deactivated plan");
-		EXPECT(outbox_count(late.id, "subscription.created") == created,
+		EXPECT(api_outbox_count(late.id, "subscription.created") == created,
 		       "no outbox event for a refused subscribe");
 	}
 	api_user_free(&late);
@@ -1116,7 +998,7 @@ static void test_plan_change_reaches_its_subscribers_on_the_next_request(void)
 	api_user u;
 	api_resp r;
 
-	unique_token(name, sizeof name, "change");
+	api_unique_token(name, sizeof name, "change");
 	if (create_plan(name, "Basic", "2.00", 30, id, sizeof id) != 0)
 		return;
 	tok = admin_token();
@@ -1136,13 +1018,13 @@ static void test_plan_change_reaches_its_subscribers_on_the_next_request(void)
 	api_free(&r);
 	expect_me_level(u.token, "Premium", name, "right after the plan change");
 	api_get(&r, API "/auth/me", u.token);
-	EXPECT(jint(r.json, "data.user.currentSubscription.plan.maxConcurrentStreams") == 3,
+	EXPECT(api_jint(r.json, "data.user.currentSubscription.plan.maxConcurrentStreams") == 3,
 	       "/auth/me right after the plan change should show maxConcurrentStreams 3: %.400s",
 	       r.body);
 	api_free(&r);
 	api_get(&r, SUBS "/status", u.token);
 	EXPECT(api_streq(api_jstr(r.json, "data.subscription.plan.accessLevel"), "Premium") &&
-	           jint(r.json, "data.subscription.plan.maxConcurrentStreams") == 3,
+	           api_jint(r.json, "data.subscription.plan.maxConcurrentStreams") == 3,
 	       "status right after the plan change should show Premium, 3 streams: %.400s", r.body);
 	api_free(&r);
 	api_user_free(&u);
@@ -1155,12 +1037,11 @@ static void expect_subscription(json_object *s, const char *plan_id, const char 
                                 const char *level, double price, int validity, const char *method,
                                 int auto_renew, const char *body)
 {
-	long long start = iso_ms(api_jstr(s, "startDate"));
-	long long end = iso_ms(api_jstr(s, "endDate"));
-	long long paid = iso_ms(api_jstr(s, "paymentDetails.paymentDate"));
+	long long start = api_iso_ms(api_jstr(s, "startDate"));
+	long long end = api_iso_ms(api_jstr(s, "endDate"));
+	long long paid = api_iso_ms(api_jstr(s, "paymentDetails.paymentDate"));
 	long long now = wall_ms();
 	double p = -1, amount = -1;
-	int ar = -1;
 	const char *txn = api_jstr(s, "paymentDetails.transactionId");
 
 	EXPECT(s && json_object_is_type(s, json_type_object), "subscription object: %.300s", body);
@@ -1179,9 +1060,9 @@ static void expect_subscription(json_object *s, const char *plan_id, const char 
 	       "endDate should be startDate + %d days: %s .. %s", validity,
 	       api_jstr(s, "startDate") ? api_jstr(s, "startDate") : "?",
 	       api_jstr(s, "endDate") ? api_jstr(s, "endDate") : "?");
-	EXPECT(jint(s, "daysRemaining") == validity, "daysRemaining expected %d, got %lld",
-	       validity, jint(s, "daysRemaining"));
-	EXPECT(jbool(s, "autoRenew", &ar) && ar == auto_renew, "autoRenew expected %s: %.300s",
+	EXPECT(api_jint(s, "daysRemaining") == validity, "daysRemaining expected %d, got %lld",
+	       validity, api_jint(s, "daysRemaining"));
+	EXPECT(api_jbool(s, "autoRenew") == auto_renew, "autoRenew expected %s: %.300s",
 	       auto_renew ? "true" : "false", body);
 	EXPECT(txn && *txn, "paymentDetails.transactionId should be a string: %.300s", body);
 	EXPECT(jnum(s, "paymentDetails.amount", &amount) && fabs(amount - price) < 1e-9,
@@ -1330,9 +1211,9 @@ static void test_subscribe_rejects_unknown_plan_bad_method_and_missing_fields(vo
 	api_free(&r);
 	EXPECT(subs_count(u.id) == 0, "no subscriptions row after refused subscribes, got %lld",
 	       subs_count(u.id));
-	EXPECT(outbox_count(u.id, "subscription.created") == 0,
+	EXPECT(api_outbox_count(u.id, "subscription.created") == 0,
 	       "no subscription.created event after refused subscribes, got %lld",
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 	expect_me_level(u.token, "Free", NULL, "after refused subscribes");
 	api_user_free(&u);
 }
@@ -1365,7 +1246,7 @@ static void test_subscribe_while_active_replaces_the_old_one_at_once(void)
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
 	subs = api_jget(r.json, "data.subscriptions");
-	EXPECT(jlen(r.json, "data.subscriptions") == 2 && jint(r.json, "count") == 2,
+	EXPECT(api_jlen(r.json, "data.subscriptions") == 2 && api_jint(r.json, "count") == 2,
 	       "history should show both: %.400s", r.body);
 	EXPECT_STR(api_jstr(subs, "0.id"), second);
 	EXPECT_STR(api_jstr(subs, "0.status"), "active");
@@ -1373,7 +1254,7 @@ static void test_subscribe_while_active_replaces_the_old_one_at_once(void)
 	EXPECT_STR(api_jstr(subs, "1.id"), first);
 	EXPECT_STR(api_jstr(subs, "1.status"), "replaced");
 	EXPECT_STR(api_jstr(subs, "1.plan.name"), "Basic");
-	EXPECT(is_iso_ms(api_jstr(subs, "1.endedAt")),
+	EXPECT(api_is_iso_ms(api_jstr(subs, "1.endedAt")),
 	       "the replaced subscription's endedAt should be an ISO time: %.400s", r.body);
 	api_free(&r);
 	expect_me_level(u.token, "Premium", "Premium", "after the replacing subscribe");
@@ -1398,9 +1279,11 @@ static void test_history_is_newest_first_and_paged(void)
 
 	api_get(&r, SUBS "/history", u.token);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "count") == 3, "count 3: %.300s", r.body);
-	EXPECT(jint(r.json, "pagination.page") == 1 && jint(r.json, "pagination.limit") == 20 &&
-	           jint(r.json, "pagination.total") == 3 && jint(r.json, "pagination.pages") == 1,
+	EXPECT(api_jint(r.json, "count") == 3, "count 3: %.300s", r.body);
+	EXPECT(api_jint(r.json, "pagination.page") == 1 &&
+	           api_jint(r.json, "pagination.limit") == 20 &&
+	           api_jint(r.json, "pagination.total") == 3 &&
+	           api_jint(r.json, "pagination.pages") == 1,
 	       "default pagination {1,20,3,1}: %.300s",
 	       api_jget(r.json, "pagination")
 	           ? json_object_to_json_string(api_jget(r.json, "pagination"))
@@ -1418,21 +1301,22 @@ static void test_history_is_newest_first_and_paged(void)
 
 	api_get(&r, SUBS "/history?page=1&limit=2", u.token);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "count") == 2 && jint(r.json, "pagination.limit") == 2 &&
-	           jint(r.json, "pagination.total") == 3 && jint(r.json, "pagination.pages") == 2,
+	EXPECT(api_jint(r.json, "count") == 2 && api_jint(r.json, "pagination.limit") == 2 &&
+	           api_jint(r.json, "pagination.total") == 3 &&
+	           api_jint(r.json, "pagination.pages") == 2,
 	       "page 1 of 2: %.400s", r.body);
 	EXPECT_STR(api_jstr(r.json, "data.subscriptions.0.id"), ids[2]);
 	EXPECT_STR(api_jstr(r.json, "data.subscriptions.1.id"), ids[1]);
 	api_free(&r);
 	api_get(&r, SUBS "/history?page=2&limit=2", u.token);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "count") == 1 && jint(r.json, "pagination.page") == 2,
+	EXPECT(api_jint(r.json, "count") == 1 && api_jint(r.json, "pagination.page") == 2,
 	       "page 2 of 2: %.400s", r.body);
 	EXPECT_STR(api_jstr(r.json, "data.subscriptions.0.id"), ids[0]);
 	api_free(&r);
 	api_get(&r, SUBS "/history?page=3&limit=2", u.token);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "count") == 0 && jlen(r.json, "data.subscriptions") == 0,
+	EXPECT(api_jint(r.json, "count") == 0 && api_jlen(r.json, "data.subscriptions") == 0,
 	       "past the last page: empty: %.300s", r.body);
 	api_free(&r);
 	api_get(&r, SUBS "/history?limit=50", u.token);
@@ -1457,8 +1341,9 @@ static void test_history_is_newest_first_and_paged(void)
 	if (api_user_register(&none, "history-none") == 0) {
 		api_get(&r, SUBS "/history", none.token);
 		EXPECT_OK(r, 200);
-		EXPECT(jint(r.json, "count") == 0 && jint(r.json, "pagination.total") == 0 &&
-		           jlen(r.json, "data.subscriptions") == 0,
+		EXPECT(api_jint(r.json, "count") == 0 &&
+		           api_jint(r.json, "pagination.total") == 0 &&
+		           api_jlen(r.json, "data.subscriptions") == 0,
 		       "no history: %.300s", r.body);
 		api_free(&r);
 	}
@@ -1577,7 +1462,7 @@ static void test_status_shows_subscription_days_remaining_and_devices(void)
 
 	if (api_user_register(&u, "status") != 0)
 		return;
-	unique_token(dev, sizeof dev, "status-dev");
+	api_unique_token(dev, sizeof dev, "status-dev");
 	EXPECT(api_db_ready() == 0 &&
 	           sp_db_exec("INSERT INTO devices (user_id, device_id, device_name, device_type) "
 	                      "VALUES (?, ?, 'Living room TV', 'tv')",
@@ -1601,7 +1486,7 @@ static void test_status_shows_subscription_days_remaining_and_devices(void)
 			found = 1;
 			EXPECT_STR(api_jstr(e, "deviceName"), "Living room TV");
 			EXPECT_STR(api_jstr(e, "deviceType"), "tv");
-			EXPECT(is_iso_ms(api_jstr(e, "lastUsed")), "device lastUsed ISO time");
+			EXPECT(api_is_iso_ms(api_jstr(e, "lastUsed")), "device lastUsed ISO time");
 		}
 	}
 	EXPECT(found, "status devices[] should list %s: %.400s", dev, r.body);
@@ -1613,7 +1498,6 @@ static void test_status_reflects_subscribe_and_cancel_on_the_next_request(void)
 {
 	api_user u;
 	api_resp r;
-	int ar = -1;
 
 	if (api_user_register(&u, "status-cache") != 0)
 		return;
@@ -1644,8 +1528,8 @@ static void test_status_reflects_subscribe_and_cancel_on_the_next_request(void)
 	EXPECT_OK(r, 200);
 	api_free(&r);
 	api_get(&r, SUBS "/status", u.token);
-	EXPECT(jbool(r.json, "data.subscription.autoRenew", &ar) && ar == 0 &&
-	           is_type(r.json, "data.subscription.cancellationDetails", json_type_object),
+	EXPECT(api_jbool(r.json, "data.subscription.autoRenew") == 0 &&
+	           api_jtype(r.json, "data.subscription.cancellationDetails", json_type_object),
 	       "status right after cancel should show autoRenew false and cancellationDetails: "
 	       "%.400s",
 	       r.body);
@@ -1659,7 +1543,6 @@ static void test_cancel_stops_renewal_but_keeps_status_and_level(void)
 	api_user u;
 	api_resp r;
 	json_object *s;
-	int ar = -1;
 	long long cancelled_at;
 
 	if (api_user_register(&u, "cancel") != 0)
@@ -1674,16 +1557,15 @@ static void test_cancel_stops_renewal_but_keeps_status_and_level(void)
 	EXPECT_COMMON_HEADERS(r);
 	s = api_jget(r.json, "data.subscription");
 	EXPECT(s != NULL, "data.subscription: %.300s", r.body);
-	EXPECT(jbool(s, "autoRenew", &ar) && ar == 0, "autoRenew false after cancel: %.300s",
-	       r.body);
+	EXPECT(api_jbool(s, "autoRenew") == 0, "autoRenew false after cancel: %.300s", r.body);
 	EXPECT_STR(api_jstr(s, "status"), "active");
 	EXPECT_STR(api_jstr(s, "plan.name"), "Premium");
-	cancelled_at = iso_ms(api_jstr(s, "cancellationDetails.cancelledAt"));
+	cancelled_at = api_iso_ms(api_jstr(s, "cancellationDetails.cancelledAt"));
 	EXPECT(cancelled_at > 0 && llabs(cancelled_at - wall_ms()) < 120000,
 	       "cancellationDetails.cancelledAt should be now: %.400s", r.body);
 	EXPECT_STR(api_jstr(s, "cancellationDetails.reason"), "Too expensive for me");
-	EXPECT(jint(s, "daysRemaining") == 30, "daysRemaining stays 30, got %lld",
-	       jint(s, "daysRemaining"));
+	EXPECT(api_jint(s, "daysRemaining") == 30, "daysRemaining stays 30, got %lld",
+	       api_jint(s, "daysRemaining"));
 	api_free(&r);
 	EXPECT(api_db_ll_l("SELECT COUNT(*) FROM subscriptions WHERE user_id = ? AND status = "
 	                   "'active' AND auto_renew = 0 AND cancelled_at IS NOT NULL",
@@ -1693,21 +1575,21 @@ static void test_cancel_stops_renewal_but_keeps_status_and_level(void)
 	expect_me_level(u.token, "Premium", "Premium", "after cancel");
 	expect_me_level(u.token, "Premium", "Premium", "after cancel, again");
 	api_get(&r, API "/auth/me", u.token);
-	EXPECT(jbool(r.json, "data.user.currentSubscription.autoRenew", &ar) && ar == 0,
+	EXPECT(api_jbool(r.json, "data.user.currentSubscription.autoRenew") == 0,
 	       "/auth/me currentSubscription.autoRenew false after cancel: %.300s", r.body);
 	api_free(&r);
-	EXPECT(outbox_count(u.id, "subscription.cancelled") == 1,
+	EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 1,
 	       "one subscription.cancelled event, got %lld",
-	       outbox_count(u.id, "subscription.cancelled"));
+	       api_outbox_count(u.id, "subscription.cancelled"));
 
 	/* twice: conflict, nothing more written */
 	api_send(&r, "PUT", SUBS "/cancel", u.token, "{\"reason\":\"again\"}");
 	EXPECT_ERROR(r, 409, "CONFLICT");
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
-	EXPECT(outbox_count(u.id, "subscription.cancelled") == 1,
+	EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 1,
 	       "still one subscription.cancelled event after the 409, got %lld",
-	       outbox_count(u.id, "subscription.cancelled"));
+	       api_outbox_count(u.id, "subscription.cancelled"));
 	{
 		char *reason = api_db_str_l("SELECT cancel_reason FROM subscriptions WHERE user_id "
 		                            "= ? AND status = 'active'",
@@ -1729,12 +1611,12 @@ static void test_cancel_without_reason_records_null_reason(void)
 	if (subscribe_ok(&u, "2", NULL, 0) == 0) {
 		api_send(&r, "PUT", SUBS "/cancel", u.token, "{}");
 		EXPECT_OK(r, 200);
-		EXPECT(is_type(r.json, "data.subscription.cancellationDetails", json_type_object) &&
-		           api_jnull(r.json, "data.subscription.cancellationDetails.reason"),
-		       "cancellationDetails.reason should be null without a reason: %.300s",
-		       r.body);
+		EXPECT(
+		    api_jtype(r.json, "data.subscription.cancellationDetails", json_type_object) &&
+		        api_jnull(r.json, "data.subscription.cancellationDetails.reason"),
+		    "cancellationDetails.reason should be null without a reason: %.300s", r.body);
 		api_free(&r);
-		EXPECT(outbox_count(u.id, "subscription.cancelled") == 1,
+		EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 1,
 		       "one subscription.cancelled event");
 	}
 	api_user_free(&u);
@@ -1751,8 +1633,9 @@ static void test_cancel_without_active_subscription_is_404(void)
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	EXPECT_COMMON_HEADERS(r);
 	api_free(&r);
-	EXPECT(outbox_count(u.id, "subscription.cancelled") == 0,
-	       "no event for a 404 cancel, got %lld", outbox_count(u.id, "subscription.cancelled"));
+	EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 0,
+	       "no event for a 404 cancel, got %lld",
+	       api_outbox_count(u.id, "subscription.cancelled"));
 	api_send(&r, "PUT", SUBS "/cancel", NULL, "{}");
 	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
 	api_free(&r);
@@ -1784,7 +1667,7 @@ static void test_cancel_reason_over_500_characters_is_400(void)
 	                   "IS NULL AND auto_renew = 1",
 	                   atoll(u.id)) == 1,
 	       "the subscription is not cancelled by a 400");
-	EXPECT(outbox_count(u.id, "subscription.cancelled") == 0, "no event for a 400 cancel");
+	EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 0, "no event for a 400 cancel");
 	api_send(&r, "PUT", SUBS "/cancel", u.token, "{\"reason\":42}");
 	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
 	api_free(&r);
@@ -1810,9 +1693,9 @@ static void test_outbox_has_one_event_per_subscribe_and_cancel(void)
 		return;
 	if (subscribe_ok(&u, "2", first, sizeof first) != 0)
 		goto out;
-	EXPECT(outbox_count(u.id, "subscription.created") == 1,
+	EXPECT(api_outbox_count(u.id, "subscription.created") == 1,
 	       "one subscription.created after the first subscribe, got %lld",
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 	txn = api_db_str_l("SELECT transaction_id FROM subscriptions WHERE id = ?", atoll(first));
 	payload_txn = api_db_str_l(
 	    "SELECT JSON_UNQUOTE(JSON_EXTRACT(payload, '$.transactionId')) FROM outbox WHERE "
@@ -1831,16 +1714,16 @@ static void test_outbox_has_one_event_per_subscribe_and_cancel(void)
 	subscribe_raw(&r, u.token, "\"3\"", "cash");
 	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
 	api_free(&r);
-	EXPECT(outbox_count(u.id, "subscription.created") == 1,
+	EXPECT(api_outbox_count(u.id, "subscription.created") == 1,
 	       "refused subscribes write no event, got %lld",
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 
 	/* a replacing subscribe is one more */
 	if (subscribe_ok(&u, "3", second, sizeof second) != 0)
 		goto out;
-	EXPECT(outbox_count(u.id, "subscription.created") == 2,
+	EXPECT(api_outbox_count(u.id, "subscription.created") == 2,
 	       "one more subscription.created for the replacing subscribe, got %lld",
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 	plan = api_db_str_l("SELECT JSON_EXTRACT(payload, '$.planId') FROM outbox WHERE user_id = "
 	                    "? AND event_type = 'subscription.created' ORDER BY id DESC LIMIT 1",
 	                    atoll(u.id));
@@ -1857,12 +1740,12 @@ static void test_outbox_has_one_event_per_subscribe_and_cancel(void)
 	api_send(&r, "PUT", SUBS "/cancel", u.token, "{\"reason\":7}");
 	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
 	api_free(&r);
-	EXPECT(outbox_count(u.id, "subscription.cancelled") == 1,
+	EXPECT(api_outbox_count(u.id, "subscription.cancelled") == 1,
 	       "exactly one subscription.cancelled, got %lld",
-	       outbox_count(u.id, "subscription.cancelled"));
-	EXPECT(outbox_count(u.id, "subscription.created") == 2,
+	       api_outbox_count(u.id, "subscription.cancelled"));
+	EXPECT(api_outbox_count(u.id, "subscription.created") == 2,
 	       "still two subscription.created, got %lld",
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 	EXPECT(api_db_ll_l("SELECT COUNT(*) FROM outbox WHERE user_id = ? AND event_type LIKE "
 	                   "'subscription.%' AND JSON_VALID(payload)",
 	                   atoll(u.id)) == 3,
@@ -1886,7 +1769,7 @@ static void test_subscribe_rolls_back_when_the_outbox_write_fails(void)
 		return;
 	}
 	expect_me_level(u.token, "Basic", "Basic", "before the failing subscribe");
-	created = outbox_count(u.id, "subscription.created");
+	created = api_outbox_count(u.id, "subscription.created");
 	subs = subs_count(u.id);
 	(void)api_db_script("DROP TRIGGER IF EXISTS t_fail", err, sizeof err);
 	trigger = api_db_script("CREATE TRIGGER t_fail BEFORE INSERT ON outbox FOR EACH ROW "
@@ -1916,9 +1799,9 @@ static void test_subscribe_rolls_back_when_the_outbox_write_fails(void)
 	                   "AND ended_at IS NULL",
 	                   atoll(first)) == 1,
 	       "the old subscription %s should still be active", first);
-	EXPECT(outbox_count(u.id, "subscription.created") == created,
+	EXPECT(api_outbox_count(u.id, "subscription.created") == created,
 	       "no event for the rolled-back subscribe: %lld -> %lld", created,
-	       outbox_count(u.id, "subscription.created"));
+	       api_outbox_count(u.id, "subscription.created"));
 	expect_me_level(u.token, "Basic", "Basic", "after the rolled-back subscribe");
 	api_get(&r, SUBS "/status", u.token);
 	EXPECT_STR(api_jstr(r.json, "data.subscription.id"), first);
@@ -1945,7 +1828,7 @@ static void test_level_resolves_from_mariadb_while_redis_is_down(void)
 	api_get(&r, SUBS "/status", u.token);
 	api_free(&r);
 	if (api_redis_stop() == 0) {
-		EXPECT_STR(ready_redis(), "down");
+		EXPECT_STR(api_ready_redis(), "down");
 		expect_me_level(u.token, "Premium", "Premium", "Redis down");
 		expect_me_level(u.token, "Premium", "Premium", "Redis down, again");
 		api_get(&r, SUBS "/status", u.token);
@@ -1973,7 +1856,7 @@ static void test_level_resolves_from_mariadb_while_redis_is_down(void)
 	} else {
 		EXPECT(0, "\"$SP_DEV\" stop redis failed");
 	}
-	redis_up();
+	api_redis_start_and_wait();
 	/* after the outage the level is the one set during it */
 	expect_me_level(u.token, "Ultimate", "Ultimate", "Redis back");
 	expect_me_level(u.token, "Ultimate", "Ultimate", "Redis back, again");

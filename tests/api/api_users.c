@@ -11,7 +11,6 @@
 #include "sp_image.h"
 #include "test_images.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,53 +24,6 @@
 #define DEVICES API "/users/devices"
 
 /* ---------------------------------------------------------------- helpers */
-
-static int is_iso_ms(const char *s)
-{
-	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-
-	if (s == NULL || strlen(s) != sizeof pat - 1)
-		return 0;
-	for (size_t i = 0; pat[i]; i++) {
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pat[i])
-			return 0;
-	}
-	return 1;
-}
-
-static long long jint(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
-static int jbool(json_object *o, const char *path, int *out)
-{
-	json_object *v = api_jget(o, path);
-
-	if (v == NULL || !json_object_is_type(v, json_type_boolean))
-		return 0;
-	*out = json_object_get_boolean(v);
-	return 1;
-}
-
-static size_t jlen(json_object *o, const char *path)
-{
-	json_object *v = api_jget(o, path);
-
-	return v && json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
-}
-
-static void unique_token(char *out, size_t n, const char *tag)
-{
-	char *at;
-
-	api_unique_email(out, n, tag);
-	at = strchr(out, '@');
-	if (at)
-		*at = '\0';
-}
 
 /* The profile columns of a user as one string, to see that nothing changed. */
 static char *profile_row(const char *uid)
@@ -176,7 +128,6 @@ static void test_profile_preferences_are_merged(void)
 	api_user u;
 	api_resp r;
 	json_object *p;
-	int b = -1;
 
 	if (api_user_register(&u, "prefs") != 0)
 		return;
@@ -186,12 +137,13 @@ static void test_profile_preferences_are_merged(void)
 	         "{\"preferences\":{\"genres\":[\"Drama\",\"Comedy\"],\"language\":\"pt-BR\"}}");
 	EXPECT_OK(r, 200);
 	p = api_jget(r.json, "data.user.preferences");
-	EXPECT(jlen(p, "genres") == 2 && api_streq(api_jstr(p, "genres.0"), "Drama") &&
+	EXPECT(api_jlen(p, "genres") == 2 && api_streq(api_jstr(p, "genres.0"), "Drama") &&
 	           api_streq(api_jstr(p, "genres.1"), "Comedy"),
 	       "genres as sent: %.400s", r.body);
 	EXPECT_STR(api_jstr(p, "language"), "pt-BR");
-	EXPECT(jbool(p, "notifications.email", &b) && b && jbool(p, "notifications.expiry", &b) &&
-	           b && jbool(p, "notifications.newContent", &b) && b,
+	EXPECT(api_jbool(p, "notifications.email") == 1 &&
+	           api_jbool(p, "notifications.expiry") == 1 &&
+	           api_jbool(p, "notifications.newContent") == 1,
 	       "notifications keep their (true) defaults: %.400s", r.body);
 	api_free(&r);
 
@@ -199,12 +151,12 @@ static void test_profile_preferences_are_merged(void)
 	         "{\"preferences\":{\"notifications\":{\"email\":false}}}");
 	EXPECT_OK(r, 200);
 	p = api_jget(r.json, "data.user.preferences");
-	EXPECT(jlen(p, "genres") == 2 && api_streq(api_jstr(p, "language"), "pt-BR"),
+	EXPECT(api_jlen(p, "genres") == 2 && api_streq(api_jstr(p, "language"), "pt-BR"),
 	       "genres and language are kept when only notifications are sent: %.400s", r.body);
-	EXPECT(jbool(p, "notifications.email", &b) && !b, "notifications.email false: %.400s",
+	EXPECT(api_jbool(p, "notifications.email") == 0, "notifications.email false: %.400s",
 	       r.body);
-	EXPECT(jbool(p, "notifications.expiry", &b) && b &&
-	           jbool(p, "notifications.newContent", &b) && b,
+	EXPECT(api_jbool(p, "notifications.expiry") == 1 &&
+	           api_jbool(p, "notifications.newContent") == 1,
 	       "the other notification keys keep their values: %.400s", r.body);
 	api_free(&r);
 
@@ -212,20 +164,22 @@ static void test_profile_preferences_are_merged(void)
 	         "{\"preferences\":{\"genres\":[],\"notifications\":{\"newContent\":false}}}");
 	EXPECT_OK(r, 200);
 	p = api_jget(r.json, "data.user.preferences");
-	EXPECT(api_jget(p, "genres") && jlen(p, "genres") == 0, "genres emptied: %.400s", r.body);
-	EXPECT(
-	    jbool(p, "notifications.email", &b) && !b && jbool(p, "notifications.newContent", &b) &&
-	        !b && jbool(p, "notifications.expiry", &b) && b &&
-	        api_streq(api_jstr(p, "language"), "pt-BR"),
-	    "merged: email false, newContent false, expiry true, language pt-BR: %.400s", r.body);
+	EXPECT(api_jget(p, "genres") && api_jlen(p, "genres") == 0, "genres emptied: %.400s",
+	       r.body);
+	EXPECT(api_jbool(p, "notifications.email") == 0 &&
+	           api_jbool(p, "notifications.newContent") == 0 &&
+	           api_jbool(p, "notifications.expiry") == 1 &&
+	           api_streq(api_jstr(p, "language"), "pt-BR"),
+	       "merged: email false, newContent false, expiry true, language pt-BR: %.400s",
+	       r.body);
 	api_free(&r);
 
 	/* /auth/me shows the merged preferences on the next request */
 	me(&r, u.token);
 	p = api_jget(r.json, "data.user.preferences");
-	EXPECT(jbool(p, "notifications.email", &b) && !b &&
-	           jbool(p, "notifications.newContent", &b) && !b &&
-	           api_streq(api_jstr(p, "language"), "pt-BR") && jlen(p, "genres") == 0,
+	EXPECT(api_jbool(p, "notifications.email") == 0 &&
+	           api_jbool(p, "notifications.newContent") == 0 &&
+	           api_streq(api_jstr(p, "language"), "pt-BR") && api_jlen(p, "genres") == 0,
 	       "/auth/me should show the merged preferences: %.400s", r.body);
 	api_free(&r);
 	api_user_free(&u);
@@ -383,14 +337,9 @@ static const char html_tail[] = "<html><script>alert(document.cookie)</script></
 
 #define BOUNDARY "----apitestBoundary7MA4YWxkTrZu0gW"
 
-typedef struct blob {
-	char *data;
-	size_t len;
-} blob;
-
 /* A multipart/form-data body with one file part; closed: add the closing delimiter. */
-static blob mp_body(const char *field, const char *filename, const char *ctype, const void *data,
-                    size_t len, int closed)
+static api_buf mp_body(const char *field, const char *filename, const char *ctype, const void *data,
+                       size_t len, int closed)
 {
 	char head[512], tail[128];
 	int hl = snprintf(head, sizeof head,
@@ -398,7 +347,7 @@ static blob mp_body(const char *field, const char *filename, const char *ctype, 
 	                  "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
 	                  field, filename, ctype);
 	int tl = closed ? snprintf(tail, sizeof tail, "\r\n--" BOUNDARY "--\r\n") : 0;
-	blob b;
+	api_buf b;
 
 	b.len = (size_t)hl + len + (size_t)tl;
 	b.data = malloc(b.len + 1);
@@ -410,7 +359,7 @@ static blob mp_body(const char *field, const char *filename, const char *ctype, 
 	return b;
 }
 
-static long upload_ct(api_resp *r, const char *token, const char *content_type, const blob *b)
+static long upload_ct(api_resp *r, const char *token, const char *content_type, const api_buf *b)
 {
 	char ct[256];
 	const char *hs[2] = {ct, NULL};
@@ -427,7 +376,7 @@ static long upload_ct(api_resp *r, const char *token, const char *content_type, 
 	return api_do(r, &q);
 }
 
-static long upload(api_resp *r, const char *token, const blob *b)
+static long upload(api_resp *r, const char *token, const api_buf *b)
 {
 	return upload_ct(r, token, "multipart/form-data; boundary=" BOUNDARY, b);
 }
@@ -436,7 +385,7 @@ static long upload(api_resp *r, const char *token, const blob *b)
 static int upload_ok(const api_user *u, const char *filename, const char *ctype, const void *data,
                      size_t len, char *url, size_t n)
 {
-	blob b = mp_body("picture", filename, ctype, data, len, 1);
+	api_buf b = mp_body("picture", filename, ctype, data, len, 1);
 	api_resp r;
 	const char *got;
 	int rc;
@@ -457,7 +406,7 @@ static int upload_ok(const api_user *u, const char *filename, const char *ctype,
 /* Uploads bytes that must be refused: 400 VALIDATION_ERROR naming picture. */
 static void upload_refused(const api_user *u, const char *what, const void *data, size_t len)
 {
-	blob b = mp_body("picture", "upload.png", "image/png", data, len, 1);
+	api_buf b = mp_body("picture", "upload.png", "image/png", data, len, 1);
 	api_resp r;
 
 	upload(&r, u->token, &b);
@@ -483,16 +432,6 @@ static long fetch_body(const char *url, ti_blob *body)
 	memset(body, 0, sizeof *body);
 	ti_append(body, r.body, r.body_len);
 	api_free(&r);
-	return st;
-}
-
-/* GET base + url: the status only. */
-static long fetch_status(const char *url)
-{
-	ti_blob b;
-	long st = fetch_body(url, &b);
-
-	ti_free(&b);
 	return st;
 }
 
@@ -612,21 +551,6 @@ static void test_profile_picture_png_and_jpeg_are_stored_and_served(void)
 	api_user_free(&u);
 }
 
-static size_t keep_body(char *p, size_t sz, size_t nm, void *ud)
-{
-	blob *b = ud;
-	size_t n = sz * nm;
-	char *nb = realloc(b->data, b->len + n + 1);
-
-	if (nb == NULL)
-		return 0;
-	b->data = nb;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 /* Uploads the way an ordinary client does: libcurl's mime API picks the boundary. */
 static void test_profile_picture_upload_from_libcurl_mime_is_accepted(void)
 {
@@ -637,7 +561,7 @@ static void test_profile_picture_upload_from_libcurl_mime_is_accepted(void)
 	curl_mime *mime;
 	curl_mimepart *part;
 	struct curl_slist *hl = NULL;
-	blob out = {NULL, 0};
+	api_buf out = {NULL, 0};
 	long status = 0;
 	json_object *j;
 	const char *got;
@@ -667,7 +591,7 @@ static void test_profile_picture_upload_from_libcurl_mime_is_accepted(void)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
 	if (curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -707,7 +631,7 @@ static void test_profile_picture_second_upload_replaces_the_first(void)
 	}
 	EXPECT(strcmp(first, second) != 0, "the second upload gets a new URL (%s)", second);
 	expect_served_picture(second, &jpeg);
-	EXPECT(fetch_status(first) == 404, "the replaced picture %s should be gone (404)", first);
+	EXPECT(api_get_status(first) == 404, "the replaced picture %s should be gone (404)", first);
 	me(&r, u.token);
 	EXPECT_STR(api_jstr(r.json, "data.user.profilePicture"), second);
 	api_free(&r);
@@ -722,7 +646,7 @@ static void test_profile_picture_rejects_what_is_not_a_jpeg_or_png(void)
 	char url[512];
 	api_user u;
 	api_resp r;
-	blob b;
+	api_buf b;
 	char *before, *after;
 
 	if (api_user_register(&u, "picture-bad") != 0)
@@ -863,7 +787,7 @@ static void test_profile_picture_over_5_mb_is_413_and_under_is_accepted(void)
 	char url[512];
 	api_user u;
 	api_resp r;
-	blob b;
+	api_buf b;
 	ti_blob noisy;
 
 	if (data == NULL || api_user_register(&u, "picture-big") != 0) {
@@ -905,7 +829,7 @@ static void test_profile_picture_rejects_malformed_multipart(void)
 {
 	api_user u;
 	api_resp r;
-	blob b;
+	api_buf b;
 	char *before, *after;
 
 	if (api_user_register(&u, "picture-mp") != 0)
@@ -1008,26 +932,26 @@ static void test_devices_list_the_users_devices(void)
 	api_get(&r, DEVICES, u.token);
 	EXPECT_OK(r, 200);
 	EXPECT_COMMON_HEADERS(r);
-	EXPECT(jint(r.json, "count") == 0 && api_jget(r.json, "data.devices") &&
-	           jlen(r.json, "data.devices") == 0,
+	EXPECT(api_jint(r.json, "count") == 0 && api_jget(r.json, "data.devices") &&
+	           api_jlen(r.json, "data.devices") == 0,
 	       "a new user has no devices: %.300s", r.body);
 	api_free(&r);
 
-	unique_token(d1, sizeof d1, "tv");
-	unique_token(d2, sizeof d2, "phone");
+	api_unique_token(d1, sizeof d1, "tv");
+	api_unique_token(d2, sizeof d2, "phone");
 	EXPECT(add_device(u.id, d1, "Living room TV", "tv", 60) == 0 &&
 	           add_device(u.id, d2, "Pixel", "mobile", 1) == 0,
 	       "cannot insert device rows");
 	api_get(&r, DEVICES, u.token);
 	EXPECT_OK(r, 200);
-	EXPECT(jint(r.json, "count") == 2 && jlen(r.json, "data.devices") == 2,
+	EXPECT(api_jint(r.json, "count") == 2 && api_jlen(r.json, "data.devices") == 2,
 	       "two devices: %.400s", r.body);
 	d = api_jget(r.json, "data.devices");
-	for (size_t i = 0; i < jlen(r.json, "data.devices"); i++) {
+	for (size_t i = 0; i < api_jlen(r.json, "data.devices"); i++) {
 		json_object *e = json_object_array_get_idx(d, i);
 		const char *id = api_jstr(e, "deviceId");
-		EXPECT(is_iso_ms(api_jstr(e, "lastUsed")), "device %zu lastUsed ISO time: %.300s",
-		       i, r.body);
+		EXPECT(api_is_iso_ms(api_jstr(e, "lastUsed")),
+		       "device %zu lastUsed ISO time: %.300s", i, r.body);
 		if (api_streq(id, d1)) {
 			EXPECT_STR(api_jstr(e, "deviceName"), "Living room TV");
 			EXPECT_STR(api_jstr(e, "deviceType"), "tv");
@@ -1048,7 +972,7 @@ static void test_devices_list_the_users_devices(void)
 	api_free(&r);
 	EXPECT(device_rows(u.id, d1) == 0, "the devices row of %s should be gone", d1);
 	api_get(&r, DEVICES, u.token);
-	EXPECT(jint(r.json, "count") == 1 && !lists_device(&r, d1) && lists_device(&r, d2),
+	EXPECT(api_jint(r.json, "count") == 1 && !lists_device(&r, d1) && lists_device(&r, d2),
 	       "after the delete only %s is listed: %.400s", d2, r.body);
 	api_free(&r);
 	/* again: 404 */
@@ -1084,7 +1008,7 @@ static void test_devices_of_another_user_cannot_be_deleted(void)
 		api_user_free(&other);
 		return;
 	}
-	unique_token(theirs, sizeof theirs, "their-tv");
+	api_unique_token(theirs, sizeof theirs, "their-tv");
 	EXPECT(add_device(other.id, theirs, "Their TV", "tv", 5) == 0, "cannot insert a device");
 	snprintf(path, sizeof path, DEVICES "/%s", theirs);
 	api_send(&r, "DELETE", path, me_u.token, NULL);
@@ -1092,33 +1016,15 @@ static void test_devices_of_another_user_cannot_be_deleted(void)
 	api_free(&r);
 	EXPECT(device_rows(other.id, theirs) == 1, "the other user's device must be untouched");
 	api_get(&r, DEVICES, me_u.token);
-	EXPECT(jint(r.json, "count") == 0 && !lists_device(&r, theirs),
+	EXPECT(api_jint(r.json, "count") == 0 && !lists_device(&r, theirs),
 	       "another user's device is not listed to me: %.300s", r.body);
 	api_free(&r);
 	api_get(&r, DEVICES, other.token);
-	EXPECT(jint(r.json, "count") == 1 && lists_device(&r, theirs),
+	EXPECT(api_jint(r.json, "count") == 1 && lists_device(&r, theirs),
 	       "the owner still sees the device: %.300s", r.body);
 	api_free(&r);
 	api_user_free(&me_u);
 	api_user_free(&other);
-}
-
-/* Percent-encodes everything but unreserved characters (RFC 3986). */
-static void pct_encode(const char *in, char *out, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t j = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && j + 4 < n; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			out[j++] = (char)*p;
-		} else {
-			out[j++] = '%';
-			out[j++] = hex[*p >> 4];
-			out[j++] = hex[*p & 15];
-		}
-	}
-	out[j] = '\0';
 }
 
 static void test_device_with_any_accepted_id_can_be_deleted_by_its_encoded_id(void)
@@ -1143,7 +1049,7 @@ static void test_device_with_any_accepted_id_can_be_deleted_by_its_encoded_id(vo
 		EXPECT(listed, "GET %s should list deviceId \"%s\" as stored: %.300s", DEVICES,
 		       ids[i], r.body);
 		api_free(&r);
-		pct_encode(ids[i], enc, sizeof enc);
+		api_pct_encode(ids[i], "-_.~", enc, sizeof enc);
 		snprintf(path, sizeof path, DEVICES "/%s", enc);
 		api_send(&r, "DELETE", path, u.token, NULL);
 		EXPECT(r.status == 200,
