@@ -182,8 +182,16 @@ long api_do(api_resp *resp, const api_req *req)
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, resp->curl_error);
-	if (req->iface)
+	if (req->iface) {
+		/*
+		 * A connection bound to another local address must not be reused
+		 * for later requests that did not ask for it (curl would, once the
+		 * plain one was closed), or they would all count as that client.
+		 */
 		curl_easy_setopt(curl, CURLOPT_INTERFACE, req->iface);
+		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+	}
 
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
