@@ -249,6 +249,30 @@ static int running(pid_t pid)
 }
 
 /*
+ * Stops the web server and waits up to 5 s for pids to end; those still
+ * running then are killed (the test started them: leave nothing behind).
+ * Returns how many had to be killed.
+ */
+static size_t stop_web_and_wait(const pid_t *pids, size_t n)
+{
+	size_t left = 0;
+
+	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
+	for (int wait = 0; wait < 50; wait++) {
+		left = 0;
+		for (size_t i = 0; i < n; i++)
+			left += running(pids[i]) ? 1 : 0;
+		if (left == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (running(pids[i]))
+			kill(pids[i], SIGKILL);
+	return left;
+}
+
+/*
  * Stopping the web server stops its programs, even while Redis is away and
  * their request counts wait to be sent (they used to keep waiting for Redis
  * and outlive the stop).
@@ -270,21 +294,9 @@ static void test_programs_stop_with_the_web_server_while_redis_is_away(void)
 			api_get(&r, paths[i], NULL);
 			api_free(&r);
 		}
-	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
-	for (int wait = 0; wait < 50; wait++) {
-		left = 0;
-		for (size_t i = 0; i < n; i++)
-			left += running(kids[i]) ? 1 : 0;
-		if (left == 0)
-			break;
-		usleep(100 * 1000);
-	}
+	left = stop_web_and_wait(kids, n);
 	EXPECT(left == 0, "%zu of %zu programs still run 5 s after the web server stopped", left,
 	       n);
-	for (size_t i = 0; i < n; i++)
-		if (running(kids[i]))
-			kill(kids[i],
-			     SIGKILL); /* what the test itself started: leave nothing behind */
 	EXPECT(api_dev_service("start", "redis", NULL) == 0, "Redis started again");
 	EXPECT(api_dev_service("start", "web", NULL) == 0, "web server started again");
 }
@@ -360,23 +372,11 @@ static void test_media_authorizer_stops_on_sigterm_through_its_own_end(void)
 	EXPECT(r.status == 403, "a media request without a token is refused: %ld", r.status);
 	api_free(&r);
 	off = log_size();
-	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
-	for (int wait = 0; wait < 50; wait++) {
-		left = 0;
-		for (size_t i = 0; i < m; i++)
-			left += running(auth[i]) ? 1 : 0;
-		if (left == 0)
-			break;
-		usleep(100 * 1000);
-	}
+	left = stop_web_and_wait(auth, m);
 	EXPECT(left == 0, "%zu of %zu media authorizers still run 5 s after the web server stopped",
 	       left, m);
 	said = log_lines_from(off, "media-auth stopping");
 	EXPECT(said >= (int)m, "%d of %zu media authorizers logged their own stop", said, m);
-	for (size_t i = 0; i < m; i++)
-		if (running(auth[i]))
-			kill(auth[i],
-			     SIGKILL); /* what the test itself started: leave nothing behind */
 	EXPECT(api_dev_service("start", "web", NULL) == 0, "web server started again");
 }
 
