@@ -308,10 +308,12 @@ static int seed(const char *sql_dir)
 /* Each command gets the arguments after its name. */
 static int cmd_migrate(int argc, char **argv)
 {
+	const char *dir = SP_DEFAULT_SQL_DIR "/migrations";
+
 	/* --dir names the migrations directory itself */
-	return migrate(argc >= 2 && strcmp(argv[0], "--dir") == 0 ? argv[1]
-	                                                          : SP_DEFAULT_SQL_DIR
-	                   "/migrations");
+	if (argc >= 2 && strcmp(argv[0], "--dir") == 0)
+		dir = argv[1];
+	return migrate(dir);
 }
 
 static int cmd_create_admin(int argc, char **argv)

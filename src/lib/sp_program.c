@@ -54,8 +54,8 @@ int sp_program_start(const char *name, enum sp_program_kind kind)
 	program = name;
 	if (kind == SP_PROGRAM_SERVER) {
 		signal(SIGPIPE, SIG_IGN);
-		catch_sigterm(); /* before FCGX_Init, which installs its own only over the default
-		                  */
+		/* before FCGX_Init, which installs its own only over the default */
+		catch_sigterm();
 	}
 	sp_log_init(name, kind == SP_PROGRAM_SERVER ? getenv("SP_LOG_LEVEL")
 	                  : kind == SP_PROGRAM_JOB  ? "info"
