@@ -159,7 +159,7 @@ static void answer(FCGX_Request *fr)
 	}
 }
 
-/* The API programs' start and accept loop: SIGTERM lets the request in hand finish. */
+/* Starts and loops as the API programs do: SIGTERM lets the request in hand finish. */
 int main(void)
 {
 	FCGX_Request fr;
