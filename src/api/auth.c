@@ -376,38 +376,6 @@ static int auth_me(sp_req *r)
 
 /* ---------------------------------------------------------------- passwords */
 
-/*
- * Sets a new password hash, bumps the token version (so every access token
- * issued before stops working), revokes every refresh chain and clears any
- * lockout. Runs inside the caller's transaction.
- */
-static int replace_password(long long uid, const char *hash)
-{
-	if (sp_db_exec("UPDATE users SET password_hash = ?, token_version = token_version + 1, "
-	               "failed_logins = 0, locked_until = NULL, password_changed_at = "
-	               "UTC_TIMESTAMP(3) WHERE id = ?",
-	               "sl", hash, uid) != 1)
-		return -1;
-	if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
-	               "'password' WHERE user_id = ? AND revoked_at IS NULL",
-	               "l", uid) < 0)
-		return -1;
-	return sp_outbox_add("password.changed", uid, NULL);
-}
-
-/* After commit: the caches learn the new token version at once. */
-static void publish_password_change(long long uid)
-{
-	sp_res res;
-
-	if (sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", uid) == 0) {
-		if (res.nrows)
-			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 0, 0), 0);
-		sp_res_free(&res);
-	}
-	sp_user_caches_drop(uid);
-}
-
 static int auth_change_password(sp_req *r)
 {
 	const char *current = NULL, *next = NULL;
@@ -434,9 +402,9 @@ static int auth_change_password(sp_req *r)
 		sp_field_error_add(r, "currentPassword", "is incorrect");
 		return sp_fail_validation(r);
 	}
-	if (sp_password_hash(next, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
+	if (sp_user_hash_password(next, hash, sizeof hash) != 0)
 		return unavailable(r);
-	if (sp_db_begin() != 0 || replace_password(r->user_id, hash) != 0 ||
+	if (sp_db_begin() != 0 || sp_user_set_password(r->user_id, hash, SP_PASSWORD_NOTIFY) != 0 ||
 	    sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", r->user_id) != 0)
 		return unavailable(r);
 	tv = (long)sp_res_ll(&res, 0, 0, 0);
@@ -445,8 +413,7 @@ static int auth_change_password(sp_req *r)
 		tokens_free(&t);
 		return unavailable(r);
 	}
-	sp_auth_cache_tv(r->user_id, tv, 0);
-	sp_user_caches_drop(r->user_id);
+	sp_user_password_published(r->user_id);
 	data = json_object_new_object();
 	add_tokens(data, &t);
 	tokens_free(&t);
@@ -560,7 +527,7 @@ static int auth_reset_password(sp_req *r)
 		return unavailable(r);
 	if (uid == 0)
 		goto invalid;
-	if (sp_password_hash(next, sp_cfg.bcrypt_cost, pwhash, sizeof pwhash) != 0)
+	if (sp_user_hash_password(next, pwhash, sizeof pwhash) != 0)
 		return unavailable(r);
 	if (sp_db_begin() != 0 || (uid = reset_owner(hash, 1)) < 0)
 		return unavailable(r);
@@ -573,9 +540,9 @@ static int auth_reset_password(sp_req *r)
 	               "AND used_at IS NULL",
 	               "l", uid) < 1 ||
 	    sp_outbox_drop_tokens("password.reset_requested", uid, NULL) < 0 ||
-	    replace_password(uid, pwhash) != 0 || sp_db_commit() != 0)
+	    sp_user_set_password(uid, pwhash, SP_PASSWORD_NOTIFY) != 0 || sp_db_commit() != 0)
 		return unavailable(r);
-	publish_password_change(uid);
+	sp_user_password_published(uid);
 	sp_ok(r, 200, "Password has been reset; please sign in", NULL);
 	return 0;
 invalid:

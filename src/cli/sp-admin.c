@@ -1,17 +1,15 @@
 /*
- * sp-admin: the operator's tool. migrate applies sql/migrations once each
- * and records them; create-admin makes (or resets) an administrator; seed
- * adds the demo accounts (one per plan) when they are missing;
- * deactivate-user / activate-user switch an account off (ending its
- * sessions at once) or on again.
+ * sp-admin: the operator's tool. `sp-admin COMMAND [ARGS]` runs one
+ * command of the table at the end of this file (migrations, administrators,
+ * demo data, test media, switching accounts off and on).
  */
 #include "gen_media.h"
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
+#include "sp_program.h"
 #include "sp_user.h"
-#include "sp_log.h"
 #include "sp_util.h"
 #include "sp_valid.h"
 
@@ -23,22 +21,6 @@
 #ifndef SP_DEFAULT_SQL_DIR
 #define SP_DEFAULT_SQL_DIR "sql"
 #endif
-
-static int usage(void)
-{
-	fprintf(
-	    stderr,
-	    "usage: sp-admin migrate [--dir DIR]\n"
-	    "       sp-admin create-admin EMAIL [NAME]   (password from SP_ADMIN_PASSWORD)\n"
-	    "       sp-admin seed [--sql-dir DIR]        (demo users and catalogue; password "
-	    "from SP_DEMO_PASSWORD)\n"
-	    "       sp-admin gen-media [DIR] [--source SRC] (HLS test media for every title;\n"
-	    "                                            sources encoded once into SRC, outside\n"
-	    "                                            the web root)\n"
-	    "       sp-admin deactivate-user EMAIL       (its sessions end at once)\n"
-	    "       sp-admin activate-user EMAIL\n");
-	return 64;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -68,7 +50,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
  * name order, recording each with its SHA-256 so a second run does nothing
  * and an edited, already-applied file is reported.
  */
-static int cmd_migrate(const char *dir)
+static int migrate(const char *dir)
 {
 	char err[512];
 	DIR *d;
@@ -147,12 +129,18 @@ static int cmd_migrate(const char *dir)
 	return rc;
 }
 
-static int cmd_create_admin(const char *email, const char *name)
+/*
+ * Makes EMAIL an administrator with the password in SP_ADMIN_PASSWORD: a new
+ * account, or an existing one promoted, switched on and given that password
+ * the way a password change does it (older sessions end now).
+ */
+static int create_admin(const char *email, const char *name)
 {
 	const char *pw = getenv("SP_ADMIN_PASSWORD");
 	char hash[128], lower[255];
 	const char *why;
 	sp_res res;
+	long long uid;
 	size_t i;
 
 	if (pw == NULL || *pw == '\0') {
@@ -170,38 +158,36 @@ static int cmd_create_admin(const char *email, const char *name)
 		fprintf(stderr, "create-admin: password %s\n", why);
 		return 64;
 	}
-	if (sp_password_hash(pw, sp_cfg.bcrypt_cost, hash, sizeof hash) != 0)
+	if (sp_user_hash_password(pw, hash, sizeof hash) != 0)
 		return 1;
-	/* an existing account is promoted and gets the given password */
-	if (sp_db_exec(
-	        "INSERT INTO users (name, email, password_hash, role) VALUES (?, ?, ?, "
-	        "'admin') ON DUPLICATE KEY UPDATE role = 'admin', password_hash = "
-	        "VALUES(password_hash), is_active = 1, failed_logins = 0, locked_until = NULL, "
-	        "token_version = token_version + 1",
-	        "sss", name, lower, hash) < 0) {
-		fprintf(stderr, "create-admin: database error\n");
-		return 1;
-	}
-	/* like a password change: older sessions of the account end now */
-	if (sp_db_query(&res, "SELECT id, token_version FROM users WHERE email = ?", "s", lower) ==
-	        0 &&
-	    res.nrows == 1) {
-		long long uid = sp_res_ll(&res, 0, 0, 0);
-		sp_db_exec(
-		    "UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
-		    "'password' WHERE user_id = ? AND revoked_at IS NULL",
-		    "l", uid);
-		sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 1, 0), 0);
-		sp_user_caches_drop(uid);
-		sp_res_free(&res);
-	}
+	if (sp_db_begin() != 0 ||
+	    sp_db_exec("INSERT INTO users (name, email, password_hash, role) VALUES (?, ?, ?, "
+	               "'admin') ON DUPLICATE KEY UPDATE role = 'admin', is_active = 1",
+	               "sss", name, lower, hash) < 0 ||
+	    sp_db_query(&res, "SELECT id FROM users WHERE email = ?", "s", lower) != 0)
+		goto fail;
+	uid = res.nrows == 1 ? sp_res_ll(&res, 0, 0, 0) : 0;
+	sp_res_free(&res);
+	/*
+	 * Silent: the operator sets this password at the console and hands it
+	 * over; a "your password was changed" mail, all a new account would get
+	 * from it, tells nobody anything.
+	 */
+	if (uid <= 0 || sp_user_set_password(uid, hash, SP_PASSWORD_SILENT) != 0 ||
+	    sp_db_commit() != 0)
+		goto fail;
+	sp_user_password_published(uid);
 	sp_kv_close();
 	printf("admin %s ready\n", lower);
 	return 0;
+fail:
+	sp_db_rollback();
+	fprintf(stderr, "create-admin: database error\n");
+	return 1;
 }
 
 /* Through sp_user_set_active, the one path that switches an account off or on. */
-static int cmd_set_active(const char *email, int active)
+static int set_active(const char *email, int active)
 {
 	const char *what = active ? "activate-user" : "deactivate-user";
 	sp_res res;
@@ -264,7 +250,7 @@ static int seed_content(const char *sql_dir)
 	return 0;
 }
 
-static int cmd_seed(const char *sql_dir)
+static int seed(const char *sql_dir)
 {
 	static const struct {
 		const char *email, *name, *plan;
@@ -317,48 +303,114 @@ static int cmd_seed(const char *sql_dir)
 	return seed_content(sql_dir);
 }
 
+/* ---------------------------------------------------------------- commands */
+
+/* Each command gets the arguments after its name. */
+static int cmd_migrate(int argc, char **argv)
+{
+	const char *dir = SP_DEFAULT_SQL_DIR "/migrations";
+
+	/* --dir names the migrations directory itself */
+	if (argc >= 2 && strcmp(argv[0], "--dir") == 0)
+		dir = argv[1];
+	return migrate(dir);
+}
+
+static int cmd_create_admin(int argc, char **argv)
+{
+	return create_admin(argv[0], argc >= 2 ? argv[1] : "Administrator");
+}
+
+static int cmd_seed(int argc, char **argv)
+{
+	return seed(argc >= 2 && strcmp(argv[0], "--sql-dir") == 0 ? argv[1] : SP_DEFAULT_SQL_DIR);
+}
+
+/* SRC must lie outside the web root */
+static int cmd_gen_media(int argc, char **argv)
+{
+	const char *dir = sp_conf_str("media.dir", "www/media");
+	const char *src = sp_conf_str("media.source_dir", "");
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
+			src = argv[++i];
+		else
+			dir = argv[i];
+	}
+	return gen_media(dir, src);
+}
+
+static int cmd_deactivate_user(int argc, char **argv)
+{
+	(void)argc;
+	return set_active(argv[0], 0);
+}
+
+static int cmd_activate_user(int argc, char **argv)
+{
+	(void)argc;
+	return set_active(argv[0], 1);
+}
+
+typedef struct admin_cmd {
+	const char *name;
+	const char *args; /* the synopsis usage shows */
+	const char *about;
+	int min_args, max_args; /* how many may follow the name; max -1: any */
+	int (*run)(int argc, char **argv);
+} admin_cmd;
+
+static const admin_cmd cmds[] = {
+    {"migrate", "[--dir DIR]", "apply the migrations not applied yet, each once", 0, -1,
+     cmd_migrate},
+    {"create-admin", "EMAIL [NAME]",
+     "make or reset an administrator (password from SP_ADMIN_PASSWORD)", 1, -1, cmd_create_admin},
+    {"seed", "[--sql-dir DIR]",
+     "demo users and catalogue when missing (password from SP_DEMO_PASSWORD)", 0, -1, cmd_seed},
+    {"gen-media", "[DIR] [--source SRC]",
+     "HLS test media for every title; sources encoded once into SRC, outside the web root", 0, -1,
+     cmd_gen_media},
+    {"deactivate-user", "EMAIL", "switch an account off (its sessions end at once)", 1, 1,
+     cmd_deactivate_user},
+    {"activate-user", "EMAIL", "switch an account on again", 1, 1, cmd_activate_user},
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: sp-admin COMMAND [ARGS]\ncommands:\n");
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		char synopsis[64];
+
+		snprintf(synopsis, sizeof synopsis, "%s %s", cmds[i].name, cmds[i].args);
+		fprintf(stderr, "  %-31s %s\n", synopsis, cmds[i].about);
+	}
+	return 64;
+}
+
+/* The command named name that takes n arguments, or NULL. */
+static const admin_cmd *find_cmd(const char *name, int n)
+{
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return n >= cmds[i].min_args &&
+			               (cmds[i].max_args < 0 || n <= cmds[i].max_args)
+			           ? &cmds[i]
+			           : NULL;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	char err[512];
+	const admin_cmd *cmd;
 	int rc;
 
 	if (argc < 2)
 		return usage();
-	sp_log_init("sp-admin", "warn");
-	/* the admin tool needs the database settings, not necessarily a JWT secret */
-	if (sp_settings_load(NULL, err, sizeof err) != 0 && strstr(err, "jwt.secret") == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return 78;
-	}
-	if (strcmp(argv[1], "migrate") == 0) {
-		const char *dir = SP_DEFAULT_SQL_DIR "/migrations";
-		/* --dir names the migrations directory itself */
-		if (argc >= 4 && strcmp(argv[2], "--dir") == 0)
-			dir = argv[3];
-		rc = cmd_migrate(dir);
-	} else if (strcmp(argv[1], "gen-media") == 0) {
-		/* gen-media [DIR] [--source SRC]: SRC must lie outside the web root */
-		const char *dir = sp_conf_str("media.dir", "www/media");
-		const char *src = sp_conf_str("media.source_dir", "");
-		for (int i = 2; i < argc; i++) {
-			if (strcmp(argv[i], "--source") == 0 && i + 1 < argc)
-				src = argv[++i];
-			else
-				dir = argv[i];
-		}
-		rc = gen_media(dir, src);
-	} else if (strcmp(argv[1], "seed") == 0) {
-		rc = cmd_seed(argc >= 4 && strcmp(argv[2], "--sql-dir") == 0 ? argv[3]
-		                                                             : SP_DEFAULT_SQL_DIR);
-	} else if (strcmp(argv[1], "deactivate-user") == 0 && argc == 3) {
-		rc = cmd_set_active(argv[2], 0);
-	} else if (strcmp(argv[1], "activate-user") == 0 && argc == 3) {
-		rc = cmd_set_active(argv[2], 1);
-	} else if (strcmp(argv[1], "create-admin") == 0 && argc >= 3) {
-		rc = cmd_create_admin(argv[2], argc >= 4 ? argv[3] : "Administrator");
-	} else {
-		rc = usage();
-	}
+	if ((rc = sp_program_start("sp-admin", SP_PROGRAM_TOOL)) != 0)
+		return rc;
+	cmd = find_cmd(argv[1], argc - 2);
+	rc = cmd ? cmd->run(argc - 2, argv + 2) : usage();
 	sp_db_close();
 	return rc;
 }

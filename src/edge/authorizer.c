@@ -12,15 +12,14 @@
  * the session is live.
  */
 #include "sp_app.h"
-#include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
+#include "sp_program.h"
 #include "sp_stream.h"
 #include "sp_util.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,45 +139,44 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	return live;
 }
 
+/* Writes the answer for one request: 200 lets it through, 403 refuses, 503 cannot tell. */
+static void answer(FCGX_Request *fr)
+{
+	const char *why = "";
+	int ok = allowed(fr->envp, &why);
+
+	if (ok > 0) {
+		FCGX_FPrintF(fr->out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
+	} else if (ok < 0) {
+		FCGX_FPrintF(fr->out, "Status: 503 Service Unavailable\r\nContent-Type: "
+		                      "text/plain\r\nRetry-After: 5\r\nContent-Length: 20\r\n\r\n"
+		                      "Service Unavailable\n");
+		sp_logf(SP_LOG_WARN, "media unavailable: %s", why);
+	} else {
+		FCGX_FPrintF(fr->out, "Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"
+		                      "Content-Length: 10\r\n\r\nForbidden\n");
+		sp_logf(SP_LOG_INFO, "media denied: %s", why);
+	}
+}
+
+/* Starts and loops as the API programs do: SIGTERM lets the request in hand finish. */
 int main(void)
 {
-	char err[512];
 	FCGX_Request fr;
+	int rc;
 
-	signal(SIGPIPE, SIG_IGN);
-	sp_log_init("media-auth", "info");
-	if (sp_settings_load(NULL, err, sizeof err) != 0) {
-		sp_log(SP_LOG_ERROR, err, NULL);
-		return 78;
-	}
-	sp_log_init("media-auth", sp_cfg.log_level);
-	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
-		sp_warn("cannot open log.file; logging to stderr");
+	if ((rc = sp_program_start("media-auth", SP_PROGRAM_SERVER)) != 0)
+		return rc;
 	sp_kv_on_connect(sp_stream_resync);
-	if (FCGX_Init() != 0)
+	if (sp_program_listen(&fr) != 0)
 		return 1;
-	FCGX_InitRequest(&fr, 0, 0);
-	while (FCGX_Accept_r(&fr) >= 0) {
-		const char *why = "";
-		int ok = allowed(fr.envp, &why);
-		if (ok > 0) {
-			FCGX_FPrintF(fr.out, "Status: 200 OK\r\nContent-Length: 0\r\n\r\n");
-		} else if (ok < 0) {
-			FCGX_FPrintF(fr.out,
-			             "Status: 503 Service Unavailable\r\nContent-Type: "
-			             "text/plain\r\nRetry-After: 5\r\nContent-Length: 20\r\n\r\n"
-			             "Service Unavailable\n");
-			sp_logf(SP_LOG_WARN, "media unavailable: %s", why);
-		} else {
-			FCGX_FPrintF(fr.out, "Status: 403 Forbidden\r\nContent-Type: text/plain\r\n"
-			                     "Content-Length: 10\r\n\r\nForbidden\n");
-			sp_logf(SP_LOG_INFO, "media denied: %s", why);
-		}
+	while (sp_program_accept(&fr) >= 0) {
+		answer(&fr);
 		if (sp_app_input_consumed(&fr))
 			fr.detached = 1;
 		FCGX_Finish_r(&fr);
 		fr.detached = 0;
 	}
-	sp_kv_close();
+	sp_program_stop();
 	return 0;
 }

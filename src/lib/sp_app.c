@@ -13,17 +13,15 @@
 #include "sp_auth.h"
 #include "sp_cache.h"
 #include "sp_config.h"
-#include "sp_db.h"
 #include "sp_gate.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
+#include "sp_program.h"
 #include "sp_stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,58 +361,6 @@ int sp_unavailable(sp_req *r)
 	return sp_fail_unavailable(r);
 }
 
-/*
- * SIGTERM (the web server or the service manager stopping the program): the
- * request in hand is finished, then the loop leaves. SA_RESTART keeps the
- * request's own reads and writes from failing with EINTR; the wait below
- * polls, which a signal always interrupts, and libfcgi's accept is told
- * through FCGX_ShutdownPending.
- */
-static volatile sig_atomic_t stopping;
-
-static void on_sigterm(int sig)
-{
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
-}
-
-static void catch_sigterm(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigterm;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-/*
- * Waits for a connection on the listening socket (FastCGI's fd 0) and sends
- * pending counts when their flush falls due, so an idle process's counts
- * reach /metrics within about a second instead of waiting for its next
- * request. No single wait exceeds a second, so a SIGTERM that lands just
- * before one is still seen promptly. -1: stop.
- */
-static int wait_for_request(void)
-{
-	struct pollfd p = {.fd = 0, .events = POLLIN};
-
-	while (!stopping) {
-		long due = sp_metrics_due_in_ms();
-		int n = poll(&p, 1, due >= 0 && due < 1000 ? (int)due : 1000);
-
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return 0; /* not a socket we can poll: accept decides */
-		if (n == 0)
-			sp_metrics_flush(0); /* Redis away: the counts wait for the next turn */
-	}
-	return -1;
-}
-
 /* After Redis (re)connects: replay what may have been missed while it was away. */
 static void on_kv_connect(void)
 {
@@ -425,29 +371,19 @@ static void on_kv_connect(void)
 
 int sp_app_main(const sp_app *app, int argc, char **argv)
 {
-	char err[512];
 	FCGX_Request fr;
+	int rc;
 
 	(void)argc;
 	(void)argv;
-	signal(SIGPIPE, SIG_IGN);
-	catch_sigterm(); /* before FCGX_Init, which installs its own only over the default */
-	sp_log_init(app->name, getenv("SP_LOG_LEVEL"));
-	if (sp_settings_load(NULL, err, sizeof err) != 0) {
-		sp_log(SP_LOG_ERROR, err, NULL);
-		return 78;
-	}
-	sp_log_init(app->name, sp_cfg.log_level);
-	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
-		sp_warn("cannot open log.file; logging to stderr");
+	if ((rc = sp_program_start(app->name, SP_PROGRAM_SERVER)) != 0)
+		return rc;
 	sp_kv_on_connect(on_kv_connect);
 	if (app->init && app->init() != 0)
 		return 1;
-	if (FCGX_Init() != 0)
+	if (sp_program_listen(&fr) != 0)
 		return 1;
-	FCGX_InitRequest(&fr, 0, 0);
-	sp_info("%s ready", app->name);
-	while (wait_for_request() >= 0 && FCGX_Accept_r(&fr) >= 0) {
+	while (sp_program_accept(&fr) >= 0) {
 		sp_req r;
 		double ms;
 		char route[160];
@@ -470,9 +406,6 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 		sp_metrics_flush(0);
 		sp_req_free(&r);
 	}
-	sp_info("%s stopping", app->name);
-	sp_metrics_flush(1);
-	sp_db_close();
-	sp_kv_close();
+	sp_program_stop();
 	return 0;
 }

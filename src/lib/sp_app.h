@@ -17,7 +17,10 @@ typedef struct sp_app {
 	int (*init)(void);
 } sp_app;
 
-/* Loads config (exits 78 naming the bad key), then serves requests until killed. */
+/*
+ * Starts as sp_program_start says (exits 78 naming a bad key), then serves
+ * requests until SIGTERM, which lets the request in hand finish.
+ */
 int sp_app_main(const sp_app *app, int argc, char **argv);
 
 /* One request through the common steps and the table (also used by tests). */

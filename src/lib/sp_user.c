@@ -4,8 +4,10 @@
  */
 #include "sp_user.h"
 #include "sp_auth.h"
+#include "sp_config.h"
 #include "sp_json.h"
 #include "sp_kv.h"
+#include "sp_outbox.h"
 #include "sp_sub.h"
 
 #include <stdio.h>
@@ -163,4 +165,37 @@ int sp_user_set_active(long long uid, int active)
 	sp_auth_cache_tv(uid, tv, 0);
 	sp_user_caches_drop(uid);
 	return 0;
+}
+
+int sp_user_hash_password(const char *password, char *out, size_t outlen)
+{
+	return sp_password_hash(password, sp_cfg.bcrypt_cost, out, outlen) == 0 ? 0 : -1;
+}
+
+int sp_user_set_password(long long uid, const char *hash, enum sp_password_notice notice)
+{
+	if (sp_db_exec("UPDATE users SET password_hash = ?, token_version = token_version + 1, "
+	               "failed_logins = 0, locked_until = NULL, password_changed_at = "
+	               "UTC_TIMESTAMP(3) WHERE id = ?",
+	               "sl", hash, uid) != 1)
+		return -1;
+	if (sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), revoke_reason = "
+	               "'password' WHERE user_id = ? AND revoked_at IS NULL",
+	               "l", uid) < 0)
+		return -1;
+	if (notice == SP_PASSWORD_SILENT)
+		return 0;
+	return sp_outbox_add("password.changed", uid, NULL);
+}
+
+void sp_user_password_published(long long uid)
+{
+	sp_res res;
+
+	if (sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", uid) == 0) {
+		if (res.nrows)
+			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, 0, 0, 0), 0);
+		sp_res_free(&res);
+	}
+	sp_user_caches_drop(uid);
 }

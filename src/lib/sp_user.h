@@ -37,4 +37,29 @@ void sp_user_caches_drop(long long uid);
  */
 int sp_user_set_active(long long uid, int active);
 
+/* Hashes a new password at the configured bcrypt cost into out (128 bytes do). 0 ok, -1 failed. */
+int sp_user_hash_password(const char *password, char *out, size_t outlen);
+
+/* Whether a password change queues the password.changed event (the mail to the user). */
+enum sp_password_notice { SP_PASSWORD_SILENT, SP_PASSWORD_NOTIFY };
+
+/*
+ * Gives account uid a new password hash (from sp_user_hash_password): the
+ * one way to set a password. Bumps the token version (every access token
+ * issued before stops working), revokes every refresh chain, clears any
+ * lockout and, with SP_PASSWORD_NOTIFY, queues password.changed. Runs
+ * inside the caller's transaction, so that what else the caller does (a
+ * reset marked used, new tokens issued) stands or falls with it; after the
+ * commit call sp_user_password_published. 0 done, -1 no such user or
+ * database error.
+ */
+int sp_user_set_password(long long uid, const char *hash, enum sp_password_notice notice);
+
+/*
+ * After the commit of sp_user_set_password: Redis learns the new token
+ * version at once and the user's cached documents go. Redis down: the gate
+ * checks MariaDB, and sp_auth_resync replays the version.
+ */
+void sp_user_password_published(long long uid);
+
 #endif

@@ -3,10 +3,9 @@
  * the table below. `sp-worker JOB [--now ISO8601]` runs one job once.
  */
 #include "worker.h"
-#include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
-#include "sp_log.h"
+#include "sp_program.h"
 #include "sp_util.h"
 
 #include <stdio.h>
@@ -49,7 +48,6 @@ static int parse_now(const char *s, int64_t *out)
 
 int main(int argc, char **argv)
 {
-	char err[512];
 	int64_t now = sp_now_ms();
 	int rc;
 
@@ -59,11 +57,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sp-worker: --now wants an ISO 8601 UTC time\n");
 		return 64;
 	}
-	sp_log_init("worker", "info");
-	if (sp_settings_load(NULL, err, sizeof err) != 0) {
-		sp_log(SP_LOG_ERROR, err, NULL);
-		return 78;
-	}
+	if ((rc = sp_program_start("worker", SP_PROGRAM_JOB)) != 0)
+		return rc;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		if (strcmp(jobs[i].name, argv[1]) == 0) {
 			rc = jobs[i].run(now);

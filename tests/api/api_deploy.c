@@ -1,8 +1,9 @@
 /*
  * API tests of how the stack is deployed: backing services reachable by the
  * stack's own user only, a deployment without a payment provider never
- * granting a paid plan, and programs that stop with the web server. Some
- * restart a server of the stack, some with other settings.
+ * granting a paid plan, and programs (the media authorizer too) that stop
+ * with the web server. Some restart a server of the stack, some with other
+ * settings.
  */
 #include "api_client.h"
 
@@ -248,6 +249,30 @@ static int running(pid_t pid)
 }
 
 /*
+ * Stops the web server and waits up to 5 s for pids to end; those still
+ * running then are killed (the test started them: leave nothing behind).
+ * Returns how many had to be killed.
+ */
+static size_t stop_web_and_wait(const pid_t *pids, size_t n)
+{
+	size_t left = 0;
+
+	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
+	for (int wait = 0; wait < 50; wait++) {
+		left = 0;
+		for (size_t i = 0; i < n; i++)
+			left += running(pids[i]) ? 1 : 0;
+		if (left == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (running(pids[i]))
+			kill(pids[i], SIGKILL);
+	return left;
+}
+
+/*
  * Stopping the web server stops its programs, even while Redis is away and
  * their request counts wait to be sent (they used to keep waiting for Redis
  * and outlive the stop).
@@ -269,22 +294,89 @@ static void test_programs_stop_with_the_web_server_while_redis_is_away(void)
 			api_get(&r, paths[i], NULL);
 			api_free(&r);
 		}
-	EXPECT(api_dev_service("stop", "web", NULL) == 0, "web server stopped");
-	for (int wait = 0; wait < 50; wait++) {
-		left = 0;
-		for (size_t i = 0; i < n; i++)
-			left += running(kids[i]) ? 1 : 0;
-		if (left == 0)
-			break;
-		usleep(100 * 1000);
-	}
+	left = stop_web_and_wait(kids, n);
 	EXPECT(left == 0, "%zu of %zu programs still run 5 s after the web server stopped", left,
 	       n);
-	for (size_t i = 0; i < n; i++)
-		if (running(kids[i]))
-			kill(kids[i],
-			     SIGKILL); /* what the test itself started: leave nothing behind */
 	EXPECT(api_dev_service("start", "redis", NULL) == 0, "Redis started again");
+	EXPECT(api_dev_service("start", "web", NULL) == 0, "web server started again");
+}
+
+/* 1 when pid runs the program named comm (as /proc/PID/comm gives it). */
+static int is_program(pid_t pid, const char *comm)
+{
+	char path[64], line[64];
+	FILE *f;
+	int yes = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof line, f))
+		yes = strncmp(line, comm, strlen(comm)) == 0 && line[strlen(comm)] == '\n';
+	fclose(f);
+	return yes;
+}
+
+/* How many lines of the stack's log, from byte off on, hold needle. */
+static int log_lines_from(long off, const char *needle)
+{
+	const char *path = sp_conf_str("log.file", "");
+	char line[4096];
+	int n = 0;
+	FILE *f;
+
+	if (*path == '\0' || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fseek(f, off, SEEK_SET) == 0)
+		while (fgets(line, sizeof line, f))
+			n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The size of the stack's log now. */
+static long log_size(void)
+{
+	const char *path = sp_conf_str("log.file", "");
+	FILE *f;
+	long n = 0;
+
+	if (*path == '\0' || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/*
+ * The media authorizer stops on SIGTERM as the API programs do: after the
+ * request in hand, promptly, through its own end ("media-auth stopping" in
+ * the log) rather than being killed by the signal.
+ */
+static void test_media_authorizer_stops_on_sigterm_through_its_own_end(void)
+{
+	pid_t kids[64], auth[64];
+	size_t n, m = 0, left = 0;
+	api_resp r = {0};
+	long off;
+	int said;
+
+	n = web_children(kids, 64);
+	for (size_t i = 0; i < n; i++)
+		if (is_program(kids[i], "sp-media-auth"))
+			auth[m++] = kids[i];
+	EXPECT(m >= 1, "found the web server's media authorizers (%zu)", m);
+	/* a request it refuses: the authorizer has served one and waits for the next */
+	api_get(&r, "/media/1/480p/segment_000.ts", NULL);
+	EXPECT(r.status == 403, "a media request without a token is refused: %ld", r.status);
+	api_free(&r);
+	off = log_size();
+	left = stop_web_and_wait(auth, m);
+	EXPECT(left == 0, "%zu of %zu media authorizers still run 5 s after the web server stopped",
+	       left, m);
+	said = log_lines_from(off, "media-auth stopping");
+	EXPECT(said >= (int)m, "%d of %zu media authorizers logged their own stop", said, m);
 	EXPECT(api_dev_service("start", "web", NULL) == 0, "web server started again");
 }
 
@@ -302,6 +394,7 @@ int api_suite_deploy(void)
 	ADD(test_paid_subscribe_without_payment_provider_is_503_and_writes_nothing);
 	ADD(test_unknown_payment_provider_is_refused_at_start);
 	ADD(test_programs_stop_with_the_web_server_while_redis_is_away);
+	ADD(test_media_authorizer_stops_on_sigterm_through_its_own_end);
 #undef ADD
 	return 0;
 }
