@@ -13,6 +13,7 @@
 #include "sp_auth.h"
 #include "sp_cache.h"
 #include "sp_config.h"
+#include "sp_db.h"
 #include "sp_gate.h"
 #include "sp_kv.h"
 #include "sp_log.h"
