@@ -1,7 +1,8 @@
 /*
- * Streaming sessions in Redis: the Lua scripts that admit, extend, stop and
- * list sessions atomically, and every other Redis command the sessions need.
- * Each function says "no answer" plainly so the caller can fall back to MariaDB.
+ * Streaming sessions in Redis: Lua scripts that admit, extend, stop, list,
+ * rebuild and sweep sessions, each one atomic step run through sp_kv's
+ * typed calls. Each function says "no answer" plainly so the caller can
+ * fall back to MariaDB.
  *
  * Keys (named in sp_keys.h): the user's sorted set of session ids scored by
  * last heartbeat (ms); a hash per session (u user, c content, d device, dn
@@ -14,6 +15,7 @@
 #include "sp_config.h"
 #include "sp_keys.h"
 #include "sp_kv.h"
+#include "sp_log.h"
 #include "sp_util.h"
 
 #include <stdio.h>
@@ -136,54 +138,95 @@ static sp_kv_script live_script = {
     "return 1\n",
     ""};
 
-/* ---------------------------------------------------------------- keys, replies */
+/*
+ * A user's Redis state replaced by MariaDB's in one step, so no start sees
+ * it half built. KEYS: live set, device set (dropped: reloaded on the next
+ * start); ARGV: session prefix, ttl, user, then the fields of each session
+ * in the order of enum replace_field.
+ */
+static sp_kv_script replace_script = {
+    "stream_replace",
+    "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  redis.call('DEL', ARGV[1] .. id)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "for i = 4, #ARGV, 9 do\n"
+    "  local kh = ARGV[1] .. ARGV[i]\n"
+    "  redis.call('HSET', kh, 'u', ARGV[3], 'c', ARGV[i + 1], 'd', ARGV[i + 2], 'dn', "
+    "ARGV[i + 3], 'dt', ARGV[i + 4], 'q', ARGV[i + 5], 'st', ARGV[i + 6], 'lh', ARGV[i + 7], "
+    "'pos', ARGV[i + 8], 'dbh', ARGV[i + 7])\n"
+    "  redis.call('EXPIRE', kh, ttl)\n"
+    "  redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 7]), ARGV[i])\n"
+    "  redis.call('EXPIRE', KEYS[1], ttl)\n"
+    "end\n"
+    "return 1\n",
+    ""};
 
-/* Full key names (with the deployment's prefix) of the names in sp_keys.h. */
-static void user_key(char *out, size_t n, long long uid)
+/* The device set filled. KEYS: device set; ARGV: ttl, then the ids (the sentinel first). */
+static sp_kv_script devices_script = {"stream_devices",
+                                      "for i = 2, #ARGV do\n"
+                                      "  redis.call('SADD', KEYS[1], ARGV[i])\n"
+                                      "end\n"
+                                      "redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))\n"
+                                      "return 1\n",
+                                      ""};
+
+/*
+ * One step of the sweep: a SCAN batch of live sets, each rid of its stale
+ * sessions; answers {next cursor}. ARGV: cursor, pattern, batch size,
+ * cut-off (ms), session prefix. A batch per call keeps each script short.
+ */
+static sp_kv_script sweep_script = {
+    "stream_sweep",
+    "local r = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])\n"
+    "for _, kz in ipairs(r[2]) do\n"
+    "  for _, id in ipairs(redis.call('ZRANGEBYSCORE', kz, '-inf', '(' .. ARGV[4])) do\n"
+    "    redis.call('DEL', ARGV[5] .. id)\n"
+    "    redis.call('ZREM', kz, id)\n"
+    "  end\n"
+    "end\n"
+    "return {r[1]}\n",
+    ""};
+
+/* ---------------------------------------------------------------- keys, answers */
+
+/*
+ * Key names (sp_kv adds the deployment's prefix to a script's keys); the
+ * scripts build session keys themselves, from the prefixed session_prefix.
+ */
+struct user_keys {
+	char live[SP_KEY_MAX];    /* sorted set of session ids */
+	char devices[SP_KEY_MAX]; /* set of device ids */
+};
+
+static void user_keys(struct user_keys *k, long long uid)
 {
-	char name[SP_KEY_MAX];
-
-	sp_key_stream_user(name, sizeof name, uid);
-	sp_kv_key(out, n, "%s", name);
+	sp_key_stream_user(k->live, sizeof k->live, uid);
+	sp_key_stream_devices(k->devices, sizeof k->devices, uid);
 }
 
-static void session_key(char *out, size_t n, const char *sid)
-{
-	char name[SP_KEY_MAX];
-
-	sp_key_stream_session(name, sizeof name, sid);
-	sp_kv_key(out, n, "%s", name);
-}
-
-static void devices_key(char out[SP_KEY_MAX], long long uid)
-{
-	char name[SP_KEY_MAX];
-
-	sp_key_stream_devices(name, sizeof name, uid);
-	sp_kv_key(out, SP_KEY_MAX, "%s", name);
-}
-
-/* What scripts prepend to a session id to name its hash. */
 static void session_prefix(char out[SP_KEY_MAX])
 {
-	sp_kv_key(out, SP_KEY_MAX, "%s", SP_KEY_STREAM_SESSION_PREFIX);
+	snprintf(out, SP_KEY_MAX, "%s%s", sp_kv_prefix(), SP_KEY_STREAM_SESSION_PREFIX);
 }
 
-static const char *el(const redisReply *rep, size_t i)
+/* Element i of an answer as a string, "" when it is not one. */
+static const char *str_at(const sp_kv_result *res, size_t i)
 {
-	return i < rep->elements && rep->element[i]->type == REDIS_REPLY_STRING
-	           ? rep->element[i]->str
-	           : "";
+	const char *v = sp_kv_str_at(res, i, NULL);
+
+	return v ? v : "";
 }
 
-/* A script's array answer, or NULL when Redis gave none (an error reply is freed). */
-static redisReply *array_or_null(redisReply *rep)
+/* A script's answer when it is a non-empty array, else NULL (anything else is freed). */
+static sp_kv_result *array_or_null(sp_kv_result *res)
 {
-	if (rep && (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)) {
-		freeReplyObject(rep);
-		rep = NULL;
+	if (sp_kv_failed(res) || sp_kv_count(res) < 1) {
+		sp_kv_free(res);
+		res = NULL;
 	}
-	return rep;
+	return res;
 }
 
 static enum sp_stream_kv_answer answer_of(const char *status)
@@ -219,36 +262,37 @@ static int cmp_started(const void *a, const void *b)
 }
 
 /* Sessions from a list answer starting at index first, oldest first. */
-static sp_session *sessions_from(const redisReply *rep, size_t first, size_t *n)
+static sp_session *sessions_from(const sp_kv_result *res, size_t first, size_t *n)
 {
-	size_t count = (rep->elements - first) / LF_COUNT;
+	size_t total = sp_kv_count(res);
+	size_t count = total > first ? (total - first) / LF_COUNT : 0;
 	sp_session *out = sp_xcalloc(count ? count : 1, sizeof *out);
 
 	for (size_t i = 0; i < count; i++) {
 		size_t b = first + i * LF_COUNT;
 		sp_session *s = &out[i];
-		snprintf(s->id, sizeof s->id, "%s", el(rep, b + LF_ID));
-		sp_utf8_copy(s->device_name, sizeof s->device_name, el(rep, b + LF_NAME));
-		s->started_ms = strtoll(el(rep, b + LF_STARTED), NULL, 10);
-		s->content_id = strtoll(el(rep, b + LF_CONTENT), NULL, 10);
-		snprintf(s->device_id, sizeof s->device_id, "%s", el(rep, b + LF_DEVICE));
-		s->quality = atoi(el(rep, b + LF_QUALITY));
-		s->last_ms = strtoll(el(rep, b + LF_LAST), NULL, 10);
-		sp_utf8_copy(s->device_type, sizeof s->device_type, el(rep, b + LF_TYPE));
-		s->position = strtol(el(rep, b + LF_POSITION), NULL, 10);
+		snprintf(s->id, sizeof s->id, "%s", str_at(res, b + LF_ID));
+		sp_utf8_copy(s->device_name, sizeof s->device_name, str_at(res, b + LF_NAME));
+		s->started_ms = strtoll(str_at(res, b + LF_STARTED), NULL, 10);
+		s->content_id = strtoll(str_at(res, b + LF_CONTENT), NULL, 10);
+		snprintf(s->device_id, sizeof s->device_id, "%s", str_at(res, b + LF_DEVICE));
+		s->quality = atoi(str_at(res, b + LF_QUALITY));
+		s->last_ms = strtoll(str_at(res, b + LF_LAST), NULL, 10);
+		sp_utf8_copy(s->device_type, sizeof s->device_type, str_at(res, b + LF_TYPE));
+		s->position = strtol(str_at(res, b + LF_POSITION), NULL, 10);
 	}
 	qsort(out, count, sizeof *out, cmp_started);
 	*n = count;
 	return out;
 }
 
-/* A command whose answer is not needed; 0 when Redis replied. */
-static int kv_do(redisReply *rep)
+/* A script run for its effect only: 0 when Redis ran it. */
+static int run_only(sp_kv_result *res)
 {
-	if (rep == NULL)
-		return -1;
-	freeReplyObject(rep);
-	return 0;
+	int rc = sp_kv_failed(res) ? -1 : 0;
+
+	sp_kv_free(res);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- sessions */
@@ -257,14 +301,14 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
                                            char replaced[33], int *current, sp_session **live,
                                            size_t *n_live)
 {
-	char zkey[SP_KEY_MAX], hkey[SP_KEY_MAX], dkey[SP_KEY_MAX], prefix[SP_KEY_MAX];
+	struct user_keys uk;
+	char hkey[SP_KEY_MAX], prefix[SP_KEY_MAX];
 	char a_uid[24], a_cid[24], a_q[8], a_now[24], a_stale[24], a_max[8], a_dev[8], a_ttl[24];
 	enum sp_stream_kv_start rc;
-	redisReply *rep;
+	sp_kv_result *res;
 
-	user_key(zkey, sizeof zkey, s->user_id);
-	session_key(hkey, sizeof hkey, s->id);
-	devices_key(dkey, s->user_id);
+	user_keys(&uk, s->user_id);
+	sp_key_stream_session(hkey, sizeof hkey, s->id);
 	session_prefix(prefix);
 	snprintf(a_uid, sizeof a_uid, "%lld", s->user_id);
 	snprintf(a_cid, sizeof a_cid, "%lld", s->content_id);
@@ -275,34 +319,33 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 	snprintf(a_dev, sizeof a_dev, "%d", l->max_devices);
 	snprintf(a_ttl, sizeof a_ttl, "%lld", ttl_s());
 	/* KEYS: live set, device set, new session; then ARGV 1..13 as the script reads them */
-	const char *args[] = {zkey,           dkey,           hkey,   s->id, a_uid, s->device_id,
-	                      s->device_name, s->device_type, a_cid,  a_q,   a_now, a_stale,
-	                      a_max,          a_dev,          prefix, a_ttl};
+	const char *keys[] = {uk.live, uk.devices, hkey};
+	const char *args[] = {s->id, a_uid,  s->device_id, s->device_name, s->device_type,
+	                      a_cid, a_q,    a_now,        a_stale,        a_max,
+	                      a_dev, prefix, a_ttl};
 
-	rep = array_or_null(sp_kv_eval(&start_script, 3, 16, args, NULL));
-	if (rep == NULL)
+	res = array_or_null(sp_kv_run(&start_script, 3, keys, 13, args));
+	if (res == NULL)
 		return SP_STREAM_KV_START_DOWN;
-	if (strcmp(el(rep, 0), "NODEV") == 0) {
+	if (strcmp(str_at(res, 0), "NODEV") == 0) {
 		rc = SP_STREAM_KV_NODEV;
-	} else if (strcmp(el(rep, 0), "DEVICE_LIMIT") == 0) {
+	} else if (strcmp(str_at(res, 0), "DEVICE_LIMIT") == 0) {
 		rc = SP_STREAM_KV_DEVICE_LIMIT;
-	} else if (strcmp(el(rep, 0), "LIMIT") == 0) {
-		*live = sessions_from(rep, 1, n_live);
+	} else if (strcmp(str_at(res, 0), "LIMIT") == 0) {
+		*live = sessions_from(res, 1, n_live);
 		rc = SP_STREAM_KV_LIMIT;
 	} else {
-		snprintf(replaced, 33, "%s", el(rep, 1));
-		*current = atoi(el(rep, 2));
+		snprintf(replaced, 33, "%s", str_at(res, 1));
+		*current = atoi(str_at(res, 2));
 		rc = SP_STREAM_KV_ADMITTED;
 	}
-	freeReplyObject(rep);
+	sp_kv_free(res);
 	return rc;
 }
 
-void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
-                       char args[7][96])
+/* The heartbeat script's arguments (ARGV), for the gate's step and for a call of our own. */
+static void hb_args(long long uid, const char *sid, long position, char args[7][96])
 {
-	user_key(keys[0], sizeof keys[0], uid);
-	session_key(keys[1], sizeof keys[1], sid);
 	snprintf(args[0], 96, "%s", sid);
 	snprintf(args[1], 96, "%lld", uid);
 	snprintf(args[2], 96, "%lld", (long long)sp_now_ms());
@@ -312,88 +355,110 @@ void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[
 	snprintf(args[6], 96, "%lld", ttl_s());
 }
 
+/* A step key: the gate runs the step with its own raw call, so the key carries the prefix. */
+static void step_key(char out[96], const char *name)
+{
+	if (snprintf(out, 96, "%s%s", sp_kv_prefix(), name) >= 96)
+		sp_error("stream key too long for the gate: %.40s...", name);
+}
+
+void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
+                       char args[7][96])
+{
+	char name[SP_KEY_MAX];
+
+	sp_key_stream_user(name, sizeof name, uid);
+	step_key(keys[0], name);
+	sp_key_stream_session(name, sizeof name, sid);
+	step_key(keys[1], name);
+	hb_args(uid, sid, position, args);
+}
+
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
                                                 int *due)
 {
-	char keys[2][96], args[7][96];
-	const char *argv[9];
+	char args[7][96], hkey[SP_KEY_MAX];
+	struct user_keys uk;
+	const char *argv[7];
 	enum sp_stream_kv_answer answer;
-	redisReply *rep;
+	sp_kv_result *res;
 
-	sp_stream_hb_step(uid, sid, position, keys, args);
-	argv[0] = keys[0];
-	argv[1] = keys[1];
+	user_keys(&uk, uid);
+	sp_key_stream_session(hkey, sizeof hkey, sid);
+	hb_args(uid, sid, position, args);
 	for (int i = 0; i < 7; i++)
-		argv[2 + i] = args[i];
-	rep = array_or_null(sp_kv_eval(&heartbeat_script, 2, 9, argv, NULL));
-	if (rep == NULL)
+		argv[i] = args[i];
+	const char *keys[] = {uk.live, hkey};
+	res = array_or_null(sp_kv_run(&heartbeat_script, 2, keys, 7, argv));
+	if (res == NULL)
 		return SP_STREAM_KV_DOWN;
-	answer = answer_of(el(rep, 0));
-	*due = strcmp(el(rep, 1), "1") == 0;
-	freeReplyObject(rep);
+	answer = answer_of(str_at(res, 0));
+	*due = strcmp(str_at(res, 1), "1") == 0;
+	sp_kv_free(res);
 	return answer;
 }
 
 enum sp_stream_kv_answer sp_stream_kv_stop(long long uid, const char *sid)
 {
-	char zkey[SP_KEY_MAX], hkey[SP_KEY_MAX], a_uid[24];
-	enum sp_stream_kv_answer answer = SP_STREAM_KV_UNKNOWN;
-	redisReply *rep;
+	struct user_keys uk;
+	char hkey[SP_KEY_MAX], a_uid[24];
+	enum sp_stream_kv_answer answer;
+	sp_kv_result *res;
 
-	user_key(zkey, sizeof zkey, uid);
-	session_key(hkey, sizeof hkey, sid);
+	user_keys(&uk, uid);
+	sp_key_stream_session(hkey, sizeof hkey, sid);
 	snprintf(a_uid, sizeof a_uid, "%lld", uid);
-	const char *args[] = {zkey, hkey, sid, a_uid};
-	rep = sp_kv_eval(&stop_script, 2, 4, args, NULL);
-	if (rep == NULL)
+	const char *keys[] = {uk.live, hkey};
+	const char *args[] = {sid, a_uid};
+	res = sp_kv_run(&stop_script, 2, keys, 2, args);
+	if (res == NULL)
 		return SP_STREAM_KV_DOWN;
-	/* an error reply means Redis answered: the session is not known to be held there */
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1)
-		answer = answer_of(el(rep, 0));
-	freeReplyObject(rep);
+	/* an error answer means Redis answered: the session is not known to be held there */
+	answer = sp_kv_failed(res) ? SP_STREAM_KV_UNKNOWN : answer_of(str_at(res, 0));
+	sp_kv_free(res);
 	return answer;
 }
 
 int sp_stream_kv_list(long long uid, sp_session **out, size_t *n)
 {
-	char zkey[SP_KEY_MAX], prefix[SP_KEY_MAX], a_now[24], a_stale[24];
-	redisReply *rep;
+	struct user_keys uk;
+	char prefix[SP_KEY_MAX], a_now[24], a_stale[24];
+	sp_kv_result *res;
 
-	user_key(zkey, sizeof zkey, uid);
+	user_keys(&uk, uid);
 	session_prefix(prefix);
 	snprintf(a_now, sizeof a_now, "%lld", (long long)sp_now_ms());
 	snprintf(a_stale, sizeof a_stale, "%lld", stale_ms());
-	const char *args[] = {zkey, a_now, a_stale, prefix};
-	rep = sp_kv_eval(&list_script, 1, 4, args, NULL);
+	const char *keys[] = {uk.live};
+	const char *args[] = {a_now, a_stale, prefix};
+	res = sp_kv_run(&list_script, 1, keys, 3, args);
 	/* an empty array is an answer (no sessions), unlike in array_or_null */
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-		if (rep)
-			freeReplyObject(rep);
+	if (sp_kv_failed(res)) {
+		sp_kv_free(res);
 		return -1;
 	}
-	*out = sessions_from(rep, 0, n);
+	*out = sessions_from(res, 0, n);
 	for (size_t i = 0; i < *n; i++)
 		(*out)[i].user_id = uid;
-	freeReplyObject(rep);
+	sp_kv_free(res);
 	return 0;
 }
 
 int sp_stream_kv_is_live(const char *sid)
 {
 	char hkey[SP_KEY_MAX], a_now[24], a_stale[24];
-	redisReply *rep;
-	int live = -1;
+	sp_kv_result *res;
+	long long live;
 
-	session_key(hkey, sizeof hkey, sid);
+	sp_key_stream_session(hkey, sizeof hkey, sid);
 	snprintf(a_now, sizeof a_now, "%lld", (long long)sp_now_ms());
 	snprintf(a_stale, sizeof a_stale, "%lld", stale_ms());
-	const char *args[] = {hkey, a_now, a_stale};
-	rep = sp_kv_eval(&live_script, 1, 3, args, NULL);
-	if (rep != NULL && rep->type == REDIS_REPLY_INTEGER)
-		live = rep->integer == 1;
-	if (rep)
-		freeReplyObject(rep);
-	return live;
+	const char *keys[] = {hkey};
+	const char *args[] = {a_now, a_stale};
+	res = sp_kv_run(&live_script, 1, keys, 2, args);
+	live = sp_kv_int(res, -1);
+	sp_kv_free(res);
+	return live < 0 ? -1 : live == 1;
 }
 
 /* ---------------------------------------------------------------- rebuilding from MariaDB */
@@ -402,122 +467,106 @@ void sp_stream_forget_devices(long long uid)
 {
 	char dkey[SP_KEY_MAX];
 
-	devices_key(dkey, uid);
-	kv_do(sp_kv_cmd("DEL %s", dkey));
+	sp_key_stream_devices(dkey, sizeof dkey, uid);
+	sp_kv_del(dkey, NULL);
 }
 
-/* Drops every session the user's live set names, and the set. */
-static int drop_user_sessions(long long uid)
-{
-	char zkey[SP_KEY_MAX], hkey[SP_KEY_MAX];
-	redisReply *rep;
+/* The fields replace_script reads per session, in its order. */
+enum replace_field {
+	RF_ID,
+	RF_CONTENT,
+	RF_DEVICE,
+	RF_NAME,
+	RF_TYPE,
+	RF_QUALITY,
+	RF_STARTED,
+	RF_LAST,
+	RF_POSITION,
+	RF_COUNT
+};
+#define RF_HEAD 3 /* session prefix, ttl, user */
 
-	user_key(zkey, sizeof zkey, uid);
-	rep = sp_kv_cmd("ZRANGE %s 0 -1", zkey);
-	if (rep == NULL)
-		return -1;
-	for (size_t i = 0; i < rep->elements; i++) {
-		session_key(hkey, sizeof hkey, rep->element[i]->str);
-		kv_do(sp_kv_cmd("DEL %s", hkey));
-	}
-	freeReplyObject(rep);
-	kv_do(sp_kv_cmd("DEL %s", zkey));
-	return 0;
-}
-
-/*
- * Not one script: the rebuild only ever runs for a user whose sessions
- * MariaDB holds exactly (under the row lock, or with the user noted for a
- * later rebuild), so a start racing it is checked again there.
- */
 int sp_stream_kv_replace_user(long long uid, const sp_session *live, size_t n)
 {
-	char zkey[SP_KEY_MAX], hkey[SP_KEY_MAX];
+	struct user_keys uk;
+	char prefix[SP_KEY_MAX], a_ttl[24], a_uid[24];
+	char(*num)[RF_COUNT][24] = sp_xcalloc(n ? n : 1, sizeof *num);
+	const char **args = sp_xcalloc(RF_HEAD + n * RF_COUNT, sizeof *args);
+	int rc;
 
-	if (drop_user_sessions(uid) != 0)
-		return -1;
-	sp_stream_forget_devices(uid);
-	user_key(zkey, sizeof zkey, uid);
+	user_keys(&uk, uid);
+	session_prefix(prefix);
+	snprintf(a_ttl, sizeof a_ttl, "%lld", ttl_s());
+	snprintf(a_uid, sizeof a_uid, "%lld", uid);
+	args[0] = prefix;
+	args[1] = a_ttl;
+	args[2] = a_uid;
 	for (size_t i = 0; i < n; i++) {
 		const sp_session *s = &live[i];
-		session_key(hkey, sizeof hkey, s->id);
-		kv_do(sp_kv_cmd("HSET %s u %lld c %lld d %s dn %s dt %s q %d st %lld lh %lld pos "
-		                "%ld dbh %lld",
-		                hkey, uid, s->content_id, s->device_id, s->device_name,
-		                s->device_type, s->quality, (long long)s->started_ms,
-		                (long long)s->last_ms, s->position, (long long)s->last_ms));
-		kv_do(sp_kv_cmd("EXPIRE %s %lld", hkey, ttl_s()));
-		kv_do(sp_kv_cmd("ZADD %s %lld %s", zkey, (long long)s->last_ms, s->id));
-		kv_do(sp_kv_cmd("EXPIRE %s %lld", zkey, ttl_s()));
+		char(*v)[24] = num[i];
+		const char **a = args + RF_HEAD + i * RF_COUNT;
+		snprintf(v[RF_CONTENT], 24, "%lld", s->content_id);
+		snprintf(v[RF_QUALITY], 24, "%d", s->quality);
+		snprintf(v[RF_STARTED], 24, "%lld", (long long)s->started_ms);
+		snprintf(v[RF_LAST], 24, "%lld", (long long)s->last_ms);
+		snprintf(v[RF_POSITION], 24, "%ld", s->position);
+		a[RF_ID] = s->id;
+		a[RF_CONTENT] = v[RF_CONTENT];
+		a[RF_DEVICE] = s->device_id;
+		a[RF_NAME] = s->device_name;
+		a[RF_TYPE] = s->device_type;
+		a[RF_QUALITY] = v[RF_QUALITY];
+		a[RF_STARTED] = v[RF_STARTED];
+		a[RF_LAST] = v[RF_LAST];
+		a[RF_POSITION] = v[RF_POSITION];
 	}
-	return sp_kv_up() ? 0 : -1;
+	const char *keys[] = {uk.live, uk.devices};
+	rc = run_only(sp_kv_run(&replace_script, 2, keys, (int)(RF_HEAD + n * RF_COUNT), args));
+	free(args);
+	free(num);
+	return rc;
 }
 
 int sp_stream_kv_put_devices(long long uid, const sp_stream_device *dev, size_t n)
 {
-	char dkey[SP_KEY_MAX];
+	char dkey[SP_KEY_MAX], a_ttl[24];
+	const char **args = sp_xcalloc(n + 2, sizeof *args);
+	int rc;
 
-	devices_key(dkey, uid);
-	if (kv_do(sp_kv_cmd("SADD %s %s", dkey, DEV_SENTINEL)) != 0)
-		return -1;
+	sp_key_stream_devices(dkey, sizeof dkey, uid);
+	snprintf(a_ttl, sizeof a_ttl, "%d", DEVICES_TTL_S);
+	args[0] = a_ttl;
+	args[1] = DEV_SENTINEL;
 	for (size_t i = 0; i < n; i++)
-		if (kv_do(sp_kv_cmd("SADD %s %s", dkey, dev[i].id)) != 0)
-			return -1;
-	kv_do(sp_kv_cmd("EXPIRE %s %d", dkey, DEVICES_TTL_S));
-	return 0;
+		args[2 + i] = dev[i].id;
+	const char *keys[] = {dkey};
+	rc = run_only(sp_kv_run(&devices_script, 1, keys, (int)n + 2, args));
+	free(args);
+	return rc;
 }
 
 int sp_stream_kv_mark_boot(void)
 {
-	char boot[SP_KEY_MAX];
-	redisReply *rep;
-	int set;
-
-	sp_kv_key(boot, sizeof boot, "%s", SP_KEY_STREAM_BOOT);
-	rep = sp_kv_cmd("SET %s 1 NX", boot);
-	if (rep == NULL)
-		return -1;
-	/* NX answers OK when it set the key, nil when the key was there */
-	set = rep->type == REDIS_REPLY_STATUS;
-	freeReplyObject(rep);
-	return set;
+	return sp_kv_set(SP_KEY_STREAM_BOOT, "1", 1, 0, SP_KV_NX);
 }
 
 /* ---------------------------------------------------------------- sweep */
 
-/* Drops the stale sessions of one user's live set (named by its full key). */
-static void sweep_user(const char *zkey, int64_t now_ms)
-{
-	char hkey[SP_KEY_MAX];
-	redisReply *old;
-
-	old = sp_kv_cmd("ZRANGEBYSCORE %s -inf (%lld", zkey, (long long)(now_ms - stale_ms()));
-	if (old == NULL)
-		return;
-	for (size_t k = 0; k < old->elements; k++) {
-		session_key(hkey, sizeof hkey, old->element[k]->str);
-		kv_do(sp_kv_cmd("DEL %s", hkey));
-		kv_do(sp_kv_cmd("ZREM %s %s", zkey, old->element[k]->str));
-	}
-	freeReplyObject(old);
-}
-
 void sp_stream_kv_sweep(int64_t now_ms)
 {
-	char pattern[SP_KEY_MAX];
+	char pattern[SP_KEY_MAX], prefix[SP_KEY_MAX], cutoff[24];
 	char cursor[32] = "0";
-	redisReply *rep;
+	sp_kv_result *res;
 
-	sp_kv_key(pattern, sizeof pattern, "%s", SP_KEY_STREAM_USER_PATTERN);
+	snprintf(pattern, sizeof pattern, "%s%s", sp_kv_prefix(), SP_KEY_STREAM_USER_PATTERN);
+	session_prefix(prefix);
+	snprintf(cutoff, sizeof cutoff, "%lld", (long long)(now_ms - stale_ms()));
 	do {
-		rep = sp_kv_cmd("SCAN %s MATCH %s COUNT 500", cursor, pattern);
-		if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-			kv_do(rep);
+		const char *args[] = {cursor, pattern, "500", cutoff, prefix};
+		res = array_or_null(sp_kv_run(&sweep_script, 0, NULL, 5, args));
+		if (res == NULL)
 			return;
-		}
-		snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-		for (size_t i = 0; i < rep->element[1]->elements; i++)
-			sweep_user(rep->element[1]->element[i]->str, now_ms);
-		freeReplyObject(rep);
-	} while (strcmp(cursor, "0") != 0);
+		snprintf(cursor, sizeof cursor, "%s", str_at(res, 0));
+		sp_kv_free(res);
+	} while (strcmp(cursor, "0") != 0 && cursor[0] != '\0');
 }
