@@ -7,6 +7,7 @@
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
 #include "sp_stream.h"
@@ -489,6 +490,7 @@ static int stream_sessions(sp_req *r)
 
 static int init(void)
 {
+	sp_kv_on_connect(sp_stream_resync);
 	sp_cache_register_group("catalog");
 	return 0;
 }

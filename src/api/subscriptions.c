@@ -718,13 +718,10 @@ static int subs_status(sp_req *r)
 	}
 	{
 		sp_buf b;
-		redisReply *rep;
 		sp_buf_init(&b);
 		sp_buf_addf(&b, "%lld|%s", end_ms, sp_json_text(data));
-		sp_kv_key(key, sizeof key, "sub:%lld", r->user_id);
-		rep = sp_kv_cmd("SET %s %b EX %ld NX", key, b.data, b.len, sp_cfg.cache_ttl);
-		if (rep)
-			freeReplyObject(rep);
+		sp_key_sub(key, sizeof key, r->user_id);
+		sp_kv_set(key, b.data, b.len, sp_cfg.cache_ttl, SP_KV_NX);
 		sp_buf_free(&b);
 	}
 	sp_ok(r, 200, NULL, data);
