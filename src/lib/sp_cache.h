@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "sp_metrics.h" /* lookups are counted with sp_metrics_cache_lookup */
+
 /*
  * Stores key (a name: sp_kv adds the prefix) in group with a TTL; best effort. A key may
  * hold "{V}", the group's version: such a key is stored only when the gate
