@@ -1,14 +1,13 @@
 /*
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
- * with hits and misses counted for /metrics; and the process-local copies
- * of one group, validated by the group's version.
+ * whose callers count hits and misses with sp_metrics_cache_lookup; and
+ * the process-local copies of one group, validated by the group's version.
  */
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_keys.h"
 #include "sp_kv.h"
-#include "sp_metrics.h"
 #include "sp_util.h"
 
 #include <stdint.h>
@@ -104,11 +103,6 @@ int sp_cache_drop_group(const char *group)
 		return -1;
 	sp_kv_free(res);
 	return 0;
-}
-
-void sp_cache_count(const char *cache, int hit)
-{
-	sp_metrics_cache_lookup(cache, hit);
 }
 
 static const char *groups[8];

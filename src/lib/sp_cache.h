@@ -1,7 +1,7 @@
 /*
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
- * with hits and misses counted for /metrics.
+ * whose callers count hits and misses with sp_metrics_cache_lookup.
  *
  * One group per program may also be kept as process-local copies. Every
  * drop of a group gives it a new version (a Redis key); the gate reads that
@@ -40,8 +40,6 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 	"end\n"
 /* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);
-/* Counts a lookup for the hit ratio: the former name of sp_metrics_cache_lookup. */
-void sp_cache_count(const char *cache, int hit);
 
 /*
  * Registers a group this program caches; every registered group is dropped
