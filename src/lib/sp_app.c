@@ -358,13 +358,6 @@ static int wait_for_request(void)
 }
 
 /* After Redis (re)connects: replay what may have been missed while it was away. */
-static void on_kv_connect(void)
-{
-	sp_auth_resync();
-	sp_cache_resync();
-	sp_stream_resync();
-}
-
 int sp_app_main(const sp_app *app, int argc, char **argv)
 {
 	char err[512];
@@ -382,7 +375,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 	sp_log_init(app->name, sp_cfg.log_level);
 	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
 		sp_warn("cannot open log.file; logging to stderr");
-	sp_kv_on_connect(on_kv_connect);
+	sp_kv_on_connect(sp_gate_resync); /* cache groups and streaming register their own */
 	if (app->init && app->init() != 0)
 		return 1;
 	if (FCGX_Init() != 0)

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "sp_keys.h" /* the names sp_kv takes */
+
 typedef struct sp_kv_script {
 	const char *name;
 	const char *src;
