@@ -15,7 +15,6 @@
 #include "sp_config.h"
 #include "sp_keys.h"
 #include "sp_kv.h"
-#include "sp_log.h"
 #include "sp_util.h"
 
 #include <stdio.h>
@@ -343,9 +342,11 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 	return rc;
 }
 
-/* The heartbeat script's arguments (ARGV), for the gate's step and for a call of our own. */
-static void hb_args(long long uid, const char *sid, long position, char args[7][96])
+void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
+                       char args[7][96])
 {
+	sp_key_stream_user(keys[0], 96, uid);
+	sp_key_stream_session(keys[1], 96, sid);
 	snprintf(args[0], 96, "%s", sid);
 	snprintf(args[1], 96, "%lld", uid);
 	snprintf(args[2], 96, "%lld", (long long)sp_now_ms());
@@ -355,41 +356,19 @@ static void hb_args(long long uid, const char *sid, long position, char args[7][
 	snprintf(args[6], 96, "%lld", ttl_s());
 }
 
-/* A step key: the gate runs the step with its own raw call, so the key carries the prefix. */
-static void step_key(char out[96], const char *name)
-{
-	if (snprintf(out, 96, "%s%s", sp_kv_prefix(), name) >= 96)
-		sp_error("stream key too long for the gate: %.40s...", name);
-}
-
-void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
-                       char args[7][96])
-{
-	char name[SP_KEY_MAX];
-
-	sp_key_stream_user(name, sizeof name, uid);
-	step_key(keys[0], name);
-	sp_key_stream_session(name, sizeof name, sid);
-	step_key(keys[1], name);
-	hb_args(uid, sid, position, args);
-}
-
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
                                                 int *due)
 {
-	char args[7][96], hkey[SP_KEY_MAX];
-	struct user_keys uk;
-	const char *argv[7];
+	char keys[2][96], args[7][96];
+	const char *kv[2] = {keys[0], keys[1]};
+	const char *av[7];
 	enum sp_stream_kv_answer answer;
 	sp_kv_result *res;
 
-	user_keys(&uk, uid);
-	sp_key_stream_session(hkey, sizeof hkey, sid);
-	hb_args(uid, sid, position, args);
+	sp_stream_hb_step(uid, sid, position, keys, args);
 	for (int i = 0; i < 7; i++)
-		argv[i] = args[i];
-	const char *keys[] = {uk.live, hkey};
-	res = array_or_null(sp_kv_run(&heartbeat_script, 2, keys, 7, argv));
+		av[i] = args[i];
+	res = array_or_null(sp_kv_run(&heartbeat_script, 2, kv, 7, av));
 	if (res == NULL)
 		return SP_STREAM_KV_DOWN;
 	answer = answer_of(str_at(res, 0));
