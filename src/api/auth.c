@@ -345,8 +345,7 @@ static int auth_login(sp_req *r)
 static int auth_me(sp_req *r)
 {
 	json_object *user = NULL, *data;
-	char key[64];
-	redisReply *rep;
+	char key[SP_KEY_MAX];
 	int rc;
 
 	if (r->prefetched) {
@@ -366,10 +365,8 @@ static int auth_me(sp_req *r)
 	data = json_object_new_object();
 	json_object_object_add(data, "user", user);
 	/* fill the cache only if no writer got there first (SET NX) */
-	sp_kv_key(key, sizeof key, "me:%lld", r->user_id);
-	rep = sp_kv_cmd("SET %s %s EX %ld NX", key, sp_json_text(data), sp_cfg.cache_ttl);
-	if (rep)
-		freeReplyObject(rep);
+	sp_key_me(key, sizeof key, r->user_id);
+	sp_kv_set(key, sp_json_text(data), strlen(sp_json_text(data)), sp_cfg.cache_ttl, SP_KV_NX);
 	sp_ok(r, 200, NULL, data);
 	return 0;
 }

@@ -93,7 +93,7 @@ static int caller_level(sp_req *r, int *level, int *cached)
 /* A cached answer is used: counted, and also as a local one when it was the process's copy. */
 static void cache_hit(sp_req *r)
 {
-	sp_cache_count("catalog", 1);
+	sp_metrics_cache_lookup("catalog", 1);
 	if (r->prefetched_local)
 		sp_metrics_inc("sp_cache_local_hits_total");
 	sp_reply_raw(r, 200, r->prefetched);
@@ -253,7 +253,7 @@ static int content_list(sp_req *r)
 		cache_hit(r);
 		return 0;
 	}
-	sp_cache_count("catalog", 0);
+	sp_metrics_cache_lookup("catalog", 0);
 	all = q->locked;
 	type = q->type >= 0 ? content_types[q->type] : NULL;
 	genre = q->genre[0] ? q->genre : NULL;
@@ -415,7 +415,7 @@ static int content_details(sp_req *r)
 		cache_hit(r);
 		return 0;
 	}
-	sp_cache_count("catalog", 0);
+	sp_metrics_cache_lookup("catalog", 0);
 	if (sp_db_query(&res, "SELECT " CONTENT_DETAIL_COLS " FROM content c WHERE c.id = ?", "l",
 	                q->id) != 0)
 		return sp_unavailable(r);

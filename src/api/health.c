@@ -41,11 +41,8 @@ static int health_ready(sp_req *r)
 {
 	json_object *d = json_object_new_object();
 	int db = sp_db_ping() == 0;
-	redisReply *rep = sp_kv_cmd("PING");
-	int kv = rep && rep->type == REDIS_REPLY_STATUS;
+	int kv = sp_kv_ping() == 0;
 
-	if (rep)
-		freeReplyObject(rep);
 	json_object_object_add(d, "status", json_object_new_string(db ? "ready" : "unavailable"));
 	json_object_object_add(d, "database", json_object_new_string(db ? "up" : "down"));
 	json_object_object_add(d, "redis", json_object_new_string(kv ? "up" : "down"));

@@ -136,11 +136,11 @@ int plans_list(sp_req *r)
 	char key[64];
 
 	if (r->prefetched) {
-		sp_cache_count("plans", 1);
+		sp_metrics_cache_lookup("plans", 1);
 		sp_reply_raw(r, 200, r->prefetched);
 		return 0;
 	}
-	sp_cache_count("plans", 0);
+	sp_metrics_cache_lookup("plans", 0);
 	order = q->desc ? -q->sort : q->sort;
 	/* ORDER BY from fixed choices only: each CASE is active for one sort code */
 	if (sp_db_query(

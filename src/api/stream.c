@@ -8,6 +8,7 @@
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_keys.h"
+#include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
 #include "sp_stream.h"
@@ -173,10 +174,10 @@ static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
 	char key[64], val[32];
 
 	if (r->prefetched && sscanf(r->prefetched, "%d|%d", level, renditions) == 2) {
-		sp_cache_count("catalog", 1);
+		sp_metrics_cache_lookup("catalog", 1);
 		return *level >= 0;
 	}
-	sp_cache_count("catalog", 0);
+	sp_metrics_cache_lookup("catalog", 0);
 	if (sp_db_query(
 	        &res, "SELECT access_level, renditions FROM content WHERE id = ? AND is_active = 1",
 	        "l", cid) != 0)
@@ -528,6 +529,7 @@ static int stream_sessions(sp_req *r)
 
 static int init(void)
 {
+	sp_kv_on_connect(sp_stream_resync);
 	sp_cache_register_group(SP_GROUP_CATALOG);
 	return 0;
 }

@@ -273,12 +273,12 @@ static int subs_status(sp_req *r)
 	if (r->prefetched && (bar = strchr(r->prefetched, '|')) != NULL) {
 		end_ms = strtoll(r->prefetched, NULL, 10);
 		if (end_ms == 0 || end_ms > sp_now_ms()) {
-			sp_cache_count("status", 1);
+			sp_metrics_cache_lookup("status", 1);
 			sp_ok_raw(r, 200, bar + 1);
 			return 0;
 		}
 	}
-	sp_cache_count("status", 0);
+	sp_metrics_cache_lookup("status", 0);
 	if (sp_sub_current(r->user_id, &sub) != 0)
 		return sp_unavailable(r);
 	if (sp_user_devices(r->user_id, &devs) != 0) {
@@ -307,13 +307,10 @@ static int subs_status(sp_req *r)
 	}
 	{
 		sp_buf b;
-		redisReply *rep;
 		sp_buf_init(&b);
 		sp_buf_addf(&b, "%lld|%s", end_ms, sp_json_text(data));
-		sp_kv_key(key, sizeof key, "sub:%lld", r->user_id);
-		rep = sp_kv_cmd("SET %s %b EX %ld NX", key, b.data, b.len, sp_cfg.cache_ttl);
-		if (rep)
-			freeReplyObject(rep);
+		sp_key_sub(key, sizeof key, r->user_id);
+		sp_kv_set(key, b.data, b.len, sp_cfg.cache_ttl, SP_KV_NX);
 		sp_buf_free(&b);
 	}
 	sp_ok(r, 200, NULL, data);

@@ -363,13 +363,6 @@ int sp_unavailable(sp_req *r)
 }
 
 /* After Redis (re)connects: replay what may have been missed while it was away. */
-static void on_kv_connect(void)
-{
-	sp_auth_resync();
-	sp_cache_resync();
-	sp_stream_resync();
-}
-
 int sp_app_main(const sp_app *app, int argc, char **argv)
 {
 	FCGX_Request fr;
@@ -379,7 +372,7 @@ int sp_app_main(const sp_app *app, int argc, char **argv)
 	(void)argv;
 	if ((rc = sp_program_start(app->name, SP_PROGRAM_SERVER)) != 0)
 		return rc;
-	sp_kv_on_connect(on_kv_connect);
+	sp_kv_on_connect(sp_gate_resync); /* cache groups and streaming register their own */
 	if (app->init && app->init() != 0)
 		return 1;
 	if (sp_program_listen(&fr) != 0)

@@ -5,11 +5,10 @@
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
-#include "sp_tier.h"
-#include "sp_user.h"
 #include "sp_util.h"
 
 #include <crypt.h>
@@ -248,39 +247,30 @@ out:
 
 void sp_auth_mark_jti_revoked(const char *jti, long long ttl)
 {
-	char key[128];
-	redisReply *rep;
+	char key[SP_KEY_MAX];
 
 	if (ttl <= 0)
 		return;
-	sp_kv_key(key, sizeof key, "deny:jti:%s", jti);
-	rep = sp_kv_cmd("SET %s 1 EX %lld", key, ttl);
-	if (rep)
-		freeReplyObject(rep);
+	sp_key_deny_jti(key, sizeof key, jti);
+	sp_kv_set(key, "1", 1, (long)ttl, 0);
 }
 
 void sp_auth_mark_chain_revoked(const char *sid)
 {
-	char key[128];
-	redisReply *rep;
+	char key[SP_KEY_MAX];
 
 	/* access tokens of the chain live at most access_ttl more seconds */
-	sp_kv_key(key, sizeof key, "deny:sid:%s", sid);
-	rep = sp_kv_cmd("SET %s 1 EX %ld", key, sp_cfg.jwt_access_ttl + 5);
-	if (rep)
-		freeReplyObject(rep);
+	sp_key_deny_chain(key, sizeof key, sid);
+	sp_kv_set(key, "1", 1, sp_cfg.jwt_access_ttl + 5, 0);
 }
 
 void sp_auth_cache_tv(long long uid, long tv, int only_if_absent)
 {
-	char key[64];
-	redisReply *rep;
+	char key[SP_KEY_MAX], val[24];
 
-	sp_kv_key(key, sizeof key, "tv:%lld", uid);
-	rep = only_if_absent ? sp_kv_cmd("SET %s %ld EX %ld NX", key, tv, sp_cfg.cache_ttl)
-	                     : sp_kv_cmd("SET %s %ld EX %ld", key, tv, sp_cfg.cache_ttl);
-	if (rep)
-		freeReplyObject(rep);
+	sp_key_token_version(key, sizeof key, uid);
+	snprintf(val, sizeof val, "%ld", tv);
+	sp_kv_set(key, val, strlen(val), sp_cfg.cache_ttl, only_if_absent ? SP_KV_NX : 0);
 }
 
 void sp_auth_resync(void)
@@ -301,18 +291,6 @@ void sp_auth_resync(void)
 	                "l", (long long)sp_cfg.jwt_access_ttl + 5) == 0) {
 		for (size_t i = 0; i < res.nrows; i++)
 			sp_auth_mark_chain_revoked(sp_res_str(&res, i, 0));
-		sp_res_free(&res);
-	}
-	if (sp_db_query(&res,
-	                "SELECT id, token_version FROM users WHERE updated_at > UTC_TIMESTAMP(3) - "
-	                "INTERVAL ? SECOND",
-	                "l", (long long)sp_cfg.cache_ttl + 5) == 0) {
-		for (size_t i = 0; i < res.nrows; i++) {
-			long long uid = sp_res_ll(&res, i, 0, 0);
-			sp_auth_cache_tv(uid, (long)sp_res_ll(&res, i, 1, 0), 0);
-			sp_user_caches_drop(uid);
-			sp_level_publish(uid);
-		}
 		sp_res_free(&res);
 	}
 }

@@ -40,8 +40,9 @@ void sp_auth_mark_chain_revoked(const char *sid);
 /* Stores a user's new token version in the cache (writers SET, fillers SET NX). */
 void sp_auth_cache_tv(long long uid, long tv, int only_if_absent);
 /*
- * After Redis (re)connects, replay from MariaDB the revocations and token
- * versions that may have been missed while it was unreachable.
+ * After Redis (re)connects, replays from MariaDB the revocation marks that
+ * may have been missed while it was unreachable (the token versions and
+ * the other per-user values the gate reads: sp_gate_resync).
  */
 void sp_auth_resync(void);
 

@@ -1,13 +1,13 @@
 /*
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
- * with hits and misses counted for /metrics; and the process-local copies
- * of one group, validated by the group's version.
+ * whose callers count hits and misses with sp_metrics_cache_lookup; and
+ * the process-local copies of one group, validated by the group's version.
  */
 #include "sp_cache.h"
 #include "sp_config.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
-#include "sp_metrics.h"
 #include "sp_util.h"
 
 #include <stdint.h>
@@ -47,19 +47,14 @@ static char req_group[32]; /* the group whose version this request's gate read *
 static char req_ver[64];   /* that version, "" none */
 static size_t local_bytes; /* bytes held by the copies */
 
-void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, size_t sn)
-{
-	sp_kv_key(ver, vn, "%s:ver", group);
-	sp_kv_key(seq, sn, "%s:seq", group);
-}
-
 void sp_cache_put(const char *group, const char *key, const char *value, long ttl)
 {
-	char k[256], full[256], g[128], v[128], sq[128], t[24], expect[sizeof req_ver] = "";
-	const char *argv[6], *vp = strstr(key, "{V}");
+	char full[SP_KEY_MAX], members[SP_KEY_MAX], ver[SP_KEY_MAX], t[24];
+	char expect[sizeof req_ver] = "";
+	const char *keys[3], *args[3], *vp = strstr(key, "{V}");
 	int mine = req_ver[0] && strcmp(group, req_group) == 0;
 	int local = mine && local_group && strcmp(group, local_group) == 0;
-	redisReply *rep;
+	sp_kv_result *res;
 
 	if (vp) {
 		/* a versioned key needs the version read in this request */
@@ -73,63 +68,55 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 	/* copied now: a reconnect inside the call below may clear req_ver */
 	if (mine)
 		snprintf(expect, sizeof expect, "%s", req_ver);
-	sp_kv_key(k, sizeof k, "%s", key);
-	sp_kv_key(g, sizeof g, "%s:keys", group);
-	sp_cache_group_keys(group, v, sizeof v, sq, sizeof sq);
+	sp_key_group_members(members, sizeof members, group);
+	sp_key_group_version(ver, sizeof ver, group);
 	snprintf(t, sizeof t, "%ld", ttl);
-	argv[0] = k;
-	argv[1] = g;
-	argv[2] = v;
-	argv[3] = value;
-	argv[4] = t;
-	argv[5] = expect;
-	rep = sp_kv_eval(&put_script, 3, 6, argv, NULL);
-	if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1 && local)
-		sp_cache_local_store(k, value, strlen(value), (long long)ttl * 1000);
-	if (rep)
-		freeReplyObject(rep);
+	keys[0] = key;
+	keys[1] = members;
+	keys[2] = ver;
+	args[0] = value;
+	args[1] = t;
+	args[2] = expect;
+	res = sp_kv_run(&put_script, 3, keys, 3, args);
+	if (sp_kv_int(res, 0) == 1 && local)
+		sp_cache_local_store(key, value, strlen(value), (long long)ttl * 1000);
+	sp_kv_free(res);
 }
 
 int sp_cache_drop_group(const char *group)
 {
-	char g[128], v[128], s[128];
-	const char *argv[3];
-	redisReply *rep;
+	char members[SP_KEY_MAX], ver[SP_KEY_MAX], seq[SP_KEY_MAX];
+	const char *keys[3] = {members, ver, seq};
+	sp_kv_result *res;
 
-	sp_kv_key(g, sizeof g, "%s:keys", group);
-	sp_cache_group_keys(group, v, sizeof v, s, sizeof s);
-	argv[0] = g;
-	argv[1] = v;
-	argv[2] = s;
-	rep = sp_kv_eval(&drop_script, 3, 3, argv, NULL);
+	sp_key_group_members(members, sizeof members, group);
+	sp_key_group_version(ver, sizeof ver, group);
+	sp_key_group_counter(seq, sizeof seq, group);
+	res = sp_kv_run(&drop_script, 3, keys, 0, NULL);
 	if (local_group && strcmp(group, local_group) == 0) {
 		/* this process's copies go at once; the others' on their next version check */
 		sp_cache_local_clear();
 	}
 	if (strcmp(group, req_group) == 0)
 		req_ver[0] = '\0';
-	if (rep == NULL)
+	if (res == NULL)
 		return -1;
-	freeReplyObject(rep);
+	sp_kv_free(res);
 	return 0;
-}
-
-void sp_cache_count(const char *cache, int hit)
-{
-	char name[128];
-
-	snprintf(name, sizeof name, "sp_cache_%s_total{cache=\"%s\"}", hit ? "hits" : "misses",
-	         cache);
-	sp_metrics_inc(name);
 }
 
 static const char *groups[8];
 static int n_groups;
 
+/*
+ * The first registration also registers the resync: a program that caches
+ * nothing has nothing to drop after a reconnect.
+ */
 void sp_cache_register_group(const char *group)
 {
 	if (n_groups < 8)
 		groups[n_groups++] = group;
+	sp_kv_on_connect(sp_cache_resync);
 }
 
 void sp_cache_resync(void)

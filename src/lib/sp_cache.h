@@ -1,7 +1,7 @@
 /*
  * Cache-aside helpers over Redis: values with a TTL, grouped so that one
  * write can drop every cached page of a group (e.g. all plan listings),
- * with hits and misses counted for /metrics.
+ * whose callers count hits and misses with sp_metrics_cache_lookup.
  *
  * One group per program may also be kept as process-local copies. Every
  * drop of a group gives it a new version (a Redis key); the gate reads that
@@ -14,8 +14,10 @@
 
 #include <stddef.h>
 
+#include "sp_metrics.h" /* lookups are counted with sp_metrics_cache_lookup */
+
 /*
- * Stores key (without prefix) in group with a TTL; best effort. A key may
+ * Stores key (a name: sp_kv adds the prefix) in group with a TTL; best effort. A key may
  * hold "{V}", the group's version: such a key is stored only when the gate
  * read that group's version in this request, under that version, so a
  * value can never be found under a later version. Whenever the gate read
@@ -36,16 +38,13 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 	"  redis.call('SET', vk, v)\n"                                                             \
 	"  return v\n"                                                                             \
 	"end\n"
-/* The Redis keys (with prefix) of a group's version and version counter. */
-void sp_cache_group_keys(const char *group, char *ver, size_t vn, char *seq, size_t sn);
 /* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);
-/* Counts a lookup for the hit ratio. */
-void sp_cache_count(const char *cache, int hit);
 
 /*
  * Registers a group this program caches; every registered group is dropped
- * after Redis reconnects, since a drop may have been missed while it was away.
+ * after Redis reconnects (sp_cache_resync, registered with sp_kv_on_connect
+ * here), since a drop may have been missed while it was away.
  */
 void sp_cache_register_group(const char *group);
 void sp_cache_resync(void);
@@ -59,7 +58,8 @@ void sp_cache_local(const char *group);
 const char *sp_cache_local_group(void);
 /* The group version the copies belong to ("" none yet). */
 const char *sp_cache_local_version(void);
-/* A live copy of key (full key, with prefix), or NULL; *len its length. */
+/* A live copy of key (its name, as in sp_cache_put once "{V}" is filled), or NULL; *len its length.
+ */
 const char *sp_cache_local_get(const char *key, size_t *len);
 /*
  * The gate read group's version ver for this request: puts of the group in
@@ -67,7 +67,7 @@ const char *sp_cache_local_get(const char *key, size_t *len);
  * any other version are dropped.
  */
 void sp_cache_seen(const char *group, const char *ver, size_t len);
-/* Keeps a copy of key (full key) valid for ttl_ms, if this request read the copies' version. */
+/* Keeps a copy of key (its name) valid for ttl_ms, if this request read the copies' version. */
 void sp_cache_local_store(const char *key, const char *val, size_t len, long long ttl_ms);
 /* Forgets the version seen by the previous request. */
 void sp_cache_req_begin(void);

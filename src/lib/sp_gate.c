@@ -1,16 +1,19 @@
 /*
  * The per-request gate: rate limits, token revocation, token version and one
  * prefetched cache value, answered by a single Redis round trip.
+ * A request goes: collect (rules, prefetch, step) -> layout (KEYS, ARGV) ->
+ * one script call -> read (limits, token, prefetch, step) -> MariaDB for
+ * whatever Redis could not answer.
  */
-#include "sp_gate.h"
+#include "sp_gate_impl.h"
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
-#include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_stream.h"
 #include "sp_tier.h"
+#include "sp_user.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,165 +23,162 @@
  * One script, so that counting and the token checks cost one round trip.
  * Each counter is a fixed window: the key carries the window number and
  * expires with it, INCR is atomic, so concurrent processes never lose a
- * count. KEYS: n counters; for a token holder the jti deny mark, the chain
- * deny mark, the token version and the cached level; then the route's
- * prefetch key, if any. A prefetch key may hold "{L}", replaced here by the
- * level digit of the cached level (a per-level page), or skipped if unknown.
- * When the key belongs to the program's local cache group, its version and
- * version-counter keys follow it, and the answer is three values: "=" when
- * the caller's copy (of the version it named, flagged in the have string at
- * 1 + level digit, or 1 for a key without "{L}") is current, else the value
- * ("" none); the group's version (made if missing); the value's PTTL.
- * ARGV: n, count (1) or peek (0), token part (1/0), prefetch (1/0), then
- * limit and window per counter, the token's version, local (1/0), the
- * copies' version, the have string, and "1" with 7 arguments when the
- * route's step (a heartbeat) is to run once the request is found allowed;
- * its 2 keys are the last KEYS. Nothing of the step runs for a limited,
- * revoked or outdated token, or a version not cached.
+ * count. The layout is named in sp_gate_impl.h: the head of ARGV says where
+ * each part of KEYS starts, and each key's answer has the same index.
+ *
+ * A prefetch key may hold "{L}", replaced here by the level digit of the
+ * cached level (a per-level page), or skipped if unknown. A versioned key
+ * ("{V}") is read under its group's version (made if missing); when the
+ * caller holds a copy of that version ("have"), the answer is "=" instead
+ * of the value. The step (a heartbeat) runs only for a request found
+ * allowed: not limited, not revoked, its token version cached and current.
  */
 static sp_kv_script gate_script = {
     "gate",
-    SP_STREAM_HB_LUA SP_CACHE_VER_LUA
-    "local n = tonumber(ARGV[1])\n"
-    "local out = {}\n"
-    "for i = 1, n do\n"
+    SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_GATE_LUA_HEAD
+    "local out, over = {}, false\n"
+    "for i = 1, counters do\n"
+    "  local limit, window = ARGV[limits + 2 * i - 2], ARGV[limits + 2 * i - 1]\n"
     "  local c\n"
-    "  if ARGV[2] == '1' then\n"
+    "  if counting == 1 then\n"
     "    c = redis.call('INCR', KEYS[i])\n"
-    "    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4 + 2 * i])) end\n"
+    "    if c == 1 then redis.call('EXPIRE', KEYS[i], tonumber(window)) end\n"
     "  else\n"
     "    c = tonumber(redis.call('GET', KEYS[i]) or '0')\n"
     "  end\n"
+    "  if c > tonumber(limit) then over = true end\n"
     "  out[i] = c\n"
     "end\n"
-    "local k = n\n"
-    "local lvl = ''\n"
-    "if ARGV[3] == '1' then\n"
-    "  out[k + 1] = redis.call('EXISTS', KEYS[k + 1])\n"
-    "  out[k + 2] = redis.call('EXISTS', KEYS[k + 2])\n"
-    "  out[k + 3] = redis.call('GET', KEYS[k + 3]) or ''\n"
-    "  lvl = redis.call('GET', KEYS[k + 4]) or ''\n"
-    "  out[k + 4] = lvl\n"
-    "  k = k + 4\n"
+    "local level = ''\n"
+    "if token > 0 then\n"
+    "  out[token] = redis.call('EXISTS', KEYS[token])\n"
+    "  out[token + 1] = redis.call('EXISTS', KEYS[token + 1])\n"
+    "  out[token + 2] = redis.call('GET', KEYS[token + 2]) or ''\n"
+    "  level = redis.call('GET', KEYS[token + 3]) or ''\n"
+    "  out[token + 3] = level\n"
     "end\n"
-    "local base = 4 + 2 * n\n"
-    "if ARGV[4] == '1' then\n"
-    "  local key = KEYS[k + 1]\n"
-    "  local hi = 1\n"
+    "if prefetch > 0 then\n"
+    "  local key, hi = KEYS[prefetch], 1\n"
     "  if string.find(key, '{L}', 1, true) then\n"
-    "    local lv = string.match(lvl, '^L1|(%d)|')\n"
+    "    local lv = string.match(level, '^L1|(%d)|')\n"
     "    if lv then key = string.gsub(key, '{L}', lv); hi = tonumber(lv) + 1 else key = nil end\n"
     "  end\n"
-    "  if ARGV[base + 2] == '1' then\n"
-    "    local ver = redis.call('GET', KEYS[k + 2]) or newver(KEYS[k + 2], KEYS[k + 3])\n"
+    "  if version > 0 then\n"
+    "    local ver = redis.call('GET', KEYS[version]) or newver(KEYS[version], KEYS[version + 1])\n"
     "    local v, ttl = '', 0\n"
     "    if key then\n"
     "      key = string.gsub(key, '{V}', ver)\n"
-    "      if ver == ARGV[base + 3] and string.sub(ARGV[base + 4], hi, hi) == '1' then\n"
+    "      if ver == copies_version and string.sub(have, hi, hi) == '1' then\n"
     "        v = '='\n"
     "      else\n"
     "        v = redis.call('GET', key) or ''\n"
     "        if v ~= '' then ttl = redis.call('PTTL', key) end\n"
     "      end\n"
     "    end\n"
-    "    out[k + 1] = v\n"
-    "    out[k + 2] = ver\n"
-    "    out[k + 3] = ttl\n"
-    "  elseif key then\n"
-    "    out[k + 1] = redis.call('GET', key) or ''\n"
+    "    out[prefetch], out[version], out[version + 1] = v, ver, ttl\n"
     "  else\n"
-    "    out[k + 1] = ''\n"
+    "    out[prefetch] = key and redis.call('GET', key) or ''\n"
     "  end\n"
     "end\n"
-    "if ARGV[base + 5] == '1' then\n"
-    "  local ok = ARGV[3] == '1' and out[n + 1] == 0 and out[n + 2] == 0 and\n"
-    "             out[n + 3] == ARGV[base + 1]\n"
-    "  for i = 1, n do if out[i] > tonumber(ARGV[3 + 2 * i]) then ok = false end end\n"
-    "  if ok then\n"
-    "    local a = base + 5\n"
-    "    local r = hb(KEYS[#KEYS - 1], KEYS[#KEYS], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],\n"
-    "                 ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])\n"
-    "    out[#out + 1] = r[1]\n"
-    "    out[#out + 1] = r[2] or '0'\n"
-    "  end\n"
+    "if step > 0 and not over and token > 0 and out[token] == 0 and out[token + 1] == 0 and\n"
+    "   out[token + 2] == token_version then\n"
+    "  local r = hb(KEYS[step], KEYS[step + 1], unpack(ARGV, step_args, step_args + 6))\n"
+    "  out[step], out[step + 1] = r[1], r[2] or '0'\n"
     "end\n"
     "return out\n",
     ""};
 
-struct rule {
-	const char *name;
-	const sp_rate_rule *rule;
-	char subject[80];
-	long long reset;
-	long long count;
-	char key[192];
-};
+/* ---------------------------------------------------------------- collect */
 
-static int collect_rules(sp_req *r, const sp_route *route, const sp_claims *claims,
-                         struct rule *rules)
+static void add_rule(sp_gate_call *c, const char *name, const sp_rate_rule *rule,
+                     const char *subject)
 {
-	int n = 0;
-	char who[80];
+	sp_gate_rule *x = &c->rules[c->n_rules++];
 
-	if (claims)
-		snprintf(who, sizeof who, "u:%lld", claims->uid);
+	x->name = name;
+	x->rule = rule;
+	snprintf(x->subject, sizeof x->subject, "%s", subject);
+	x->window = c->now / rule->window;
+	x->reset = (x->window + 1) * rule->window;
+	x->count = 0;
+}
+
+/* Every caller counts against one general rule; a route's flags add more. */
+static void collect_rules(sp_gate_call *c, sp_req *r, const sp_route *route)
+{
+	unsigned flags = route ? route->flags : 0;
+	char who[80], ip[80];
+
+	snprintf(ip, sizeof ip, "ip:%s", r->client_key);
+	if (c->claims)
+		snprintf(who, sizeof who, "u:%lld", c->claims->uid);
 	else
-		snprintf(who, sizeof who, "ip:%s", r->client_key);
-	rules[n].name = claims ? "user" : "anon";
-	rules[n].rule = claims ? &sp_cfg.rl_authenticated : &sp_cfg.rl_anonymous;
-	snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
-	n++;
-	if (route && (route->flags & SP_RL_AUTH)) {
-		rules[n].name = "auth";
-		rules[n].rule = &sp_cfg.rl_auth;
-		snprintf(rules[n].subject, sizeof rules[n].subject, "ip:%s", r->client_key);
-		n++;
-	}
-	if (route && (route->flags & SP_RL_STREAM)) {
-		rules[n].name = "stream";
-		rules[n].rule = &sp_cfg.rl_stream;
-		snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
-		n++;
-	}
-	if (route && (route->flags & SP_RL_SEARCH) && sp_query(r, "search")) {
-		rules[n].name = "search";
-		rules[n].rule = &sp_cfg.rl_search;
-		snprintf(rules[n].subject, sizeof rules[n].subject, "%s", who);
-		n++;
-	}
-	return n;
+		snprintf(who, sizeof who, "%s", ip);
+	if (c->claims)
+		add_rule(c, "user", &sp_cfg.rl_authenticated, who);
+	else
+		add_rule(c, "anon", &sp_cfg.rl_anonymous, who);
+	if (flags & SP_RL_AUTH)
+		add_rule(c, "auth", &sp_cfg.rl_auth, ip);
+	if (flags & SP_RL_STREAM)
+		add_rule(c, "stream", &sp_cfg.rl_stream, who);
+	if ((flags & SP_RL_SEARCH) && sp_query(r, "search"))
+		add_rule(c, "search", &sp_cfg.rl_search, who);
 }
 
-/* Replaces the first "{X}" of src in place by val; -1 if it does not fit. */
-static int fill(char *s, size_t n, const char *ph, const char *val)
+void sp_gate_collect(sp_gate_call *c, sp_req *r, const sp_route *route, const sp_claims *claims,
+                     int peek, long long now_s)
 {
-	char tmp[256];
-	char *p = strstr(s, ph);
+	long long uid = claims ? claims->uid : 0;
+	size_t glen;
 
-	if (p == NULL)
-		return 0;
-	if (snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(p - s), s, val, p + 3) >= (int)sizeof tmp ||
-	    strlen(tmp) >= n)
-		return -1;
-	memcpy(s, tmp, strlen(tmp) + 1);
-	return 0;
+	memset(c, 0, sizeof *c);
+	c->claims = claims;
+	c->peek = peek;
+	c->now = now_s;
+	collect_rules(c, r, route);
+	/* a request whose body or input is bad fetches nothing and runs no step */
+	if (r->in_status != 0)
+		route = NULL;
+	if (route && route->prefetch &&
+	    route->prefetch(r, uid, c->prefetch, sizeof c->prefetch) != 0)
+		c->prefetch[0] = '\0';
+	/* "<group>:{V}:...": keyed by the group's version, read in the same script */
+	glen = strcspn(c->prefetch, ":");
+	if (strstr(c->prefetch, "{V}") && glen < sizeof c->group) {
+		snprintf(c->group, sizeof c->group, "%.*s", (int)glen, c->prefetch);
+		c->local = sp_cache_local_group() && strcmp(c->group, sp_cache_local_group()) == 0;
+	}
+	c->has_step = claims && route && route->step &&
+	              route->step(r, claims->uid, c->step_keys, c->step_args) == 0;
 }
 
-/* key with "{L}" replaced by the level digit d and "{V}" by ver; -1 if too long */
+/* ---------------------------------------------------------------- layout */
+
+/* Fills "{L}" with the level digit d and "{V}" with ver; -1 if it does not fit. */
 static int resolve(const char *key, char d, const char *ver, char *out, size_t n)
 {
-	char lv[2] = {d, '\0'};
+	const char *l = strstr(key, "{L}"), *v;
+	char tmp[SP_KEY_MAX];
 
-	if (snprintf(out, n, "%s", key) >= (int)n)
+	if (snprintf(tmp, sizeof tmp, "%s", key) >= (int)sizeof tmp)
 		return -1;
-	return fill(out, n, "{L}", lv) != 0 || fill(out, n, "{V}", ver) != 0 ? -1 : 0;
+	if (l) {
+		size_t at = (size_t)(l - key);
+		tmp[at] = d;
+		memmove(tmp + at + 1, tmp + at + 3, strlen(tmp + at + 3) + 1);
+	}
+	v = strstr(tmp, "{V}");
+	if (v == NULL)
+		return snprintf(out, n, "%s", tmp) >= (int)n ? -1 : 0;
+	return snprintf(out, n, "%.*s%s%s", (int)(v - tmp), tmp, ver, v + 3) >= (int)n ? -1 : 0;
 }
 
 /* Which of the prefetch key's per-level pages this process holds a copy of. */
 static void local_have(const char *key, char *have, size_t n)
 {
 	const char *ver = sp_cache_local_version();
-	char k[200];
+	char k[SP_KEY_MAX];
 	size_t len;
 	int levels = strstr(key, "{L}") ? SP_LEVEL_ULTIMATE + 1 : 1;
 
@@ -192,46 +192,244 @@ static void local_have(const char *key, char *have, size_t n)
 	}
 }
 
-/*
- * The versioned part of the gate's answer: the group's version (for the
- * program's local group, copies of any other are dropped), then "=" (use
- * this process's copy) or the value, kept as a copy of the local group until
- * the Redis value itself expires.
- */
-static void versioned_answer(sp_req *r, const char *key, const char *group, int local,
-                             const redisReply *val, const redisReply *ver, const redisReply *ttl)
+/* The next key slot's text, registered in KEYS. */
+static char *next_key(sp_gate_call *c)
 {
-	char k[200], d = '0', v[64];
-	const char *copy;
-	size_t len;
+	c->keys[c->nkeys] = c->key_text[c->nkeys];
+	return c->key_text[c->nkeys++];
+}
 
-	if (ver->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
-	    ver->len >= sizeof v)
+static void layout_keys(sp_gate_call *c)
+{
+	c->at_token = c->at_prefetch = c->at_version = c->at_step = -1;
+	for (int i = 0; i < c->n_rules; i++)
+		sp_key_rate(next_key(c), SP_KEY_MAX, c->rules[i].name, c->rules[i].subject,
+		            c->rules[i].window);
+	if (c->claims) {
+		c->at_token = c->nkeys;
+		sp_key_deny_jti(next_key(c), SP_KEY_MAX, c->claims->jti);
+		sp_key_deny_chain(next_key(c), SP_KEY_MAX, c->claims->sid);
+		sp_key_token_version(next_key(c), SP_KEY_MAX, c->claims->uid);
+		sp_key_level(next_key(c), SP_KEY_MAX, c->claims->uid);
+	}
+	if (c->prefetch[0]) {
+		c->at_prefetch = c->nkeys;
+		snprintf(next_key(c), SP_KEY_MAX, "%s", c->prefetch);
+	}
+	if (c->prefetch[0] && c->group[0]) {
+		c->at_version = c->nkeys;
+		sp_key_group_version(next_key(c), SP_KEY_MAX, c->group);
+		sp_key_group_counter(next_key(c), SP_KEY_MAX, c->group);
+	}
+	if (c->has_step) {
+		c->at_step = c->nkeys;
+		snprintf(next_key(c), SP_KEY_MAX, "%s", c->step_keys[0]);
+		snprintf(next_key(c), SP_KEY_MAX, "%s", c->step_keys[1]);
+	}
+}
+
+/* A number as the argument in slot (or, with slot -1, the next one). */
+static void num_arg(sp_gate_call *c, int slot, long long v)
+{
+	char *t = c->num_text[c->n_num++];
+
+	snprintf(t, sizeof c->num_text[0], "%lld", v);
+	c->args[slot >= 0 ? slot : c->nargs++] = t;
+}
+
+static void layout_args(sp_gate_call *c)
+{
+	int limits = SP_GATE_HEAD_SIZE + 1; /* as Lua counts */
+
+	c->nargs = SP_GATE_HEAD_SIZE;
+	num_arg(c, SP_GATE_ARG_COUNTERS, c->n_rules);
+	num_arg(c, SP_GATE_ARG_COUNTING, !c->peek);
+	num_arg(c, SP_GATE_ARG_TOKEN, c->at_token + 1);
+	num_arg(c, SP_GATE_ARG_PREFETCH, c->at_prefetch + 1);
+	num_arg(c, SP_GATE_ARG_VERSION, c->at_version + 1);
+	num_arg(c, SP_GATE_ARG_STEP, c->at_step + 1);
+	num_arg(c, SP_GATE_ARG_LIMITS, limits);
+	num_arg(c, SP_GATE_ARG_STEP_ARGS, c->has_step ? limits + 2 * c->n_rules : 0);
+	num_arg(c, SP_GATE_ARG_TOKEN_VERSION, c->claims ? c->claims->tv : -1);
+	if (c->local)
+		local_have(c->prefetch, c->have, sizeof c->have);
+	c->args[SP_GATE_ARG_COPIES_VERSION] = c->local ? sp_cache_local_version() : "";
+	c->args[SP_GATE_ARG_HAVE] = c->have;
+	for (int i = 0; i < c->n_rules; i++) {
+		num_arg(c, -1, c->rules[i].rule->limit);
+		/* a second longer than the window, so a key never expires inside its own */
+		num_arg(c, -1, c->rules[i].rule->window + 1);
+	}
+	for (int i = 0; c->has_step && i < 7; i++)
+		c->args[c->nargs++] = c->step_args[i];
+}
+
+void sp_gate_layout(sp_gate_call *c)
+{
+	c->nkeys = c->nargs = c->n_num = 0;
+	layout_keys(c);
+	layout_args(c);
+}
+
+/* ---------------------------------------------------------------- read */
+
+/* The rate headers: the blocking rule's, else the rule with the least left. */
+static void set_headers(sp_req *r, const sp_gate_call *c, int blocked)
+{
+	const sp_gate_rule *pick = &c->rules[blocked >= 0 ? blocked : 0];
+
+	for (int i = 0; blocked < 0 && i < c->n_rules; i++)
+		if (c->rules[i].rule->limit - c->rules[i].count < pick->rule->limit - pick->count)
+			pick = &c->rules[i];
+	r->rl_set = 1;
+	r->rl_limit = pick->rule->limit;
+	r->rl_remaining = pick->rule->limit - (long)pick->count;
+	r->rl_reset = pick->reset;
+}
+
+static int read_limits(sp_req *r, sp_gate_call *c, const sp_kv_result *ans)
+{
+	int blocked = -1;
+	char ra[24];
+
+	for (int i = 0; i < c->n_rules; i++) {
+		c->rules[i].count = sp_kv_int_at(ans, (size_t)i, 0);
+		if (!c->peek && blocked < 0 && c->rules[i].count > c->rules[i].rule->limit)
+			blocked = i;
+	}
+	set_headers(r, c, blocked);
+	if (blocked < 0)
+		return 0;
+	snprintf(ra, sizeof ra, "%lld",
+	         c->rules[blocked].reset > c->now ? c->rules[blocked].reset - c->now : 1);
+	sp_add_header(r, "Retry-After", ra);
+	sp_fail(r, 429, "RATE_LIMITED", "Too many requests; please retry later");
+	return -1;
+}
+
+/*
+ * The deny marks, the cached version (compared here) and the cached level.
+ * Marks that are not plain 0/1 answers leave the whole check to MariaDB.
+ */
+static int read_token(sp_req *r, sp_gate_call *c, const sp_kv_result *ans)
+{
+	size_t at = (size_t)c->at_token, len;
+	long long jti = sp_kv_int_at(ans, at + SP_GATE_DENY_JTI, -1);
+	long long chain = sp_kv_int_at(ans, at + SP_GATE_DENY_CHAIN, -1);
+	const char *tv = sp_kv_str_at(ans, at + SP_GATE_TV, &len);
+	const char *level = sp_kv_str_at(ans, at + SP_GATE_LEVEL, &len);
+
+	if (jti < 0 || chain < 0) {
+		c->token_unread = 1;
+		return 0;
+	}
+	if (jti || chain || (tv && *tv && strtol(tv, NULL, 10) != c->claims->tv)) {
+		sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
+		return -1;
+	}
+	c->have_tv = tv && *tv;
+	if (level && len > 0)
+		r->level_cached = sp_xstrndup(level, len);
+	return 0;
+}
+
+/*
+ * The versioned prefetch answer: the group's version (for the program's
+ * local group, copies of any other are dropped), then "=" (use this
+ * process's copy) or the value, kept as a copy of the local group until the
+ * Redis value itself expires.
+ */
+static void read_versioned(sp_req *r, const sp_gate_call *c, const sp_kv_result *ans)
+{
+	size_t vlen, len;
+	const char *val = sp_kv_str_at(ans, (size_t)c->at_prefetch, &vlen);
+	const char *ver = sp_kv_str_at(ans, (size_t)c->at_version + SP_GATE_VERSION, &len);
+	long long ttl = sp_kv_int_at(ans, (size_t)c->at_version + SP_GATE_COUNTER, 0);
+	char k[SP_KEY_MAX], d = '0';
+	const char *copy;
+
+	if (val == NULL || ver == NULL || len >= 64)
 		return;
-	memcpy(v, ver->str, ver->len);
-	v[ver->len] = '\0';
-	sp_cache_seen(group, v, ver->len);
-	if (val->len == 0)
+	sp_cache_seen(c->group, ver, len);
+	if (vlen == 0)
 		return;
-	if (strstr(key, "{L}")) {
+	if (strstr(c->prefetch, "{L}")) {
 		if (r->level_cached == NULL || strncmp(r->level_cached, "L1|", 3) != 0)
 			return;
 		d = r->level_cached[3];
 	}
-	if (resolve(key, d, v, k, sizeof k) != 0)
+	if (resolve(c->prefetch, d, ver, k, sizeof k) != 0)
 		return;
-	if (val->len == 1 && val->str[0] == '=') {
-		copy = local ? sp_cache_local_get(k, &len) : NULL;
+	if (vlen == 1 && val[0] == '=') {
+		copy = c->local ? sp_cache_local_get(k, &len) : NULL;
 		if (copy) {
 			r->prefetched = sp_xstrndup(copy, len);
 			r->prefetched_local = 1;
 		}
 		return;
 	}
-	r->prefetched = sp_xstrndup(val->str, val->len);
-	if (local && ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0)
-		sp_cache_local_store(k, val->str, val->len, ttl->integer);
+	r->prefetched = sp_xstrndup(val, vlen);
+	if (c->local && ttl > 0)
+		sp_cache_local_store(k, val, vlen, ttl);
 }
+
+static void read_prefetch(sp_req *r, const sp_gate_call *c, const sp_kv_result *ans)
+{
+	size_t len;
+	const char *v;
+
+	if (c->at_version >= 0) {
+		read_versioned(r, c, ans);
+		return;
+	}
+	v = sp_kv_str_at(ans, (size_t)c->at_prefetch, &len);
+	if (v && len > 0)
+		r->prefetched = sp_xstrndup(v, len);
+}
+
+/* The step's answer is there only when it ran (the request was found allowed). */
+static void read_step(sp_req *r, const sp_gate_call *c, const sp_kv_result *ans)
+{
+	size_t at = (size_t)c->at_step;
+	const char *status = sp_kv_str_at(ans, at + SP_GATE_STEP_STATUS, NULL);
+	const char *due = sp_kv_str_at(ans, at + SP_GATE_STEP_DUE, NULL);
+
+	if (sp_kv_count(ans) != at + SP_GATE_STEP_SLOTS || status == NULL)
+		return;
+	r->step_done = 1;
+	snprintf(r->step_status, sizeof r->step_status, "%s", status);
+	r->step_due = due && strcmp(due, "1") == 0;
+}
+
+enum sp_gate_outcome sp_gate_read(sp_req *r, sp_gate_call *c, const sp_kv_result *ans)
+{
+	if (sp_kv_count(ans) < (size_t)c->n_rules) {
+		/* Redis unreachable: limits fail open (logged and counted), the token goes to
+		 * MariaDB */
+		sp_metrics_inc("sp_ratelimit_fail_open_total");
+		set_headers(r, c, -1);
+		c->token_unread = 1;
+		return SP_GATE_OPEN;
+	}
+	if (read_limits(r, c, ans) != 0)
+		return SP_GATE_STOPPED;
+	if (c->claims) {
+		if (sp_kv_count(ans) < (size_t)c->at_token + SP_GATE_TOKEN_SLOTS)
+			c->token_unread = 1;
+		else if (read_token(r, c, ans) != 0)
+			return SP_GATE_STOPPED;
+	}
+	if (c->at_prefetch >= 0)
+		read_prefetch(r, c, ans);
+	if (c->at_step >= 0)
+		read_step(r, c, ans);
+	return SP_GATE_GO;
+}
+
+/* ---------------------------------------------------------------- MariaDB */
+
+/* The columns of check_token_db's SELECT, in order. */
+enum token_col { COL_TOKEN_VERSION, COL_ACTIVE, COL_JTI_REVOKED, COL_CHAIN_REVOKED };
 
 /* Token version, activity and revocation marks straight from MariaDB. */
 static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *tv_out)
@@ -248,10 +446,11 @@ static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *
 		sp_fail_unavailable(r);
 		return -1;
 	}
-	ok = res.nrows == 1 && sp_res_ll(&res, 0, 1, 0) == 1;
+	ok = res.nrows == 1 && sp_res_ll(&res, 0, COL_ACTIVE, 0) == 1;
 	if (ok)
-		*tv_out = (long)sp_res_ll(&res, 0, 0, -1);
-	if (ok && check_marks && (sp_res_ll(&res, 0, 2, 0) || sp_res_ll(&res, 0, 3, 0)))
+		*tv_out = (long)sp_res_ll(&res, 0, COL_TOKEN_VERSION, -1);
+	if (ok && check_marks &&
+	    (sp_res_ll(&res, 0, COL_JTI_REVOKED, 0) || sp_res_ll(&res, 0, COL_CHAIN_REVOKED, 0)))
 		ok = 0;
 	sp_res_free(&res);
 	if (!ok) {
@@ -261,195 +460,51 @@ static int check_token_db(sp_req *r, const sp_claims *c, int check_marks, long *
 	return 0;
 }
 
-static void set_headers(sp_req *r, struct rule *rules, int n, int blocked)
+/*
+ * What Redis did not answer of the token: its version on a cache miss (then
+ * cached), or everything, marks included, when there was no usable answer.
+ */
+static int check_token_rest(sp_req *r, const sp_gate_call *c)
 {
-	int pick = blocked >= 0 ? blocked : 0;
-
-	for (int i = 0; blocked < 0 && i < n; i++) {
-		long rem_i = rules[i].rule->limit - (long)rules[i].count;
-		long rem_p = rules[pick].rule->limit - (long)rules[pick].count;
-		if (rem_i < rem_p)
-			pick = i;
-	}
-	r->rl_set = 1;
-	r->rl_limit = rules[pick].rule->limit;
-	r->rl_remaining = rules[pick].rule->limit - (long)rules[pick].count;
-	r->rl_reset = rules[pick].reset;
-}
-
-int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
-{
-	struct rule rules[4];
-	const char *argv[48];
-	char step_keys[2][96], step_args[7][96], etv[24];
-	int has_step = 0;
-	char nbuf[8], lim[4][24], win[4][24];
-	char k_jti[128], k_sid[128], k_tv[64], k_lvl[64], k_pre[192], pre[160];
-	char k_ver[128], k_seq[128], have[8] = "", vgroup[32] = "";
-	const char *lgroup = sp_cache_local_group();
-	int versioned = 0, local = 0;
-	int n = collect_rules(r, route, claims, rules);
-	int argc = 0, nkeys, blocked = -1, has_pre = 0;
-	long long now = sp_now_ms() / 1000;
-	redisReply *rep;
 	long tv = -1;
-	int have_tv = 0;
 
-	memset(argv, 0, sizeof argv);
-	for (int i = 0; i < n; i++) {
-		long w = rules[i].rule->window;
-		long long wnd = now / w;
-		rules[i].reset = (wnd + 1) * w;
-		rules[i].count = 0;
-		sp_kv_key(rules[i].key, sizeof rules[i].key, "rl:%s:%s:%lld", rules[i].name,
-		          rules[i].subject, wnd);
-		argv[argc++] = rules[i].key;
-	}
-	nkeys = n;
-	if (claims) {
-		sp_kv_key(k_jti, sizeof k_jti, "deny:jti:%s", claims->jti);
-		sp_kv_key(k_sid, sizeof k_sid, "deny:sid:%s", claims->sid);
-		sp_kv_key(k_tv, sizeof k_tv, "tv:%lld", claims->uid);
-		sp_kv_key(k_lvl, sizeof k_lvl, "lvl:%lld", claims->uid);
-		argv[argc++] = k_jti;
-		argv[argc++] = k_sid;
-		argv[argc++] = k_tv;
-		argv[argc++] = k_lvl;
-		nkeys += 4;
-	}
-	if (route && route->prefetch && r->in_status == 0 &&
-	    route->prefetch(r, claims ? claims->uid : 0, pre, sizeof pre) == 0) {
-		sp_kv_key(k_pre, sizeof k_pre, "%s", pre);
-		argv[argc++] = k_pre;
-		nkeys++;
-		has_pre = 1;
-		/* "<group>:{V}:...": keyed by the group's version, read in the same script */
-		if (strstr(pre, "{V}") && strcspn(pre, ":") < sizeof vgroup) {
-			snprintf(vgroup, sizeof vgroup, "%.*s", (int)strcspn(pre, ":"), pre);
-			versioned = 1;
-			local = lgroup && strcmp(vgroup, lgroup) == 0;
-			sp_cache_group_keys(vgroup, k_ver, sizeof k_ver, k_seq, sizeof k_seq);
-			argv[argc++] = k_ver;
-			argv[argc++] = k_seq;
-			nkeys += 2;
-			if (local)
-				local_have(k_pre, have, sizeof have);
-		}
-	}
-	if (claims && route && route->step && r->in_status == 0 &&
-	    route->step(r, claims->uid, step_keys, step_args) == 0) {
-		argv[argc++] = step_keys[0];
-		argv[argc++] = step_keys[1];
-		nkeys += 2;
-		has_step = 1;
-	}
-	snprintf(nbuf, sizeof nbuf, "%d", n);
-	argv[argc++] = nbuf;
-	argv[argc++] = peek ? "0" : "1";
-	argv[argc++] = claims ? "1" : "0";
-	argv[argc++] = has_pre ? "1" : "0";
-	for (int i = 0; i < n; i++) {
-		snprintf(lim[i], sizeof lim[i], "%ld", rules[i].rule->limit);
-		snprintf(win[i], sizeof win[i], "%ld", rules[i].rule->window + 1);
-		argv[argc++] = lim[i];
-		argv[argc++] = win[i];
-	}
-	snprintf(etv, sizeof etv, "%ld", claims ? claims->tv : -1L);
-	argv[argc++] = etv;
-	argv[argc++] = versioned ? "1" : "0";
-	argv[argc++] = local ? sp_cache_local_version() : "";
-	argv[argc++] = have;
-	argv[argc++] = has_step ? "1" : "0";
-	for (int i = 0; has_step && i < 7; i++)
-		argv[argc++] = step_args[i];
-
-	rep = sp_kv_eval(&gate_script, nkeys, argc, argv, NULL);
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < (size_t)n) {
-		/* Redis unreachable: limits fail open (logged and counted) */
-		if (rep)
-			freeReplyObject(rep);
-		sp_metrics_inc("sp_ratelimit_fail_open_total");
-		set_headers(r, rules, n, -1);
-		if (claims) {
-			if (check_token_db(r, claims, 1, &tv) != 0)
-				return -1;
-			goto check_tv;
-		}
-		return 0;
-	}
-	for (int i = 0; i < n; i++) {
-		rules[i].count =
-		    rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
-		if (!peek && blocked < 0 && rules[i].count > rules[i].rule->limit)
-			blocked = i;
-	}
-	set_headers(r, rules, n, blocked);
-	if (blocked >= 0) {
-		char ra[24];
-		long long wait = rules[blocked].reset - now;
-		snprintf(ra, sizeof ra, "%lld", wait > 0 ? wait : 1);
-		sp_add_header(r, "Retry-After", ra);
-		freeReplyObject(rep);
-		sp_fail(r, 429, "RATE_LIMITED", "Too many requests; please retry later");
+	if (check_token_db(r, c->claims, c->token_unread, &tv) != 0)
 		return -1;
-	}
-	if (claims && rep->elements >= (size_t)n + 4) {
-		size_t k = (size_t)n;
-		redisReply *e_jti = rep->element[k], *e_sid = rep->element[k + 1];
-		redisReply *e_tv = rep->element[k + 2], *e_lvl = rep->element[k + 3];
-		if (e_jti->integer || e_sid->integer) {
-			freeReplyObject(rep);
-			sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
-			return -1;
-		}
-		if (e_tv->type == REDIS_REPLY_STRING && e_tv->len > 0) {
-			tv = strtol(e_tv->str, NULL, 10);
-			have_tv = 1;
-		}
-		if (e_lvl->type == REDIS_REPLY_STRING && e_lvl->len > 0)
-			r->level_cached = sp_xstrndup(e_lvl->str, e_lvl->len);
-	}
-	if (has_pre && versioned) {
-		size_t k = (size_t)n + (claims ? 4 : 0);
-		if (k + 3 <= rep->elements)
-			versioned_answer(r, k_pre, vgroup, local, rep->element[k],
-			                 rep->element[k + 1], rep->element[k + 2]);
-	} else if (has_pre) {
-		size_t k = (size_t)n + (claims ? 4 : 0);
-		redisReply *e_pre = k < rep->elements ? rep->element[k] : NULL;
-		if (e_pre && e_pre->type == REDIS_REPLY_STRING && e_pre->len > 0)
-			r->prefetched = sp_xstrndup(e_pre->str, e_pre->len);
-	}
-	if (has_step) {
-		size_t k = (size_t)n + (claims ? 4 : 0) + (has_pre ? (versioned ? 3 : 1) : 0);
-		if (rep->elements == k + 2 && rep->element[k]->type == REDIS_REPLY_STRING) {
-			r->step_done = 1;
-			snprintf(r->step_status, sizeof r->step_status, "%s", rep->element[k]->str);
-			r->step_due = rep->element[k + 1]->type == REDIS_REPLY_STRING &&
-			              strcmp(rep->element[k + 1]->str, "1") == 0;
-		}
-	}
-	freeReplyObject(rep);
-	if (claims && !have_tv) {
-		/* cache miss: the marks were checked in Redis, the version comes from MariaDB */
-		if (check_token_db(r, claims, 0, &tv) != 0)
-			return -1;
-		sp_auth_cache_tv(claims->uid, tv, 1);
-	}
-check_tv:
-	if (claims && tv != claims->tv) {
+	if (!c->token_unread)
+		sp_auth_cache_tv(c->claims->uid, tv, 1);
+	if (tv != c->claims->tv) {
 		sp_fail(r, 401, "UNAUTHORIZED", "Token has been revoked");
 		return -1;
 	}
 	return 0;
 }
 
+int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek)
+{
+	sp_gate_call c;
+	sp_kv_result *ans;
+	enum sp_gate_outcome outcome;
+
+	sp_gate_collect(&c, r, route, claims, peek, sp_now_ms() / 1000);
+	sp_gate_layout(&c);
+	ans = sp_kv_run(&gate_script, c.nkeys, c.keys, c.nargs, c.args);
+	outcome = sp_gate_read(r, &c, ans);
+	sp_kv_free(ans);
+	if (outcome == SP_GATE_STOPPED)
+		return -1;
+	if (claims && (c.token_unread || !c.have_tv))
+		return check_token_rest(r, &c);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- prefetch, resync */
+
 int sp_prefetch_me(sp_req *r, long long uid, char *key, size_t n)
 {
 	(void)r;
 	if (uid <= 0)
 		return -1;
-	snprintf(key, n, "me:%lld", uid);
+	sp_key_me(key, n, uid);
 	return 0;
 }
 
@@ -458,6 +513,32 @@ int sp_prefetch_sub(sp_req *r, long long uid, char *key, size_t n)
 	(void)r;
 	if (uid <= 0)
 		return -1;
-	snprintf(key, n, "sub:%lld", uid);
+	sp_key_sub(key, n, uid);
 	return 0;
+}
+
+/*
+ * Writes made while Redis was away may be missing from what the gate reads.
+ * Here, beside that reader, rather than in sp_auth: the revocation marks
+ * come back through sp_auth_resync, and for users changed within a cache
+ * lifetime the token version, their cached documents and their level are
+ * rewritten, so sp_auth never reaches up to sp_user and sp_tier.
+ */
+void sp_gate_resync(void)
+{
+	sp_res res;
+
+	sp_auth_resync();
+	if (sp_db_query(&res,
+	                "SELECT id, token_version FROM users WHERE updated_at > UTC_TIMESTAMP(3) - "
+	                "INTERVAL ? SECOND",
+	                "l", (long long)sp_cfg.cache_ttl + 5) != 0)
+		return;
+	for (size_t i = 0; i < res.nrows; i++) {
+		long long uid = sp_res_ll(&res, i, 0, 0);
+		sp_auth_cache_tv(uid, (long)sp_res_ll(&res, i, 1, 0), 0);
+		sp_user_caches_drop(uid);
+		sp_level_publish(uid);
+	}
+	sp_res_free(&res);
 }

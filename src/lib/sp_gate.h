@@ -17,6 +17,13 @@
  */
 int sp_gate(sp_req *r, const sp_route *route, const sp_claims *claims, int peek);
 
+/*
+ * After Redis (re)connects: replays into Redis what the gate reads (the
+ * revocation marks, and the token version, cached documents and level of
+ * users changed within a cache lifetime). Registered by sp_app_main.
+ */
+void sp_gate_resync(void);
+
 /* Prefetch of the caller's own "<kind>:<uid>" documents. */
 int sp_prefetch_me(sp_req *r, long long uid, char *key, size_t n);
 int sp_prefetch_sub(sp_req *r, long long uid, char *key, size_t n);

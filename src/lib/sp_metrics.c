@@ -3,6 +3,7 @@
  * hash in numbered batches, so /metrics sees every process exactly, at no per-request cost.
  */
 #include "sp_metrics.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_util.h"
 
@@ -118,6 +119,15 @@ void sp_metrics_inc_now(const char *name)
 	flush_due = 1;
 }
 
+void sp_metrics_cache_lookup(const char *cache, int hit)
+{
+	char name[128];
+
+	snprintf(name, sizeof name, "sp_cache_%s_total{cache=\"%s\"}", hit ? "hits" : "misses",
+	         cache);
+	sp_metrics_inc(name);
+}
+
 void sp_metrics_request(const char *route, int status, double ms)
 {
 	char name[320];
@@ -180,39 +190,36 @@ static size_t next_batch(void)
 /* Sends the batch on its way; 0 once Redis has it (applied now or before), -1 to retry later. */
 static int send_batch(void)
 {
-	const char *argv[3 + 2 * CHUNK];
-	char vals[CHUNK][32], num[24], key[64], mark[96];
-	int argc = 0, rc = -1;
-	redisReply *rep;
+	const char *keys[2], *args[1 + 2 * CHUNK];
+	char vals[CHUNK][32], num[24], mark[SP_KEY_MAX];
+	int nargs = 0;
+	sp_kv_result *res;
 
-	sp_kv_key(key, sizeof key, "metrics");
-	sp_kv_key(mark, sizeof mark, "metrics:batch:%s", proc_id);
+	sp_key_metrics_batch(mark, sizeof mark, proc_id);
+	keys[0] = SP_KEY_METRICS;
+	keys[1] = mark;
 	snprintf(num, sizeof num, "%llu", seq);
-	argv[argc++] = key;
-	argv[argc++] = mark;
-	argv[argc++] = num;
+	args[nargs++] = num;
 	for (size_t k = 0; k < n_batch; k++) {
 		snprintf(vals[k], sizeof vals[k], "%.17g", series[batch[k]].sending);
-		argv[argc++] = series[batch[k]].name;
-		argv[argc++] = vals[k];
+		args[nargs++] = series[batch[k]].name;
+		args[nargs++] = vals[k];
 	}
-	rep = sp_kv_eval(&flush_script, 2, argc, argv, NULL);
-	if (rep == NULL)
-		return -1; /* Redis down or the reply lost: the same batch goes again */
+	res = sp_kv_run(&flush_script, 2, keys, nargs, args);
 	/*
-	 * An error (e.g. Redis out of memory refusing the script) is retried as
-	 * well: if the script got as far as the mark, the retry is skipped.
+	 * No answer (Redis down, the reply lost) or an error (e.g. Redis out of
+	 * memory refusing the script): the same batch goes again; if the script
+	 * got as far as the mark, the retry is skipped.
 	 */
-	if (rep->type == REDIS_REPLY_ERROR) {
-		freeReplyObject(rep);
+	if (sp_kv_failed(res)) {
+		sp_kv_free(res);
 		return -1;
 	}
-	rc = 0;
-	freeReplyObject(rep);
+	sp_kv_free(res);
 	for (size_t k = 0; k < n_batch; k++)
 		series[batch[k]].sending = 0;
 	n_batch = 0;
-	return rc;
+	return 0;
 }
 
 void sp_metrics_flush(int force)
@@ -382,24 +389,24 @@ static size_t add_buckets(sp_buf *b, const struct parsed *ps, size_t n, size_t i
 
 int sp_metrics_render(char **out)
 {
-	char key[64];
-	redisReply *rep;
+	sp_kv_result *all;
 	sp_buf b;
 	struct parsed *ps;
-	size_t n;
+	size_t n = 0;
 
 	sp_metrics_flush(1);
-	sp_kv_key(key, sizeof key, "metrics");
-	rep = sp_kv_cmd("HGETALL %s", key);
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-		if (rep)
-			freeReplyObject(rep);
+	all = sp_kv_hgetall(SP_KEY_METRICS);
+	if (sp_kv_failed(all)) {
+		sp_kv_free(all);
 		return -1;
 	}
-	n = rep->elements / 2;
-	ps = sp_xcalloc(n, sizeof *ps);
-	for (size_t i = 0; i < n; i++)
-		parse_series(&ps[i], rep->element[2 * i]->str, rep->element[2 * i + 1]->str);
+	ps = sp_xcalloc(sp_kv_count(all) / 2 + 1, sizeof *ps);
+	for (size_t i = 0; i + 1 < sp_kv_count(all); i += 2) {
+		const char *name = sp_kv_str_at(all, i, NULL),
+		           *value = sp_kv_str_at(all, i + 1, NULL);
+		if (name && value)
+			parse_series(&ps[n++], name, value);
+	}
 	qsort(ps, n, sizeof *ps, cmp_series);
 	sp_buf_init(&b);
 	/* a known family without samples yet is still declared */
@@ -427,7 +434,7 @@ int sp_metrics_render(char **out)
 		sp_buf_addf(&b, "%s %s\n", ps[i].full, ps[i].value);
 	}
 	free(ps);
-	freeReplyObject(rep);
+	sp_kv_free(all);
 	*out = b.data ? b.data : sp_xstrdup("");
 	return 0;
 }

@@ -10,6 +10,8 @@ void sp_metrics_inc(const char *name);
 void sp_metrics_add(const char *name, double v);
 /* Adds 1 and has the next sp_metrics_flush send it at once (rare, costly events). */
 void sp_metrics_inc_now(const char *name);
+/* Counts a cache lookup for the hit ratio: sp_cache_{hits,misses}_total{cache="<cache>"}. */
+void sp_metrics_cache_lookup(const char *cache, int hit);
 /* Records one request: count by route and status, latency histogram by route. */
 void sp_metrics_request(const char *route, int status, double ms);
 /*

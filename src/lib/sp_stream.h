@@ -77,7 +77,7 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	"  end\n"                                                                                  \
 	"  return {'OK', '0'}\n"                                                                   \
 	"end\n"
-/* The heartbeat's keys and arguments for the gate (keys: 2, args: 7). */
+/* The heartbeat's keys (names, as sp_kv_run takes them) and arguments for the gate. */
 void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
                        char args[7][96]);
 /* Finishes a heartbeat from the step's answer (status, due) as sp_stream_heartbeat would. */

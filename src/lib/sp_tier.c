@@ -6,9 +6,10 @@
 #include "sp_tier.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_log.h"
-#include "sp_cache.h"
+#include "sp_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,15 +124,11 @@ int sp_level_load(long long uid, sp_level *out)
 
 static void cache_level(long long uid, const sp_level *l, int only_if_absent)
 {
-	char key[64], val[384]; /* numbers and a plan name of up to 200 bytes */
-	redisReply *rep;
+	char key[SP_KEY_MAX], val[384]; /* numbers and a plan name of up to 200 bytes */
 
-	sp_kv_key(key, sizeof key, "lvl:%lld", uid);
+	sp_key_level(key, sizeof key, uid);
 	sp_level_encode(l, val, sizeof val);
-	rep = only_if_absent ? sp_kv_cmd("SET %s %s EX %ld NX", key, val, sp_cfg.cache_ttl)
-	                     : sp_kv_cmd("SET %s %s EX %ld", key, val, sp_cfg.cache_ttl);
-	if (rep)
-		freeReplyObject(rep);
+	sp_kv_set(key, val, strlen(val), sp_cfg.cache_ttl, only_if_absent ? SP_KV_NX : 0);
 }
 
 int sp_level_get(sp_req *r, sp_level *out)
@@ -140,11 +137,11 @@ int sp_level_get(sp_req *r, sp_level *out)
 		/* a subscription that ended since it was cached no longer counts */
 		if (out->sub_id == 0 || out->end_ms > sp_now_ms()) {
 			out->from_cache = 1;
-			sp_cache_count("level", 1);
+			sp_metrics_cache_lookup("level", 1);
 			return 0;
 		}
 	}
-	sp_cache_count("level", 0);
+	sp_metrics_cache_lookup("level", 0);
 	if (sp_level_load(r->user_id, out) != 0)
 		return -1;
 	cache_level(r->user_id, out, 1);
@@ -159,12 +156,9 @@ void sp_level_publish(long long uid)
 		cache_level(uid, &l, 0);
 	} else {
 		/* cannot recompute: at least never serve the old value */
-		char key[64];
-		redisReply *rep;
-		sp_kv_key(key, sizeof key, "lvl:%lld", uid);
-		rep = sp_kv_cmd("DEL %s", key);
-		if (rep)
-			freeReplyObject(rep);
+		char key[SP_KEY_MAX];
+		sp_key_level(key, sizeof key, uid);
+		sp_kv_del(key, NULL);
 	}
 }
 

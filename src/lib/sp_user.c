@@ -6,6 +6,7 @@
 #include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_json.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_outbox.h"
 #include "sp_sub.h"
@@ -98,14 +99,11 @@ int sp_user_attach_subscription(json_object *user, long long uid)
 
 void sp_user_caches_drop(long long uid)
 {
-	char k1[64], k2[64];
-	redisReply *rep;
+	char me[SP_KEY_MAX], sub[SP_KEY_MAX];
 
-	sp_kv_key(k1, sizeof k1, "me:%lld", uid);
-	sp_kv_key(k2, sizeof k2, "sub:%lld", uid);
-	rep = sp_kv_cmd("DEL %s %s", k1, k2);
-	if (rep)
-		freeReplyObject(rep);
+	sp_key_me(me, sizeof me, uid);
+	sp_key_sub(sub, sizeof sub, uid);
+	sp_kv_del(me, sub, NULL);
 }
 
 int sp_user_devices(long long uid, json_object **out)
