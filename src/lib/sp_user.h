@@ -14,6 +14,20 @@
 	"u.id, u.name, u.email, u.phone, u.bio, u.role, u.preferences, u.picture_path, "           \
 	"u.created_at, u.last_login_at, u.is_active"
 #define SP_USER_NCOLS 11
+/* The columns of SP_USER_COLS by name, counted from where they start. */
+enum sp_user_col {
+	SP_UC_ID,
+	SP_UC_NAME,
+	SP_UC_EMAIL,
+	SP_UC_PHONE,
+	SP_UC_BIO,
+	SP_UC_ROLE,
+	SP_UC_PREFERENCES,
+	SP_UC_PICTURE,
+	SP_UC_CREATED_AT,
+	SP_UC_LAST_LOGIN_AT,
+	SP_UC_ACTIVE,
+};
 
 /* Builds the user object from res row (columns from col0 on). */
 json_object *sp_user_json(const sp_res *res, size_t row, size_t col0);
