@@ -62,14 +62,10 @@ static int health_metrics(sp_req *r)
 	char *text = NULL;
 
 	/* the client address, so a request relayed by a trusted proxy is judged by its origin */
-	if (!sp_list_contains(allow, r->client_ip)) {
-		sp_fail(r, 403, "FORBIDDEN", "Metrics are not available from this address");
-		return -1;
-	}
-	if (sp_metrics_render(&text) != 0) {
-		sp_fail_unavailable(r);
-		return -1;
-	}
+	if (!sp_list_contains(allow, r->client_ip))
+		return sp_fail(r, 403, "FORBIDDEN", "Metrics are not available from this address");
+	if (sp_metrics_render(&text) != 0)
+		return sp_unavailable(r);
 	r->status = 200;
 	sp_buf_reset(&r->body_out);
 	sp_buf_adds(&r->body_out, text);
