@@ -52,7 +52,7 @@ static int health_ready(sp_req *r)
 		sp_add_header(r, "Retry-After", "5");
 		sp_fail_ex(r, 503, "SERVICE_UNAVAILABLE", "Database is unavailable", d);
 	}
-	return 0;
+	return db ? 0 : -1;
 }
 
 /* Prometheus text; loopback (or metrics.allow) only. */

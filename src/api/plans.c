@@ -222,6 +222,11 @@ static void plan_in_release(void *in)
 	free(((struct plan_in *)in)->features);
 }
 
+static void plan_update_in_release(void *in)
+{
+	plan_in_release(&((struct plan_update_in *)in)->body);
+}
+
 #define GIVEN(call) ((call) == SP_V_OK)
 
 /* A 3-letter ISO 4217 code in capitals. */
@@ -241,7 +246,6 @@ static void parse_plan(sp_req *r, struct plan_in *p, int creating)
 {
 	json_object *o = r->json;
 
-	r->in_release = plan_in_release;
 	p->has_name = GIVEN(sp_v_text(r, o, "name", creating, 2, 50, p->name, sizeof p->name));
 	p->has_description = GIVEN(
 	    sp_v_text(r, o, "description", 0, 0, 1000, p->description, sizeof p->description));
@@ -266,6 +270,7 @@ static void parse_plan(sp_req *r, struct plan_in *p, int creating)
 
 int plans_parse_create(sp_req *r, void *in)
 {
+	r->in_release = plan_in_release;
 	parse_plan(r, in, 1);
 	return 0;
 }
@@ -274,6 +279,7 @@ int plans_parse_update(sp_req *r, void *in)
 {
 	struct plan_update_in *u = in;
 
+	r->in_release = plan_update_in_release;
 	sp_v_path_id(r, "planId", "Plan not found", &u->id);
 	parse_plan(r, &u->body, 0);
 	return 0;

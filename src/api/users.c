@@ -161,6 +161,8 @@ static int parse_profile(sp_req *r, void *in)
 	q->rc_bio = sp_v_text(r, r->json, "bio", 0, 0, 500, q->bio, sizeof q->bio);
 	q->rc_phone = sp_v_phone(r, r->json, "phone", q->phone, sizeof q->phone);
 	has_prefs = json_object_object_get_ex(r->json, "preferences", &q->prefs);
+	if (has_prefs && !json_object_is_type(q->prefs, json_type_object))
+		sp_field_error_add(r, "preferences", "must be an object");
 	if (r->n_errors == 0 && q->rc_name == SP_V_ABSENT && q->rc_bio == SP_V_ABSENT &&
 	    q->rc_phone == SP_V_ABSENT && !has_prefs)
 		sp_field_error_add(r, "body", "give at least one of name, bio, phone, preferences");

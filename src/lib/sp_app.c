@@ -257,6 +257,11 @@ static void load_input(const sp_route *route, sp_req *r)
 	errors = r->n_errors;
 	if ((route->parse(r, r->in) != 0 || r->n_errors > errors) && r->in_status == 0)
 		r->in_status = 400;
+	/* kept apart: a 401, 403, 429 or 404 answered first must not list them */
+	r->in_errors = r->errors;
+	r->n_in_errors = r->n_errors;
+	r->errors = NULL;
+	r->n_errors = 0;
 }
 
 /* The token's verdict for the route: 0 go on, else 401 or 403 answered. */
@@ -283,6 +288,11 @@ static int answer_input(sp_req *r)
 		return -1;
 	if (r->in_status == 404)
 		return sp_fail(r, 404, "NOT_FOUND", r->in_message);
+	/* the field errors come back for the 400, and for the handler to add to */
+	r->errors = r->in_errors;
+	r->n_errors = r->n_in_errors;
+	r->in_errors = NULL;
+	r->n_in_errors = 0;
 	if (r->in_status != 0)
 		return sp_fail_validation(r);
 	return 0;
@@ -362,7 +372,6 @@ int sp_unavailable(sp_req *r)
 	return sp_fail_unavailable(r);
 }
 
-/* After Redis (re)connects: replay what may have been missed while it was away. */
 int sp_app_main(const sp_app *app, int argc, char **argv)
 {
 	FCGX_Request fr;

@@ -109,9 +109,9 @@ static void collect_rules(sp_gate_call *c, sp_req *r, const sp_route *route)
 	unsigned flags = route ? route->flags : 0;
 	char who[80], ip[80];
 
-	snprintf(ip, sizeof ip, "ip:%s", r->client_key);
+	sp_key_subject_client(ip, sizeof ip, r->client_key);
 	if (c->claims)
-		snprintf(who, sizeof who, "u:%lld", c->claims->uid);
+		sp_key_subject_user(who, sizeof who, c->claims->uid);
 	else
 		snprintf(who, sizeof who, "%s", ip);
 	if (c->claims)

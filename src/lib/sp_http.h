@@ -68,7 +68,10 @@ typedef struct sp_req {
 	/* the route's parsed input (sp_route.parse) and what is wrong with it */
 	void *in;
 	void (*in_release)(void *in); /* set by a parser whose struct owns memory */
-	int in_status;          /* 0 good; 400 field errors recorded; 404 an id never issued */
+	int in_status; /* 0 good; 400 field errors recorded; 404 an id never issued */
+	/* the parser's field errors, kept apart until the 400 so no earlier answer shows them */
+	sp_field_error *in_errors;
+	size_t n_in_errors;
 	const char *in_message; /* the 404's message */
 
 	/* who is calling (set by the gate) */

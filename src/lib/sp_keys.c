@@ -40,6 +40,16 @@ void sp_key_rate(char *out, size_t n, const char *rule, const char *subject, lon
 	snprintf(out, n, "rl:%s:%s:%lld", rule, subject, window);
 }
 
+void sp_key_subject_user(char *out, size_t n, long long uid)
+{
+	snprintf(out, n, "u:%lld", uid);
+}
+
+void sp_key_subject_client(char *out, size_t n, const char *client_key)
+{
+	snprintf(out, n, "ip:%s", client_key);
+}
+
 void sp_key_stream_user(char *out, size_t n, long long uid)
 {
 	snprintf(out, n, "ss:u:%lld", uid);

@@ -32,6 +32,9 @@ void sp_key_deny_chain(char *out, size_t n, const char *sid);
 
 /* ---- fixed-window rate counters: rule name, subject ("u:<id>", "ip:<addr>"), window number */
 void sp_key_rate(char *out, size_t n, const char *rule, const char *subject, long long window);
+/* The subjects: a signed-in user, or a client address (sp_client_key's form). */
+void sp_key_subject_user(char *out, size_t n, long long uid);
+void sp_key_subject_client(char *out, size_t n, const char *client_key);
 
 /* ---- streaming sessions (sp_stream) */
 void sp_key_stream_user(char *out, size_t n, long long uid);      /* zset: live session ids */

@@ -2,7 +2,7 @@
  * Redis access: one connection per process with connect/read timeouts,
  * dropped and reopened after any error, Lua scripts called by SHA.
  * hiredis cannot reuse a context after an error, so every failure frees it.
- * The only file that knows hiredis besides sp_stream.c (see sp_kv.h).
+ * The only file that knows hiredis: everything else uses the typed calls.
  */
 #include "sp_kv.h"
 #include "sp_config.h"

@@ -154,6 +154,46 @@ static void test_wrong_method_is_405_with_allow_header(void)
 	}
 }
 
+/*
+ * A request's fields are read before the token is checked, but what is
+ * wrong with them is told only to a caller allowed to send them, and only
+ * in a 400: a 401, 403 or 404 answered first lists no field errors.
+ */
+static void test_field_errors_only_in_the_400(void)
+{
+	static const char *bad_plan = "{\"name\":\"x\",\"price\":-1}";
+	api_user u;
+	api_resp r;
+
+	api_send(&r, "POST", API "/subscriptions/plans", NULL, bad_plan);
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	EXPECT(api_jlen(r.json, "errors") == 0, "401 lists field errors: %.300s", r.body);
+	api_free(&r);
+	if (api_user_register(&u, "fielderr") != 0)
+		return;
+	api_send(&r, "POST", API "/subscriptions/plans", u.token, bad_plan);
+	EXPECT_ERROR(r, 403, "FORBIDDEN");
+	EXPECT(api_jlen(r.json, "errors") == 0, "403 lists field errors: %.300s", r.body);
+	api_free(&r);
+	api_send(&r, "PUT", API "/users/profile", u.token, "{\"preferences\":null}");
+	EXPECT_ERROR(r, 400, "VALIDATION_ERROR");
+	EXPECT(api_has_error_field(&r, "preferences"), "errors should name preferences: %.300s",
+	       r.body);
+	api_free(&r);
+	api_user_free(&u);
+	api_send(&r, "PUT", API "/content/no-such-id", NULL, "{\"title\":\"\"}");
+	EXPECT_ERROR(r, 401, "UNAUTHORIZED");
+	EXPECT(api_jlen(r.json, "errors") == 0, "401 lists field errors: %.300s", r.body);
+	api_free(&r);
+	if (api_admin_login(&u) != 0)
+		return;
+	api_send(&r, "PUT", API "/content/no-such-id", u.token, "{\"title\":\"\"}");
+	EXPECT_ERROR(r, 404, "NOT_FOUND");
+	EXPECT(api_jlen(r.json, "errors") == 0, "404 lists field errors: %.300s", r.body);
+	api_free(&r);
+	api_user_free(&u);
+}
+
 /* ---------------------------------------------------------------- headers */
 
 static void test_security_headers_on_every_response(void)
@@ -1101,6 +1141,7 @@ int api_suite_http(void)
 	ADD(test_ready_reports_database_and_redis_up);
 	ADD(test_unknown_api_path_is_404_not_found);
 	ADD(test_wrong_method_is_405_with_allow_header);
+	ADD(test_field_errors_only_in_the_400);
 	ADD(test_web_server_errors_use_the_json_error_shape);
 	ADD(test_security_headers_on_every_response);
 	ADD(test_json_content_type_with_utf8_charset_is_accepted);
