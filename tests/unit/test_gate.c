@@ -302,13 +302,18 @@ static void test_preflight_over_the_limit_is_not_refused(void)
 	end();
 }
 
-static void test_revoked_token_is_401(void)
+/* A signed-in request to a plain route, and an answer whose token slots are good. */
+static sp_kv_result *token_request(void)
 {
-	sp_kv_result *a;
-
 	begin();
 	lay_out(&token, &plain, 0);
-	a = answer(1 + SP_GATE_TOKEN_SLOTS, 1);
+	return answer(1 + SP_GATE_TOKEN_SLOTS, 1);
+}
+
+static void test_revoked_token_is_401(void)
+{
+	sp_kv_result *a = token_request();
+
 	sp_kv_array_set_int(a, 1 + SP_GATE_DENY_CHAIN, 1);
 	CU_ASSERT_EQUAL(read_answer(a), SP_GATE_STOPPED);
 	CU_ASSERT_EQUAL(req.status, 401);
@@ -317,11 +322,8 @@ static void test_revoked_token_is_401(void)
 
 static void test_other_token_version_is_401(void)
 {
-	sp_kv_result *a;
+	sp_kv_result *a = token_request();
 
-	begin();
-	lay_out(&token, &plain, 0);
-	a = answer(1 + SP_GATE_TOKEN_SLOTS, 1);
 	sp_kv_array_set_str(a, 1 + SP_GATE_TV, "4");
 	CU_ASSERT_EQUAL(read_answer(a), SP_GATE_STOPPED);
 	CU_ASSERT_EQUAL(req.status, 401);
@@ -330,9 +332,7 @@ static void test_other_token_version_is_401(void)
 
 static void test_cached_token_version_and_level_are_taken(void)
 {
-	begin();
-	lay_out(&token, &plain, 0);
-	CU_ASSERT_EQUAL(read_answer(answer(1 + SP_GATE_TOKEN_SLOTS, 1)), SP_GATE_GO);
+	CU_ASSERT_EQUAL(read_answer(token_request()), SP_GATE_GO);
 	CU_ASSERT_EQUAL(call.have_tv, 1);
 	CU_ASSERT_EQUAL(call.token_unread, 0);
 	CU_ASSERT_STRING_EQUAL(req.level_cached, "L1|2|9|2|2|2|4|0|Premium");
@@ -341,11 +341,8 @@ static void test_cached_token_version_and_level_are_taken(void)
 
 static void test_uncached_token_version_is_left_to_mariadb(void)
 {
-	sp_kv_result *a;
+	sp_kv_result *a = token_request();
 
-	begin();
-	lay_out(&token, &plain, 0);
-	a = answer(1 + SP_GATE_TOKEN_SLOTS, 1);
 	sp_kv_array_set_str(a, 1 + SP_GATE_TV, "");
 	CU_ASSERT_EQUAL(read_answer(a), SP_GATE_GO);
 	CU_ASSERT_EQUAL(call.have_tv, 0);
