@@ -118,8 +118,6 @@ static int v_renditions(sp_req *r, int *out)
 	return 1;
 }
 
-#define GIVEN(call) ((call) == SP_V_OK)
-
 /* The fields of a title's body; creating: the required ones must be there. */
 static void parse_content(sp_req *r, struct content_in *c, int creating)
 {
@@ -128,35 +126,38 @@ static void parse_content(sp_req *r, struct content_in *c, int creating)
 	json_object *o = r->json;
 	int type = -1;
 
-	c->has_title = GIVEN(sp_v_text(r, o, "title", creating, 1, 200, c->title, sizeof c->title));
-	c->has_description = GIVEN(sp_v_text(r, o, "description", creating, 1, 5000, c->description,
-	                                     sizeof c->description));
-	c->has_type =
-	    GIVEN(sp_v_enum(r, o, "type", creating, content_type_parse,
-	                    "must be one of movie, series, documentary, short, trailer", &type));
+	c->has_title =
+	    SP_V_GIVEN(sp_v_text(r, o, "title", creating, 1, 200, c->title, sizeof c->title));
+	c->has_description = SP_V_GIVEN(sp_v_text(r, o, "description", creating, 1, 5000,
+	                                          c->description, sizeof c->description));
+	c->has_type = SP_V_GIVEN(
+	    sp_v_enum(r, o, "type", creating, content_type_parse,
+	              "must be one of movie, series, documentary, short, trailer", &type));
 	if (c->has_type)
 		snprintf(c->type, sizeof c->type, "%s", content_types[type]);
 	sp_v_strings(r, o, "genre", creating, 1, 10, 50, &c->genres);
-	c->has_level = GIVEN(sp_v_enum(r, o, "accessLevel", creating, sp_tier_parse,
-	                               "must be one of Free, Basic, Premium, Ultimate", &c->level));
-	c->has_duration = GIVEN(sp_v_int(r, o, "duration", creating, 1, 10000, &c->duration));
-	c->has_release = GIVEN(sp_v_date(r, o, "releaseDate", creating, c->release));
-	c->has_age = GIVEN(sp_v_text(r, o, "ageRating", 0, 1, 10, c->age, sizeof c->age));
-	c->has_thumb = GIVEN(sp_v_url(r, o, "thumbnailUrl", c->thumb, sizeof c->thumb));
-	c->has_banner = GIVEN(sp_v_url(r, o, "bannerUrl", c->banner, sizeof c->banner));
-	c->has_trailer = GIVEN(sp_v_url(r, o, "trailerUrl", c->trailer, sizeof c->trailer));
+	c->has_level =
+	    SP_V_GIVEN(sp_v_enum(r, o, "accessLevel", creating, sp_tier_parse,
+	                         "must be one of Free, Basic, Premium, Ultimate", &c->level));
+	c->has_duration = SP_V_GIVEN(sp_v_int(r, o, "duration", creating, 1, 10000, &c->duration));
+	c->has_release = SP_V_GIVEN(sp_v_date(r, o, "releaseDate", creating, c->release));
+	c->has_age = SP_V_GIVEN(sp_v_text(r, o, "ageRating", 0, 1, 10, c->age, sizeof c->age));
+	c->has_thumb = SP_V_GIVEN(sp_v_url(r, o, "thumbnailUrl", c->thumb, sizeof c->thumb));
+	c->has_banner = SP_V_GIVEN(sp_v_url(r, o, "bannerUrl", c->banner, sizeof c->banner));
+	c->has_trailer = SP_V_GIVEN(sp_v_url(r, o, "trailerUrl", c->trailer, sizeof c->trailer));
 	c->has_director =
-	    GIVEN(sp_v_text(r, o, "director", 0, 1, 200, c->director, sizeof c->director));
+	    SP_V_GIVEN(sp_v_text(r, o, "director", 0, 1, 200, c->director, sizeof c->director));
 	c->has_producer =
-	    GIVEN(sp_v_text(r, o, "producer", 0, 1, 200, c->producer, sizeof c->producer));
-	c->has_studio = GIVEN(sp_v_text(r, o, "studio", 0, 1, 200, c->studio, sizeof c->studio));
-	c->has_lang = GIVEN(sp_v_text(r, o, "language", 0, 2, 20, c->lang, sizeof c->lang));
+	    SP_V_GIVEN(sp_v_text(r, o, "producer", 0, 1, 200, c->producer, sizeof c->producer));
+	c->has_studio =
+	    SP_V_GIVEN(sp_v_text(r, o, "studio", 0, 1, 200, c->studio, sizeof c->studio));
+	c->has_lang = SP_V_GIVEN(sp_v_text(r, o, "language", 0, 2, 20, c->lang, sizeof c->lang));
 	c->has_renditions = v_renditions(r, &c->renditions);
 	c->cast = v_objects(r, "cast", 50, cast_keys, 3);
 	c->subtitles = v_objects(r, "subtitles", 30, sub_keys, 2);
 	sp_v_strings(r, o, "tags", 0, 0, 20, 50, &c->tags);
-	c->has_featured = GIVEN(sp_v_bool(r, o, "isFeatured", 0, &c->featured));
-	c->has_active = GIVEN(sp_v_bool(r, o, "isActive", 0, &c->active));
+	c->has_featured = SP_V_GIVEN(sp_v_bool(r, o, "isFeatured", 0, &c->featured));
+	c->has_active = SP_V_GIVEN(sp_v_bool(r, o, "isActive", 0, &c->active));
 }
 
 int content_parse_create(sp_req *r, void *in)

@@ -227,8 +227,6 @@ static void plan_update_in_release(void *in)
 	plan_in_release(&((struct plan_update_in *)in)->body);
 }
 
-#define GIVEN(call) ((call) == SP_V_OK)
-
 /* A 3-letter ISO 4217 code in capitals. */
 static int v_currency(sp_req *r, char *out, size_t n)
 {
@@ -246,26 +244,29 @@ static void parse_plan(sp_req *r, struct plan_in *p, int creating)
 {
 	json_object *o = r->json;
 
-	p->has_name = GIVEN(sp_v_text(r, o, "name", creating, 2, 50, p->name, sizeof p->name));
-	p->has_description = GIVEN(
+	p->has_name = SP_V_GIVEN(sp_v_text(r, o, "name", creating, 2, 50, p->name, sizeof p->name));
+	p->has_description = SP_V_GIVEN(
 	    sp_v_text(r, o, "description", 0, 0, 1000, p->description, sizeof p->description));
-	p->has_price = GIVEN(sp_v_price(r, o, "price", creating, p->price, sizeof p->price));
-	p->has_currency = GIVEN(v_currency(r, p->currency, sizeof p->currency));
-	p->has_validity = GIVEN(sp_v_int(r, o, "validityDays", creating, 1, 3650, &p->validity));
-	p->has_level = GIVEN(sp_v_enum(r, o, "accessLevel", creating, sp_tier_parse,
-	                               "must be one of Free, Basic, Premium, Ultimate", &p->level));
-	p->has_devices = GIVEN(sp_v_int(r, o, "maxDevicesAllowed", creating, 1, 100, &p->devices));
+	p->has_price = SP_V_GIVEN(sp_v_price(r, o, "price", creating, p->price, sizeof p->price));
+	p->has_currency = SP_V_GIVEN(v_currency(r, p->currency, sizeof p->currency));
+	p->has_validity =
+	    SP_V_GIVEN(sp_v_int(r, o, "validityDays", creating, 1, 3650, &p->validity));
+	p->has_level =
+	    SP_V_GIVEN(sp_v_enum(r, o, "accessLevel", creating, sp_tier_parse,
+	                         "must be one of Free, Basic, Premium, Ultimate", &p->level));
+	p->has_devices =
+	    SP_V_GIVEN(sp_v_int(r, o, "maxDevicesAllowed", creating, 1, 100, &p->devices));
 	p->has_streams =
-	    GIVEN(sp_v_int(r, o, "maxConcurrentStreams", creating, 1, 100, &p->streams));
+	    SP_V_GIVEN(sp_v_int(r, o, "maxConcurrentStreams", creating, 1, 100, &p->streams));
 	p->has_resolution =
-	    GIVEN(sp_v_enum(r, o, "resolution", creating, sp_resolution_parse,
-	                    "must be one of 480p, 720p, 1080p, 4K", &p->resolution));
-	p->has_features = GIVEN(v_features(r, &p->features));
-	p->has_download = GIVEN(sp_v_bool(r, o, "downloadAllowed", 0, &p->download));
-	p->has_ads = GIVEN(sp_v_bool(r, o, "adsEnabled", 0, &p->ads));
-	p->has_popular = GIVEN(sp_v_bool(r, o, "isPopular", 0, &p->popular));
-	p->has_order = GIVEN(sp_v_int(r, o, "displayOrder", 0, -100000, 100000, &p->order));
-	p->has_active = GIVEN(sp_v_bool(r, o, "isActive", 0, &p->active));
+	    SP_V_GIVEN(sp_v_enum(r, o, "resolution", creating, sp_resolution_parse,
+	                         "must be one of 480p, 720p, 1080p, 4K", &p->resolution));
+	p->has_features = SP_V_GIVEN(v_features(r, &p->features));
+	p->has_download = SP_V_GIVEN(sp_v_bool(r, o, "downloadAllowed", 0, &p->download));
+	p->has_ads = SP_V_GIVEN(sp_v_bool(r, o, "adsEnabled", 0, &p->ads));
+	p->has_popular = SP_V_GIVEN(sp_v_bool(r, o, "isPopular", 0, &p->popular));
+	p->has_order = SP_V_GIVEN(sp_v_int(r, o, "displayOrder", 0, -100000, 100000, &p->order));
+	p->has_active = SP_V_GIVEN(sp_v_bool(r, o, "isActive", 0, &p->active));
 }
 
 int plans_parse_create(sp_req *r, void *in)

@@ -14,6 +14,8 @@
 #define SP_V_ABSENT  0
 #define SP_V_OK      1
 #define SP_V_NULL    2 /* explicit JSON null on an optional field */
+/* 1 when a helper's result says the field was given and is good. */
+#define SP_V_GIVEN(result) ((result) == SP_V_OK)
 
 /* Pure checks, usable anywhere (and unit-tested). */
 int sp_valid_email(const char *s);
