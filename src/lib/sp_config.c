@@ -286,6 +286,8 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("stream.token_ttl", 14400, 60, 86400 * 7, c->stream_token_ttl);
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
+	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
+	LONG("history.months_ahead", 3, 1, 24, c->history_months_ahead);
 #undef LONG
 #undef RATE
 	return 0;

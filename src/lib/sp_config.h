@@ -46,6 +46,8 @@ typedef struct sp_settings {
 	char *log_level;
 	long cache_ttl;         /* seconds for per-user caches (token version, profile) */
 	long cache_local_bytes; /* bound of a program's process-local catalogue copies, 0 off */
+	long history_warm_days;    /* watch events older than this move to the archive */
+	long history_months_ahead; /* monthly watch-event partitions kept ready ahead */
 } sp_settings;
 
 extern sp_settings sp_cfg;

@@ -5,6 +5,7 @@
 #include "worker.h"
 #include "sp_db.h"
 #include "sp_kv.h"
+#include "sp_log.h"
 #include "sp_program.h"
 #include "sp_util.h"
 
@@ -17,6 +18,9 @@ static const worker_job jobs[] = {
      job_sessions},
     {"enforce", "end the oldest streams of users over their plan's limit", job_enforce},
     {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets},
+    {"partitions", "keep monthly watch-event partitions ahead; archive those past warm_days",
+     job_partitions},
+    {"aggregate", "recompute the daily watch aggregates of yesterday and today", job_aggregate},
 };
 
 static int usage(void)
@@ -46,6 +50,34 @@ static int parse_now(const char *s, int64_t *out)
 	return 0;
 }
 
+/*
+ * Runs a job under a MariaDB named lock, so two runs of one job never
+ * overlap, on one host or several. The server drops the lock with the
+ * connection, so a run killed at any point never leaves it held.
+ */
+static int run_locked(const worker_job *job, int64_t now)
+{
+	char name[64];
+	sp_res res;
+	int held, rc;
+
+	snprintf(name, sizeof name, "streaming.worker.%s", job->name);
+	if (sp_db_query(&res, "SELECT GET_LOCK(?, 0)", "s", name) != 0) {
+		sp_error("%s: MariaDB unreachable; not run", job->name);
+		return 1;
+	}
+	held = res.nrows == 1 && sp_res_ll(&res, 0, 0, 0) == 1;
+	sp_res_free(&res);
+	if (!held) {
+		sp_info("%s: another run holds the lock; this one does nothing", job->name);
+		return 0;
+	}
+	rc = job->run(now);
+	if (sp_db_query(&res, "SELECT RELEASE_LOCK(?)", "s", name) == 0)
+		sp_res_free(&res);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int64_t now = sp_now_ms();
@@ -61,7 +93,7 @@ int main(int argc, char **argv)
 		return rc;
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		if (strcmp(jobs[i].name, argv[1]) == 0) {
-			rc = jobs[i].run(now);
+			rc = run_locked(&jobs[i], now);
 			sp_db_close();
 			sp_kv_close();
 			return rc;

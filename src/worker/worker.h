@@ -16,5 +16,7 @@ typedef struct worker_job {
 int job_sessions(int64_t now_ms);
 int job_enforce(int64_t now_ms);
 int job_resets(int64_t now_ms);
+int job_partitions(int64_t now_ms);
+int job_aggregate(int64_t now_ms);
 
 #endif

@@ -234,5 +234,7 @@ int api_suite_content(void);
 int api_suite_stream(void);
 int api_suite_media(void);
 int api_suite_deploy(void);
+int api_suite_history(void);
+int api_suite_jobs(void);
 
 #endif
