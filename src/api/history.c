@@ -179,7 +179,8 @@ static int put_progress(sp_req *r)
 	              q->session_id[0] ? q->session_id : NULL,
 	              q->device_id[0] ? q->device_id : NULL,
 	              q->quality,
-	              "progress"};
+	              "progress",
+	              0};
 
 	switch (sp_title_get(r, q->content_id, &t)) {
 	case -1:
