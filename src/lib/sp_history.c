@@ -4,7 +4,9 @@
  * decided.
  */
 #include "sp_history.h"
+#include "sp_cache.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_util.h"
 
 #include <stdio.h>
@@ -88,6 +90,22 @@ static int upsert(const sp_watch *w, const char *at, sp_progress *out)
 	return 1;
 }
 
+void sp_history_changed(long long uid)
+{
+	char gen[SP_KEY_MAX], cw[SP_KEY_MAX], recent[SP_KEY_MAX], stats[SP_KEY_MAX];
+	const char *keys[3] = {cw, recent, stats};
+
+	sp_key_history_gen(gen, sizeof gen, uid);
+	sp_key_history(cw, sizeof cw, uid, SP_HISTORY_CW);
+	sp_key_history(recent, sizeof recent, uid, SP_HISTORY_RECENT);
+	sp_key_history(stats, sizeof stats, uid, SP_HISTORY_STATS);
+	/*
+	 * Best effort: if Redis cannot be reached now but kept its data, the
+	 * answers may be served up to their TTL (ANSWER_TTL in history.c) late.
+	 */
+	sp_cache_gen_drop(gen, keys, 3);
+}
+
 int sp_history_record(const sp_watch *w, sp_progress *out)
 {
 	char at[32];
@@ -104,6 +122,7 @@ int sp_history_record(const sp_watch *w, sp_progress *out)
 	sp_db_time(out->at_ms, at);
 	if ((rc = upsert(w, at, out)) != 1)
 		return rc;
+	sp_history_changed(w->user_id);
 	/* the analytics record (sampled); the progress row above is the viewer's truth */
 	if ((out->event_due || w->always_event) &&
 	    sp_db_exec("INSERT INTO watch_events (user_id, content_id, event, position_seconds, "

@@ -50,6 +50,17 @@ typedef struct sp_progress {
 int sp_history_record(const sp_watch *w, sp_progress *out);
 /* started below 5 % of total, completed from 90 %, paused in between (total > 0). */
 enum sp_watch_status sp_watch_status_of(long long watched, long long total);
+/*
+ * The viewer's cached history answers (sp-history) are out of date: drops
+ * them. sp_history_record calls it after every write; so must anything
+ * else that changes watch_progress.
+ */
+void sp_history_changed(long long uid);
+/* The cached answers' names (sp_key_history). */
+#define SP_HISTORY_CW     "cw"
+#define SP_HISTORY_RECENT "recent"
+#define SP_HISTORY_STATS  "stats"
+
 /* "started", "paused", "completed"; and back (-1 for anything else). */
 const char *sp_watch_status_name(enum sp_watch_status s);
 int sp_watch_status_parse(const char *s);
