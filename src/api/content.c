@@ -43,6 +43,7 @@ static int parse_list(sp_req *r, void *in);
 static int parse_limit(sp_req *r, void *in);
 static int list_key(sp_req *r, long long uid, char *key, size_t n);
 static int details_key(sp_req *r, long long uid, char *key, size_t n);
+static int trending_key(sp_req *r, long long uid, char *key, size_t n);
 int content_create(sp_req *r);
 int content_update(sp_req *r);
 int content_delete(sp_req *r);
@@ -54,7 +55,7 @@ static const sp_route routes[] = {
      SP_INPUT(parse_list, struct list_q)},
     {"GET", "/content/featured", content_featured, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL,
      SP_INPUT(parse_limit, struct limit_in)},
-    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, NULL, NULL,
+    {"GET", "/content/trending", content_trending, SP_AUTH_OPTIONAL, SP_NO_BODY, trending_key, NULL,
      SP_INPUT(parse_limit, struct limit_in)},
     {"GET", "/content/:id", content_details, SP_AUTH_OPTIONAL, SP_NO_BODY, details_key, NULL,
      SP_INPUT(content_parse_id, struct content_id_in)},
@@ -345,37 +346,91 @@ static int content_featured(sp_req *r)
 	return reply_items(r, &res, level);
 }
 
+/* The trending page of a limit as a cache key, per level like a listing page. */
+static void trending_cache_key(long long limit, const char *level, char *key, size_t n)
+{
+	char text[32], h[65];
+
+	snprintf(text, sizeof text, "trending|%lld", limit);
+	sp_sha256_hex(text, strlen(text), h);
+	sp_key_catalog_list(key, n, level, h);
+}
+
+static int trending_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	const struct limit_in *q = r->in;
+
+	trending_cache_key(q->limit, uid ? "{L}" : "0", key, n);
+	return 0;
+}
+
+/*
+ * The days of the window (today and the six before, UTC) whose views are
+ * not aggregated yet, oldest first, into days[]: today always (it is never
+ * aggregated), and any day the aggregate job has not done yet. The rest
+ * are padded with the first, so the statement below keeps one shape.
+ */
+static int raw_days(char days[7][16])
+{
+	sp_res res;
+	size_t n;
+
+	if (sp_db_query(&res,
+	                "SELECT UTC_DATE() - INTERVAL s.seq DAY AS d FROM seq_0_to_6 s LEFT JOIN "
+	                "watch_aggregate_days a ON a.day = UTC_DATE() - INTERVAL s.seq DAY WHERE "
+	                "a.day IS NULL ORDER BY d",
+	                "") != 0)
+		return -1;
+	n = res.nrows;
+	for (size_t i = 0; i < 7; i++)
+		snprintf(days[i], sizeof days[i], "%s",
+		         n ? sp_res_str(&res, i < n ? i : 0, 0) : "9999-12-31");
+	sp_res_free(&res);
+	return 0;
+}
+
 /*
  * Most watched in the last seven days (today and the six before, UTC): per
  * title, the views of the aggregated days (watch_daily_content, days listed
- * in watch_aggregate_days) plus the raw 'start' events of today and of any
- * day of the window not aggregated yet, so each day counts once, from one
- * source, and a late aggregate job hides no day. Titles nobody watched in
- * that window follow by all-time views, so the list is never empty.
+ * in watch_aggregate_days) plus the raw 'start' events of the days not
+ * aggregated yet (usually today alone: a range of one day of one
+ * partition), so each day counts once, from one source, and a late
+ * aggregate job hides no day. Titles nobody watched in that window follow
+ * by all-time views, so the list is never empty. The page is cached per
+ * level for LIST_TTL like a listing, so trending may trail by that much.
  */
 static int content_trending(sp_req *r)
 {
 	const struct limit_in *q = r->in;
 	int level, cached;
+	char d[7][16], key[128], lv[4];
 	sp_res res;
 
 	if (caller_level(r, &level, &cached) != 0)
 		return sp_unavailable(r);
-	if (sp_db_query(
+	if (r->prefetched && cached) {
+		cache_hit(r);
+		return 0;
+	}
+	sp_metrics_cache_lookup("catalog", 0);
+	if (raw_days(d) != 0 ||
+	    sp_db_query(
 	        &res,
 	        "SELECT " CONTENT_COLS " FROM content c LEFT JOIN (SELECT content_id, SUM(n) AS n "
 	        "FROM (SELECT d.content_id, SUM(d.views) AS n FROM watch_daily_content d JOIN "
 	        "watch_aggregate_days a ON a.day = d.day WHERE d.day >= UTC_DATE() - INTERVAL 6 "
 	        "DAY AND d.day < UTC_DATE() GROUP BY d.content_id UNION ALL SELECT e.content_id, "
-	        "COUNT(*) FROM watch_events e WHERE e.event = 'start' AND e.created_at >= "
-	        "UTC_DATE() - INTERVAL 6 DAY AND e.created_at < UTC_DATE() + INTERVAL 1 DAY AND "
-	        "(e.created_at >= UTC_DATE() OR NOT EXISTS (SELECT 1 FROM watch_aggregate_days a2 "
-	        "WHERE a2.day = DATE(e.created_at))) GROUP BY e.content_id) w GROUP BY content_id) "
-	        "t ON t.content_id = c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, 0) DESC, "
-	        "c.views DESC, c.id LIMIT ?",
-	        "l", q->limit) != 0)
+	        "COUNT(*) FROM watch_events e WHERE e.event = 'start' AND e.created_at >= ? AND "
+	        "DATE(e.created_at) IN (?, ?, ?, ?, ?, ?, ?) GROUP BY e.content_id) w GROUP BY "
+	        "content_id) t ON t.content_id = c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, "
+	        "0) DESC, c.views DESC, c.id LIMIT ?",
+	        "ssssssssl", d[0], d[0], d[1], d[2], d[3], d[4], d[5], d[6], q->limit) != 0)
 		return sp_unavailable(r);
-	return reply_items(r, &res, level);
+	reply_items(r, &res, level);
+	snprintf(lv, sizeof lv, "%d", level);
+	trending_cache_key(q->limit, lv, key, sizeof key);
+	sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, LIST_TTL);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- details */

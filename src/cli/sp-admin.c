@@ -5,8 +5,10 @@
  */
 #include "gen_media.h"
 #include "sp_auth.h"
+#include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_program.h"
 #include "sp_user.h"
@@ -353,6 +355,27 @@ static int cmd_activate_user(int argc, char **argv)
 	return set_active(argv[0], 1);
 }
 
+/*
+ * Drops a cache group (catalog, plans): what a content or plan write
+ * through the API does, for changes made in MariaDB by hand.
+ */
+static int cmd_drop_cache(int argc, char **argv)
+{
+	const char *group = argc > 0 ? argv[0] : SP_GROUP_CATALOG;
+
+	if (strcmp(group, SP_GROUP_CATALOG) != 0 && strcmp(group, SP_GROUP_PLANS) != 0) {
+		fprintf(stderr, "drop-cache: GROUP is %s or %s\n", SP_GROUP_CATALOG,
+		        SP_GROUP_PLANS);
+		return 64;
+	}
+	if (sp_cache_drop_group(group) != 0) {
+		fprintf(stderr, "drop-cache: Redis unreachable\n");
+		return 1;
+	}
+	printf("dropped the %s cache\n", group);
+	return 0;
+}
+
 typedef struct admin_cmd {
 	const char *name;
 	const char *args; /* the synopsis usage shows */
@@ -374,6 +397,9 @@ static const admin_cmd cmds[] = {
     {"deactivate-user", "EMAIL", "switch an account off (its sessions end at once)", 1, 1,
      cmd_deactivate_user},
     {"activate-user", "EMAIL", "switch an account on again", 1, 1, cmd_activate_user},
+    {"drop-cache", "[catalog|plans]",
+     "drop a cache group, after changing content or plans in MariaDB by hand", 0, 1,
+     cmd_drop_cache},
 };
 
 static int usage(void)
