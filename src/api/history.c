@@ -232,27 +232,26 @@ static int stats_key(sp_req *r, long long uid, char *key, size_t n)
 	return 0;
 }
 
-/* The prefetched answer when it was built for level; NULL on a miss (counted). */
-static json_object *cached(sp_req *r, int level)
+/*
+ * The prefetched answer when it was built for level: what follows
+ * "<level>|", else NULL (a miss; counted either way).
+ */
+static const char *cached(sp_req *r, int level)
 {
-	json_object *o = NULL;
+	const char *v = NULL;
 	char *rest = NULL;
-	long stored;
 
-	if (r->prefetched) {
-		stored = strtol(r->prefetched, &rest, 10);
-		if (rest && *rest == '|' && stored == level)
-			o = json_tokener_parse(rest + 1);
-	}
-	sp_metrics_cache_lookup("history", o != NULL);
-	return o;
+	if (r->prefetched && strtol(r->prefetched, &rest, 10) == level && rest && *rest == '|')
+		v = rest + 1;
+	sp_metrics_cache_lookup("history", v != NULL);
+	return v;
 }
 
-/* Stores o as the viewer's answer, unless a write came since gen was read. */
-static void store(long long uid, const char *answer, const char *gen, int level, json_object *o)
+/* Stores "<level>|<text>" as the viewer's answer, unless a write came since gen was read. */
+static void store(long long uid, const char *answer, const char *gen, int level, const char *text)
 {
 	char key[SP_KEY_MAX], genkey[SP_KEY_MAX];
-	char *val = sp_xasprintf("%d|%s", level, sp_json_text(o));
+	char *val = sp_xasprintf("%d|%s", level, text);
 
 	sp_key_history(key, sizeof key, uid, answer);
 	sp_key_history_gen(genkey, sizeof genkey, uid);
@@ -320,12 +319,15 @@ static json_object *item_json(const sp_res *res, size_t i)
 /*
  * The list from MariaDB, the longest page it may be asked for: titles
  * started or paused that the level still plays (level >= 0), or everything
- * watched lately (level -1). NULL when MariaDB is down.
+ * watched lately (level -1); NULL when MariaDB is down. Rendered once as
+ * "<end of item 1>,<end of item 2>,...|<item 1>,<item 2>,...", so that a
+ * page of any limit is a prefix of the items, served without parsing.
  */
-static json_object *load_list(long long uid, int level)
+static char *load_list(long long uid, int level)
 {
-	json_object *arr;
+	sp_buf ends, items;
 	sp_res res;
+	char *out;
 	int rc = level >= 0
 	             ? sp_db_query(&res,
 	                           "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
@@ -341,37 +343,57 @@ static json_object *load_list(long long uid, int level)
 
 	if (rc != 0)
 		return NULL;
-	arr = json_object_new_array();
-	for (size_t i = 0; i < res.nrows; i++)
-		json_object_array_add(arr, item_json(&res, i));
+	sp_buf_init(&ends);
+	sp_buf_init(&items);
+	for (size_t i = 0; i < res.nrows; i++) {
+		json_object *o = item_json(&res, i);
+		sp_buf_addf(&items, "%s%s", i ? "," : "", sp_json_text(o));
+		sp_buf_addf(&ends, "%s%zu", i ? "," : "", items.len);
+		json_object_put(o);
+	}
 	sp_res_free(&res);
-	return arr;
+	out = sp_xasprintf("%.*s|%.*s", (int)ends.len, ends.len ? ends.data : "", (int)items.len,
+	                   items.len ? items.data : "");
+	sp_buf_free(&ends);
+	sp_buf_free(&items);
+	return out;
 }
 
-/* Answers the first limit items of the list as data.<key> with count. */
+/* Answers the first limit items of a rendered list (load_list) as data.<key> with count. */
+static void reply_page(sp_req *r, const char *list, const char *key, long long limit)
+{
+	const char *items = strchr(list, '|');
+	char *p = (char *)list, *body;
+	size_t end = 0;
+	long long count = 0;
+
+	for (; items && p < items && count < limit; count++) {
+		end = strtoul(p, &p, 10);
+		if (*p == ',')
+			p++;
+	}
+	body = sp_xasprintf("{\"success\":true,\"count\":%lld,\"data\":{\"%s\":[%.*s]}}", count,
+	                    key, (int)end, items ? items + 1 : "");
+	sp_reply_raw(r, 200, body);
+	free(body);
+}
+
+/* A list from the viewer's cached answer, else from MariaDB (then cached). */
 static int answer_list(sp_req *r, const char *answer, const char *key, int level, long long limit)
 {
-	json_object *all = cached(r, level), *page, *data, *extra;
-	char gen[32];
-	size_t n;
+	const char *hit = cached(r, level);
+	char gen[32], *list;
 
-	if (all == NULL) {
-		read_gen(r->user_id, gen, sizeof gen);
-		if ((all = load_list(r->user_id, level)) == NULL)
-			return sp_unavailable(r);
-		store(r->user_id, answer, gen, level, all);
+	if (hit) {
+		reply_page(r, hit, key, limit);
+		return 0;
 	}
-	n = json_object_array_length(all);
-	page = json_object_new_array_ext((int)(n < (size_t)limit ? n : (size_t)limit));
-	for (size_t i = 0; i < n && i < (size_t)limit; i++)
-		json_object_array_add(page, json_object_get(json_object_array_get_idx(all, i)));
-	json_object_put(all);
-	data = json_object_new_object();
-	json_object_object_add(data, key, page);
-	extra = json_object_new_object();
-	json_object_object_add(extra, "count",
-	                       json_object_new_int((int)json_object_array_length(page)));
-	sp_ok_ex(r, 200, NULL, data, extra);
+	read_gen(r->user_id, gen, sizeof gen);
+	if ((list = load_list(r->user_id, level)) == NULL)
+		return sp_unavailable(r);
+	store(r->user_id, answer, gen, level, list);
+	reply_page(r, list, key, limit);
+	free(list);
 	return 0;
 }
 
@@ -461,18 +483,22 @@ static json_object *load_stats(long long uid)
 
 static int stats(sp_req *r)
 {
-	json_object *s = cached(r, -1), *data;
-	char gen[32];
+	const char *hit = cached(r, -1);
+	json_object *s;
+	char gen[32], *body;
 
-	if (s == NULL) {
-		read_gen(r->user_id, gen, sizeof gen);
-		if ((s = load_stats(r->user_id)) == NULL)
-			return sp_unavailable(r);
-		store(r->user_id, SP_HISTORY_STATS, gen, -1, s);
+	if (hit) {
+		sp_reply_raw(r, 200, hit);
+		return 0;
 	}
-	data = json_object_new_object();
-	json_object_object_add(data, "stats", s);
-	sp_ok(r, 200, NULL, data);
+	read_gen(r->user_id, gen, sizeof gen);
+	if ((s = load_stats(r->user_id)) == NULL)
+		return sp_unavailable(r);
+	body = sp_xasprintf("{\"success\":true,\"data\":{\"stats\":%s}}", sp_json_text(s));
+	json_object_put(s);
+	store(r->user_id, SP_HISTORY_STATS, gen, -1, body);
+	sp_reply_raw(r, 200, body);
+	free(body);
 	return 0;
 }
 
