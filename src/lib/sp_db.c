@@ -524,7 +524,8 @@ int sp_db_run_script(const char *sql, char *err, size_t errlen)
 {
 	int status;
 
-	if (sp_db_connect() != 0) {
+	/* like a statement: an idle connection is checked first (MariaDB may have restarted) */
+	if (ensure_conn() != 0) {
 		snprintf(err, errlen, "cannot connect to MariaDB");
 		return -1;
 	}
