@@ -1,15 +1,395 @@
 /*
- * The watch-history area (being written).
+ * The watch-history area: where the caller is in each title (PUT
+ * progress), what to continue, what was watched lately, totals, and
+ * forgetting a title. Every query is the caller's own rows: a user only
+ * ever sees their own history. Playback feeds the same rows (stream.c).
  */
 #include "sp_app.h"
+#include "sp_cache.h"
+#include "sp_db.h"
+#include "sp_history.h"
+#include "sp_json.h"
+#include "sp_keys.h"
+#include "sp_tier.h"
+#include "sp_title.h"
+#include "sp_util.h"
+#include "sp_valid.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A position report: the title (path) and where the viewer is (body). */
+struct progress_in {
+	long long content_id;
+	long long watched, total;
+	char session_id[33], device_id[129];
+	int quality; /* -1: not given */
+};
+
+/* A page size (continue-watching, recent). */
+struct limit_in {
+	long long limit;
+};
+
+/* A title named in the path. */
+struct title_in {
+	long long content_id;
+};
+
+static int put_progress(sp_req *r);
+static int continue_watching(sp_req *r);
+static int recent(sp_req *r);
+static int stats(sp_req *r);
+static int forget(sp_req *r);
+static int parse_progress(sp_req *r, void *in);
+static int parse_continue_limit(sp_req *r, void *in);
+static int parse_recent_limit(sp_req *r, void *in);
+static int parse_title(sp_req *r, void *in);
+static int title_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
-    {"GET", "/watch-history/stats", NULL, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    /* the title's level and renditions come with the gate's round trip */
+    {"PUT", "/watch-history/:contentId/progress", put_progress, SP_AUTH_REQUIRED, 0, title_key,
+     NULL, SP_INPUT(parse_progress, struct progress_in)},
+    {"GET", "/watch-history/continue-watching", continue_watching, SP_AUTH_REQUIRED, SP_NO_BODY,
+     NULL, NULL, SP_INPUT(parse_continue_limit, struct limit_in)},
+    {"GET", "/watch-history/recent", recent, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(parse_recent_limit, struct limit_in)},
+    {"GET", "/watch-history/stats", stats, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    {"DELETE", "/watch-history/:contentId", forget, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(parse_title, struct title_in)},
 };
+
+/* ---------------------------------------------------------------- input */
+
+/* A session id: 32 lowercase hex characters. */
+static int valid_sid(const char *s)
+{
+	if (strlen(s) != 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int parse_progress(sp_req *r, void *in)
+{
+	struct progress_in *q = in;
+	int w, t;
+
+	sp_v_path_id(r, "contentId", "Content not found", &q->content_id);
+	w = sp_v_int(r, r->json, "watchedDuration", 1, 0, 10000000, &q->watched);
+	t = sp_v_int(r, r->json, "totalDuration", 1, 1, 10000000, &q->total);
+	if (SP_V_GIVEN(w) && SP_V_GIVEN(t) && q->watched > q->total)
+		sp_field_error_add(r, "watchedDuration", "must not exceed totalDuration");
+	if (SP_V_GIVEN(sp_v_text(r, r->json, "sessionId", 0, 1, 32, q->session_id,
+	                         sizeof q->session_id)) &&
+	    !valid_sid(q->session_id))
+		sp_field_error_add(r, "sessionId", "must be a session id");
+	sp_v_text(r, r->json, "deviceId", 0, 1, 128, q->device_id, sizeof q->device_id);
+	q->quality = -1;
+	sp_v_enum(r, r->json, "quality", 0, sp_resolution_parse,
+	          "must be one of 480p, 720p, 1080p, 4K", &q->quality);
+	return 0;
+}
+
+static int parse_continue_limit(sp_req *r, void *in)
+{
+	struct limit_in *q = in;
+
+	sp_v_query_int(r, "limit", 10, 1, 20, &q->limit);
+	return 0;
+}
+
+static int parse_recent_limit(sp_req *r, void *in)
+{
+	struct limit_in *q = in;
+
+	sp_v_query_int(r, "limit", 20, 1, 50, &q->limit);
+	return 0;
+}
+
+static int parse_title(sp_req *r, void *in)
+{
+	struct title_in *q = in;
+
+	sp_v_path_id(r, "contentId", "Content not found", &q->content_id);
+	return 0;
+}
+
+static int title_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	const struct progress_in *q = r->in;
+
+	(void)uid;
+	sp_title_key(q->content_id, key, n);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- progress */
+
+/* 0 when sid names one of the caller's sessions (or none was given); else answered. */
+static int check_session(sp_req *r, const char *sid)
+{
+	sp_res res;
+	size_t n;
+
+	if (sid[0] == '\0')
+		return 0;
+	if (sp_db_query(&res, "SELECT 1 FROM stream_sessions WHERE id = ? AND user_id = ?", "sl",
+	                sid, r->user_id) != 0)
+		return sp_unavailable(r);
+	n = res.nrows;
+	sp_res_free(&res);
+	return n == 1 ? 0 : sp_fail(r, 404, "NOT_FOUND", "No such session");
+}
+
+static json_object *progress_json(const struct progress_in *q, const sp_progress *p)
+{
+	json_object *o = json_object_new_object();
+	char id[24], cid[24];
+
+	snprintf(id, sizeof id, "%lld", p->id);
+	snprintf(cid, sizeof cid, "%lld", q->content_id);
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "contentId", json_object_new_string(cid));
+	json_object_object_add(o, "watchedDuration", json_object_new_int64(p->watched));
+	json_object_object_add(o, "totalDuration", json_object_new_int64(p->total));
+	json_object_object_add(o, "progress", json_object_new_int(p->percent));
+	json_object_object_add(o, "status",
+	                       json_object_new_string(sp_watch_status_name(p->status)));
+	json_object_object_add(o, "completedAt",
+	                       p->completed_ms ? sp_json_time(p->completed_ms) : NULL);
+	json_object_object_add(o, "lastWatchedAt", sp_json_time(p->at_ms));
+	return o;
+}
+
+static int put_progress(sp_req *r)
+{
+	const struct progress_in *q = r->in;
+	sp_title t;
+	sp_level l;
+	sp_progress p;
+	json_object *data;
+	sp_watch w = {r->user_id,
+	              q->content_id,
+	              q->watched,
+	              q->total,
+	              q->session_id[0] ? q->session_id : NULL,
+	              q->device_id[0] ? q->device_id : NULL,
+	              q->quality,
+	              "progress"};
+
+	switch (sp_title_get(r, q->content_id, &t)) {
+	case -1:
+		return sp_unavailable(r);
+	case 0:
+		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+	}
+	if (sp_level_get(r, &l) != 0)
+		return sp_unavailable(r);
+	if (sp_title_deny(r, &l, t.level) != 0 || check_session(r, q->session_id) != 0)
+		return -1;
+	switch (sp_history_record(&w, &p)) {
+	case -1:
+		return sp_unavailable(r);
+	case 0:
+		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+	}
+	data = json_object_new_object();
+	json_object_object_add(data, "watchHistory", progress_json(q, &p));
+	sp_ok(r, 200, "Progress saved", data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- lists */
+
+/* The columns of a history item, in the order item_json reads them. */
+#define ITEM_COLS                                                                                  \
+	"wp.id, wp.watched_seconds, wp.total_seconds, wp.status, wp.completed_at, wp.updated_at, " \
+	"c.id, c.title, c.thumbnail_url, c.type, c.duration_min"
+enum item_col {
+	IC_ID,
+	IC_WATCHED,
+	IC_TOTAL,
+	IC_STATUS,
+	IC_COMPLETED,
+	IC_UPDATED,
+	IC_CID,
+	IC_TITLE,
+	IC_THUMB,
+	IC_TYPE,
+	IC_DURATION
+};
+
+static json_object *item_json(const sp_res *res, size_t i)
+{
+	json_object *o = json_object_new_object(), *c = json_object_new_object();
+	long long watched = sp_res_ll(res, i, IC_WATCHED, 0),
+	          total = sp_res_ll(res, i, IC_TOTAL, 0);
+
+#define STR(col) sp_json_str_or_null(sp_res_str(res, i, col))
+	json_object_object_add(c, "id", STR(IC_CID));
+	json_object_object_add(c, "title", STR(IC_TITLE));
+	json_object_object_add(c, "thumbnailUrl", STR(IC_THUMB));
+	json_object_object_add(c, "type", STR(IC_TYPE));
+	json_object_object_add(c, "duration",
+	                       json_object_new_int((int)sp_res_ll(res, i, IC_DURATION, 0)));
+	json_object_object_add(o, "id", STR(IC_ID));
+	json_object_object_add(o, "contentId", STR(IC_CID));
+	json_object_object_add(o, "content", c);
+	json_object_object_add(o, "watchedDuration", json_object_new_int64(watched));
+	json_object_object_add(o, "totalDuration", json_object_new_int64(total));
+	json_object_object_add(o, "progress",
+	                       json_object_new_int(sp_watch_percent(watched, total)));
+	json_object_object_add(o, "status", STR(IC_STATUS));
+	json_object_object_add(o, "completedAt", sp_json_dbtime(sp_res_str(res, i, IC_COMPLETED)));
+	json_object_object_add(o, "lastWatchedAt", sp_json_dbtime(sp_res_str(res, i, IC_UPDATED)));
+#undef STR
+	return o;
+}
+
+/* Answers rows as data.<key> with count. */
+static int reply_items(sp_req *r, sp_res *res, const char *key)
+{
+	json_object *arr = json_object_new_array(), *data = json_object_new_object();
+	json_object *extra = json_object_new_object();
+
+	for (size_t i = 0; i < res->nrows; i++)
+		json_object_array_add(arr, item_json(res, i));
+	json_object_object_add(data, key, arr);
+	json_object_object_add(extra, "count", json_object_new_int((int)res->nrows));
+	sp_res_free(res);
+	sp_ok_ex(r, 200, NULL, data, extra);
+	return 0;
+}
+
+/* Titles started or paused, most recent first: only those the caller's plan still plays. */
+static int continue_watching(sp_req *r)
+{
+	const struct limit_in *q = r->in;
+	sp_level l;
+	sp_res res;
+
+	if (sp_level_get(r, &l) != 0)
+		return sp_unavailable(r);
+	if (sp_db_query(&res,
+	                "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON c.id = "
+	                "wp.content_id WHERE wp.user_id = ? AND wp.status <> 'completed' AND "
+	                "c.is_active = 1 AND c.access_level <= ? ORDER BY wp.updated_at DESC, "
+	                "wp.id DESC LIMIT ?",
+	                "lil", r->user_id, l.level, q->limit) != 0)
+		return sp_unavailable(r);
+	return reply_items(r, &res, "continueWatching");
+}
+
+/* Everything watched lately, finished or not, most recent first. */
+static int recent(sp_req *r)
+{
+	const struct limit_in *q = r->in;
+	sp_res res;
+
+	if (sp_db_query(&res,
+	                "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON c.id = "
+	                "wp.content_id WHERE wp.user_id = ? AND c.is_active = 1 ORDER BY "
+	                "wp.updated_at DESC, wp.id DESC LIMIT ?",
+	                "ll", r->user_id, q->limit) != 0)
+		return sp_unavailable(r);
+	return reply_items(r, &res, "recent");
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* The genres of the caller's titles, most watched first (at most 5). */
+static json_object *favorite_genres(long long uid)
+{
+	json_object *arr = json_object_new_array();
+	sp_res res;
+
+	if (sp_db_query(
+	        &res,
+	        "SELECT g.genre, COUNT(*) AS n FROM watch_progress wp JOIN content_genres g "
+	        "ON g.content_id = wp.content_id WHERE wp.user_id = ? GROUP BY g.genre "
+	        "ORDER BY n DESC, g.genre LIMIT 5",
+	        "l", uid) != 0) {
+		json_object_put(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < res.nrows; i++) {
+		json_object *g = json_object_new_object();
+		json_object_object_add(g, "genre", json_object_new_string(sp_res_str(&res, i, 0)));
+		json_object_object_add(g, "count", json_object_new_int64(sp_res_ll(&res, i, 1, 0)));
+		json_object_array_add(arr, g);
+	}
+	sp_res_free(&res);
+	return arr;
+}
+
+/*
+ * Totals over the caller's titles: one row per title (watch_progress), so
+ * never a scan of raw watch events. Watch time is the seconds reached in
+ * each title; the completion rate the mean progress, in percent.
+ */
+static int stats(sp_req *r)
+{
+	enum { S_SECONDS, S_TITLES, S_COMPLETED, S_RATE };
+	json_object *s, *genres, *data;
+	sp_res res;
+
+	if (sp_db_query(&res,
+	                "SELECT COALESCE(SUM(watched_seconds), 0), COUNT(*), "
+	                "COALESCE(SUM(completed_at IS NOT NULL), 0), COALESCE(ROUND(AVG(LEAST(100, "
+	                "watched_seconds * 100 / total_seconds)), 2), 0) FROM watch_progress WHERE "
+	                "user_id = ?",
+	                "l", r->user_id) != 0)
+		return sp_unavailable(r);
+	if ((genres = favorite_genres(r->user_id)) == NULL) {
+		sp_res_free(&res);
+		return sp_unavailable(r);
+	}
+	s = json_object_new_object();
+	json_object_object_add(s, "totalWatchTime",
+	                       json_object_new_int64(sp_res_ll(&res, 0, S_SECONDS, 0)));
+	json_object_object_add(s, "totalContentWatched",
+	                       json_object_new_int64(sp_res_ll(&res, 0, S_TITLES, 0)));
+	json_object_object_add(s, "completedContent",
+	                       json_object_new_int64(sp_res_ll(&res, 0, S_COMPLETED, 0)));
+	json_object_object_add(s, "averageCompletionRate",
+	                       json_object_new_double(sp_res_double(&res, 0, S_RATE, 0)));
+	json_object_object_add(s, "favoriteGenres", genres);
+	sp_res_free(&res);
+	data = json_object_new_object();
+	json_object_object_add(data, "stats", s);
+	sp_ok(r, 200, NULL, data);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- forget */
+
+static int forget(sp_req *r)
+{
+	const struct title_in *q = r->in;
+	long long n = sp_db_exec("DELETE FROM watch_progress WHERE user_id = ? AND content_id = ?",
+	                         "ll", r->user_id, q->content_id);
+
+	if (n < 0)
+		return sp_unavailable(r);
+	if (n == 0)
+		return sp_fail(r, 404, "NOT_FOUND", "This title is not in your watch history");
+	sp_ok(r, 200, "Removed from your watch history", NULL);
+	return 0;
+}
+
+static int init(void)
+{
+	sp_cache_register_group(SP_GROUP_CATALOG);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	static const sp_app app = {"history", routes, 0, NULL};
+	static const sp_app app = {"history", routes, sizeof routes / sizeof routes[0], init};
 
 	return sp_app_main(&app, argc, argv);
 }

@@ -7,12 +7,14 @@
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_history.h"
 #include "sp_keys.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
 #include "sp_stream.h"
 #include "sp_tier.h"
+#include "sp_title.h"
 #include "sp_user.h"
 #include "sp_valid.h"
 
@@ -30,7 +32,8 @@ struct start_in {
 /* A heartbeat or a stop: the session and where playback is. */
 struct session_in {
 	char sid[33];
-	long long position;
+	long long position; /* 0 when not given */
+	int has_position;
 };
 
 static int stream_start(sp_req *r);
@@ -131,9 +134,12 @@ static int parse_session_body(sp_req *r, void *in)
 		sp_field_error_add(r, "sessionId", "must be a session id");
 	else
 		snprintf(q->sid, sizeof q->sid, "%s", v);
-	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o &&
-	    sp_json_number_ll(o, 0, 10000000, &q->position) != 0)
-		sp_field_error_add(r, "playbackPosition", "must be seconds from 0 to 10000000");
+	if (json_object_object_get_ex(r->json, "playbackPosition", &o) && o) {
+		if (sp_json_number_ll(o, 0, 10000000, &q->position) != 0)
+			sp_field_error_add(r, "playbackPosition",
+			                   "must be seconds from 0 to 10000000");
+		q->has_position = 1;
+	}
 	return 0;
 }
 
@@ -153,43 +159,14 @@ static int parse_session_path(sp_req *r, void *in)
 
 /* ---------------------------------------------------------------- start */
 
-/*
- * What a start needs of the title (level, renditions), cached with the
- * catalogue (dropped by any content write) and fetched in the gate's round
- * trip, so a start on the limit touches MariaDB not at all.
- */
+/* The title's level and renditions, fetched in the gate's round trip (sp_title). */
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n)
 {
 	const struct start_in *q = r->in;
 
 	(void)uid;
-	sp_key_catalog_meta(key, n, q->content_id);
+	sp_title_key(q->content_id, key, n);
 	return 0;
-}
-
-/* 1 found (level, renditions set), 0 no such active title, -1 database down. */
-static int content_meta(sp_req *r, long long cid, int *level, int *renditions)
-{
-	sp_res res;
-	char key[64], val[32];
-
-	if (r->prefetched && sscanf(r->prefetched, "%d|%d", level, renditions) == 2) {
-		sp_metrics_cache_lookup("catalog", 1);
-		return *level >= 0;
-	}
-	sp_metrics_cache_lookup("catalog", 0);
-	if (sp_db_query(
-	        &res, "SELECT access_level, renditions FROM content WHERE id = ? AND is_active = 1",
-	        "l", cid) != 0)
-		return -1;
-	/* a missing title is cached too (-1), so junk ids cannot hammer MariaDB */
-	*level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
-	*renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
-	sp_res_free(&res);
-	sp_key_catalog_meta(key, sizeof key, cid);
-	snprintf(val, sizeof val, "%d|%d", *level, *renditions);
-	sp_cache_put(SP_GROUP_CATALOG, key, val, 3600);
-	return *level >= 0;
 }
 
 /*
@@ -308,19 +285,6 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 	return sp_fail_ex(r, 429, "CONCURRENT_LIMIT_EXCEEDED", msg, extra);
 }
 
-/* 403 when the title needs a better plan than the caller's; 0 when it may be watched. */
-static int check_tier(sp_req *r, const sp_level *l, int content_level)
-{
-	char msg[128];
-
-	if (content_level <= l->level)
-		return 0;
-	snprintf(msg, sizeof msg, "This title needs the %s plan or higher",
-	         sp_tier_name(content_level));
-	return sp_fail(r, 403, l->level == SP_LEVEL_FREE ? "SUBSCRIPTION_REQUIRED" : "TIER_TOO_LOW",
-	               msg);
-}
-
 /*
  * top: the best rendition the title has within the plan; the result: what
  * was asked (-1 none), capped at top, one the title has (the playlist's
@@ -397,12 +361,13 @@ static void reply_started(sp_req *r, const sp_level *l, const sp_session *s, int
 static int stream_start(sp_req *r)
 {
 	const struct start_in *q = r->in;
-	int content_level, renditions, top, current = 0;
+	int top, current = 0;
+	sp_title t;
 	sp_level l;
 	sp_session s;
 	char replaced[33];
 
-	switch (content_meta(r, q->content_id, &content_level, &renditions)) {
+	switch (sp_title_get(r, q->content_id, &t)) {
 	case -1:
 		return sp_unavailable(r);
 	case 0:
@@ -410,7 +375,7 @@ static int stream_start(sp_req *r)
 	}
 	if (sp_level_get(r, &l) != 0)
 		return sp_unavailable(r);
-	if (check_tier(r, &l, content_level) != 0)
+	if (sp_title_deny(r, &l, t.level) != 0)
 		return -1;
 	memset(&s, 0, sizeof s);
 	sp_random_hex(s.id, 16);
@@ -420,7 +385,7 @@ static int stream_start(sp_req *r)
 	/* the session keeps 100 and 32 bytes: cut whole characters, never inside one */
 	sp_utf8_copy(s.device_name, sizeof s.device_name, q->device_name);
 	sp_utf8_copy(s.device_type, sizeof s.device_type, q->device_type);
-	s.quality = pick_quality(renditions, l.resolution, q->quality, &top);
+	s.quality = pick_quality(t.renditions, l.resolution, q->quality, &top);
 	if (admit(r, &l, &s, replaced, &current) != 0)
 		return -1;
 	/* (the device was registered with the session) the counters and the watch event */
@@ -452,17 +417,43 @@ static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[
 	return 0;
 }
 
+/*
+ * Where playback is becomes the viewer's watch progress (and a watch
+ * event). Best effort: the answer about the session does not wait on it,
+ * and the next flush or the stop writes it again.
+ */
+static void record_playback(long long uid, long long cid, const struct session_in *q,
+                            const char *event)
+{
+	sp_watch w = {uid, cid, q->position, -1, q->sid, NULL, -1, event};
+	sp_progress p;
+
+	if (cid > 0 && q->has_position && sp_history_record(&w, &p) < 0)
+		sp_warn("stream: progress of session %s not recorded (MariaDB)", q->sid);
+}
+
+/*
+ * A heartbeat moves the session in Redis (in the gate's round trip); every
+ * quarter of stream.stale_seconds it is also due in MariaDB, and then its
+ * position is flushed to watch progress: a crash loses at most that much.
+ */
 static int stream_heartbeat(sp_req *r)
 {
 	const struct session_in *q = r->in;
 	enum sp_session_rc rc;
+	long long due = 0;
 	json_object *data;
 
-	rc = r->step_done ? sp_stream_hb_finish(r->user_id, q->sid, (long)q->position,
-	                                        r->step_status, r->step_due)
-	                  : sp_stream_heartbeat(r->user_id, q->sid, (long)q->position);
+	if (r->step_done) {
+		due = r->step_value;
+		rc =
+		    sp_stream_hb_finish(r->user_id, q->sid, (long)q->position, r->step_status, due);
+	} else {
+		rc = sp_stream_heartbeat(r->user_id, q->sid, (long)q->position, &due);
+	}
 	if (rc != SP_SESSION_OK)
 		return session_gone(r, rc);
+	record_playback(r->user_id, due, q, "progress");
 	data = json_object_new_object();
 	json_object_object_add(data, "sessionId", json_object_new_string(q->sid));
 	json_object_object_add(data, "status", json_object_new_string("active"));
@@ -471,21 +462,19 @@ static int stream_heartbeat(sp_req *r)
 	return 0;
 }
 
-static int end_session(sp_req *r, const char *sid, long long pos, const char *reason)
+/* Ends the session; a stop's position becomes watch progress before the answer. */
+static int end_session(sp_req *r, const struct session_in *q, const char *reason)
 {
-	long long cid = 0;
-	enum sp_session_rc rc = sp_stream_stop(r->user_id, sid, (long)pos, reason, &cid);
+	long long cid = 0, pos = q->has_position ? q->position : -1;
+	enum sp_session_rc rc = sp_stream_stop(r->user_id, q->sid, (long)pos, reason, &cid);
 	json_object *data;
 
 	if (rc == SP_SESSION_NOT_FOUND || rc == SP_SESSION_ERROR)
 		return session_gone(r, rc);
-	if (rc == SP_SESSION_OK && cid && pos >= 0)
-		sp_db_exec(
-		    "INSERT INTO watch_events (user_id, content_id, event, position_seconds) "
-		    "VALUES (?, ?, 'stop', ?)",
-		    "lll", r->user_id, cid, pos);
+	if (rc == SP_SESSION_OK)
+		record_playback(r->user_id, cid, q, "stop");
 	data = json_object_new_object();
-	json_object_object_add(data, "sessionId", json_object_new_string(sid));
+	json_object_object_add(data, "sessionId", json_object_new_string(q->sid));
 	json_object_object_add(data, "status", json_object_new_string("ended"));
 	json_object_object_add(data, "playbackPosition",
 	                       pos >= 0 ? json_object_new_int64(pos) : NULL);
@@ -495,16 +484,12 @@ static int end_session(sp_req *r, const char *sid, long long pos, const char *re
 
 static int stream_stop(sp_req *r)
 {
-	const struct session_in *q = r->in;
-
-	return end_session(r, q->sid, q->position, "stopped");
+	return end_session(r, r->in, "stopped");
 }
 
 static int stream_end(sp_req *r)
 {
-	const struct session_in *q = r->in;
-
-	return end_session(r, q->sid, q->position, "terminated");
+	return end_session(r, r->in, "terminated");
 }
 
 static int stream_sessions(sp_req *r)

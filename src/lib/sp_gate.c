@@ -398,7 +398,7 @@ static void read_step(sp_req *r, const sp_gate_call *c, const sp_kv_result *ans)
 		return;
 	r->step_done = 1;
 	snprintf(r->step_status, sizeof r->step_status, "%s", status);
-	r->step_due = due && strcmp(due, "1") == 0;
+	r->step_value = due ? strtoll(due, NULL, 10) : 0;
 }
 
 enum sp_gate_outcome sp_gate_read(sp_req *r, sp_gate_call *c, const sp_kv_result *ans)

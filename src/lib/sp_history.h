@@ -1,7 +1,51 @@
 /*
- * Watch progress: where a viewer is in a title, one row per user and title.
+ * Watch progress: where a viewer is in a title, one row per user and title
+ * (watch_progress), written by PUT progress and by playback itself (a
+ * heartbeat's flush, a stop), each write also appended to watch_events.
  */
 #ifndef SP_HISTORY_H
 #define SP_HISTORY_H
+
+#include <stdint.h>
+
+/* started below 5 %, completed from 90 %, paused in between (the SQL of sp_history.c). */
+enum sp_watch_status {
+	SP_WATCH_STARTED,
+	SP_WATCH_PAUSED,
+	SP_WATCH_COMPLETED,
+};
+
+/* A position report. */
+typedef struct sp_watch {
+	long long user_id, content_id;
+	long long watched;                  /* seconds; capped at total */
+	long long total;                    /* seconds; -1: the title's length */
+	const char *session_id, *device_id; /* NULL: keep what the row has */
+	int quality;                        /* 0 480p .. 3 4K; -1: keep */
+	const char *event;                  /* "progress" or "stop" (the watch event) */
+} sp_watch;
+
+/* The row after a write. */
+typedef struct sp_progress {
+	long long id, watched, total;
+	int percent; /* 0..100, rounded down */
+	enum sp_watch_status status;
+	int completed_now;    /* this write finished the title */
+	int64_t completed_ms; /* when it was last finished, 0 never */
+	int64_t at_ms;        /* this write */
+} sp_progress;
+
+/*
+ * Records w: one upsert of the progress row (its status, and completedAt
+ * when it reaches 90 %) and one watch event ('complete' when this write
+ * finished the title). 1 written (out filled), 0 no such title or one of
+ * no length, -1 MariaDB failed.
+ */
+int sp_history_record(const sp_watch *w, sp_progress *out);
+/* "started", "paused", "completed"; and back (-1 for anything else). */
+const char *sp_watch_status_name(enum sp_watch_status s);
+int sp_watch_status_parse(const char *s);
+/* watched as a whole percentage of total, 0..100. */
+int sp_watch_percent(long long watched, long long total);
 
 #endif

@@ -88,7 +88,7 @@ typedef struct sp_req {
 	char *level_cached;   /* the caller's cached level (sp_tier), if any */
 	int step_done;        /* the route's gate step ran: its answer follows */
 	char step_status[16];
-	int step_due;
+	long long step_value; /* its second answer as a number (sp_stream_hb_finish says which) */
 
 	/* rate limit outcome for the headers */
 	int rl_set;

@@ -48,7 +48,7 @@ enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, ch
 
 /* Finishes a heartbeat from what Redis answered about the session. */
 static enum sp_session_rc hb_finish(long long uid, const char *sid, long position,
-                                    enum sp_stream_kv_answer answer, int due)
+                                    enum sp_stream_kv_answer answer, long long due)
 {
 	enum sp_session_rc rc;
 
@@ -87,7 +87,7 @@ static enum sp_session_rc hb_finish(long long uid, const char *sid, long positio
 }
 
 enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
-                                       const char *status, int due)
+                                       const char *status, long long due)
 {
 	enum sp_stream_kv_answer answer = SP_STREAM_KV_UNKNOWN;
 
@@ -100,15 +100,17 @@ enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long posi
 	return hb_finish(uid, sid, position, answer, due);
 }
 
-enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position)
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position,
+                                       long long *due)
 {
 	enum sp_stream_kv_answer answer;
 	enum sp_session_rc rc;
-	int due = 0;
 
-	answer = sp_stream_kv_heartbeat(uid, sid, position, &due);
+	*due = 0;
+	answer = sp_stream_kv_heartbeat(uid, sid, position, due);
 	if (answer != SP_STREAM_KV_DOWN)
-		return hb_finish(uid, sid, position, answer, due);
+		return hb_finish(uid, sid, position, answer, *due);
+	*due = 0;
 	rc = sp_stream_db_heartbeat(uid, sid, position);
 	if (rc == SP_SESSION_OK)
 		sp_stream_db_mark_resync(uid);

@@ -49,16 +49,23 @@ enum sp_session_rc {
 	SP_SESSION_ERROR,
 };
 
-enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position);
+/*
+ * A heartbeat. *due: the session's title when MariaDB was told this time
+ * (at most every quarter of stream.stale_seconds), so the caller records
+ * the position as watch progress; else 0 (or -1: told, title unknown).
+ */
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position,
+                                       long long *due);
 /*
  * The heartbeat step as Lua, shared by the heartbeat script and the gate
  * (which runs it in its own round trip once the request is allowed):
  * hb(live set key, session key, id, user, now ms, stale ms, position,
- * MariaDB interval ms, ttl s) -> {'OK', due} | {'ENDED'} | {'NOTYOURS'} | {'UNKNOWN'}.
+ * MariaDB interval ms, ttl s) -> {'OK', due} | {'ENDED'} | {'NOTYOURS'} | {'UNKNOWN'},
+ * due being '0', or the session's title when MariaDB is due to be told.
  */
 #define SP_STREAM_HB_LUA                                                                           \
 	"local function hb(kz, kh, sid, uid, now_s, stale, pos, every, ttl)\n"                     \
-	"  local h = redis.call('HMGET', kh, 'u', 'lh', 'dbh')\n"                                  \
+	"  local h = redis.call('HMGET', kh, 'u', 'lh', 'dbh', 'c')\n"                             \
 	"  if not h[1] then return {'UNKNOWN'} end\n"                                              \
 	"  if h[1] ~= uid then return {'NOTYOURS'} end\n"                                          \
 	"  local now = tonumber(now_s)\n"                                                          \
@@ -73,7 +80,7 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	"  redis.call('EXPIRE', kz, tonumber(ttl))\n"                                              \
 	"  if now - tonumber(h[3] or '0') >= tonumber(every) then\n"                               \
 	"    redis.call('HSET', kh, 'dbh', now_s)\n"                                               \
-	"    return {'OK', '1'}\n"                                                                 \
+	"    return {'OK', h[4] or '-1'}\n"                                                        \
 	"  end\n"                                                                                  \
 	"  return {'OK', '0'}\n"                                                                   \
 	"end\n"
@@ -82,7 +89,7 @@ void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[
                        char args[7][96]);
 /* Finishes a heartbeat from the step's answer (status, due) as sp_stream_heartbeat would. */
 enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
-                                       const char *status, int due);
+                                       const char *status, long long due);
 /* Ends the caller's session (reason "stopped", "terminated"); ENDED if it already was. */
 enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position, const char *reason,
                                   long long *content_id);

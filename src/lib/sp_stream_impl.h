@@ -35,9 +35,10 @@ enum sp_stream_kv_start {
 enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *s,
                                            char replaced[33], int *current, sp_session **live,
                                            size_t *n_live);
-/* The heartbeat script; *due: MariaDB's heartbeat should be refreshed too. */
+/* The heartbeat script; *due: MariaDB's heartbeat should be refreshed too (see SP_STREAM_HB_LUA).
+ */
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
-                                                int *due);
+                                                long long *due);
 /*
  * The stop script: OK when Redis let the session go. DOWN only when Redis
  * gave no reply at all (it may then still hold the session once back).

@@ -357,7 +357,7 @@ void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[
 }
 
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
-                                                int *due)
+                                                long long *due)
 {
 	char keys[2][96], args[7][96];
 	const char *kv[2] = {keys[0], keys[1]};
@@ -372,7 +372,7 @@ enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, 
 	if (res == NULL)
 		return SP_STREAM_KV_DOWN;
 	answer = answer_of(str_at(res, 0));
-	*due = strcmp(str_at(res, 1), "1") == 0;
+	*due = strtoll(str_at(res, 1), NULL, 10);
 	sp_kv_free(res);
 	return answer;
 }

@@ -428,7 +428,7 @@ static void test_step_answer_is_handed_to_the_route(void)
 	CU_ASSERT_EQUAL(read_answer(a), SP_GATE_GO);
 	CU_ASSERT_EQUAL(req.step_done, 1);
 	CU_ASSERT_STRING_EQUAL(req.step_status, "OK");
-	CU_ASSERT_EQUAL(req.step_due, 1);
+	CU_ASSERT_EQUAL(req.step_value, 1);
 	end();
 	/* the script did not run the step: the route runs it on its own */
 	begin();

@@ -1,0 +1,51 @@
+/*
+ * A title's level and renditions for the request path, and the tier rule.
+ */
+#include "sp_title.h"
+#include "sp_cache.h"
+#include "sp_db.h"
+#include "sp_keys.h"
+#include "sp_metrics.h"
+
+#include <stdio.h>
+
+void sp_title_key(long long content_id, char *key, size_t n)
+{
+	sp_key_catalog_meta(key, n, content_id);
+}
+
+int sp_title_get(sp_req *r, long long content_id, sp_title *t)
+{
+	sp_res res;
+	char key[64], val[32];
+
+	if (r->prefetched && sscanf(r->prefetched, "%d|%d", &t->level, &t->renditions) == 2) {
+		sp_metrics_cache_lookup("catalog", 1);
+		return t->level >= 0;
+	}
+	sp_metrics_cache_lookup("catalog", 0);
+	if (sp_db_query(
+	        &res, "SELECT access_level, renditions FROM content WHERE id = ? AND is_active = 1",
+	        "l", content_id) != 0)
+		return -1;
+	/* a missing title is cached too (-1) */
+	t->level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
+	t->renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
+	sp_res_free(&res);
+	sp_title_key(content_id, key, sizeof key);
+	snprintf(val, sizeof val, "%d|%d", t->level, t->renditions);
+	sp_cache_put(SP_GROUP_CATALOG, key, val, 3600);
+	return t->level >= 0;
+}
+
+int sp_title_deny(sp_req *r, const sp_level *l, int content_level)
+{
+	char msg[128];
+
+	if (content_level <= l->level)
+		return 0;
+	snprintf(msg, sizeof msg, "This title needs the %s plan or higher",
+	         sp_tier_name(content_level));
+	return sp_fail(r, 403, l->level == SP_LEVEL_FREE ? "SUBSCRIPTION_REQUIRED" : "TIER_TOO_LOW",
+	               msg);
+}
