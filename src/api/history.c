@@ -337,12 +337,13 @@ static int stats(sp_req *r)
 	json_object *s, *genres, *data;
 	sp_res res;
 
-	if (sp_db_query(&res,
-	                "SELECT COALESCE(SUM(watched_seconds), 0), COUNT(*), "
-	                "COALESCE(SUM(completed_at IS NOT NULL), 0), COALESCE(ROUND(AVG(LEAST(100, "
-	                "watched_seconds * 100 / total_seconds)), 2), 0) FROM watch_progress WHERE "
-	                "user_id = ?",
-	                "l", r->user_id) != 0)
+	if (sp_db_query(
+	        &res,
+	        "SELECT COALESCE(SUM(watched_seconds), 0), COUNT(*), "
+	        "COALESCE(SUM(completed_at IS NOT NULL), 0), COALESCE(ROUND(AVG(LEAST(100, "
+	        "watched_seconds * 100 / total_seconds)), 2), 0.00) FROM watch_progress WHERE "
+	        "user_id = ?",
+	        "l", r->user_id) != 0)
 		return sp_unavailable(r);
 	if ((genres = favorite_genres(r->user_id)) == NULL) {
 		sp_res_free(&res);
@@ -356,7 +357,7 @@ static int stats(sp_req *r)
 	json_object_object_add(s, "completedContent",
 	                       json_object_new_int64(sp_res_ll(&res, 0, S_COMPLETED, 0)));
 	json_object_object_add(s, "averageCompletionRate",
-	                       json_object_new_double(sp_res_double(&res, 0, S_RATE, 0)));
+	                       sp_json_money(sp_res_str(&res, 0, S_RATE)));
 	json_object_object_add(s, "favoriteGenres", genres);
 	sp_res_free(&res);
 	data = json_object_new_object();

@@ -422,13 +422,16 @@ static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[
  * event). Best effort: the answer about the session does not wait on it,
  * and the next flush or the stop writes it again.
  */
-static void record_playback(long long uid, long long cid, const struct session_in *q,
-                            const char *event)
+static void record_playback(sp_req *r, long long cid, const char *event)
 {
-	sp_watch w = {uid, cid, q->position, -1, q->sid, NULL, -1, event};
+	const struct session_in *q = r->in;
+	sp_title t;
 	sp_progress p;
 
-	if (cid > 0 && q->has_position && sp_history_record(&w, &p) < 0)
+	if (cid <= 0 || !q->has_position || sp_title_get(r, cid, &t) != 1)
+		return;
+	sp_watch w = {r->user_id, cid, q->position, t.seconds, q->sid, NULL, -1, event};
+	if (sp_history_record(&w, &p) < 0)
 		sp_warn("stream: progress of session %s not recorded (MariaDB)", q->sid);
 }
 
@@ -453,7 +456,7 @@ static int stream_heartbeat(sp_req *r)
 	}
 	if (rc != SP_SESSION_OK)
 		return session_gone(r, rc);
-	record_playback(r->user_id, due, q, "progress");
+	record_playback(r, due, "progress");
 	data = json_object_new_object();
 	json_object_object_add(data, "sessionId", json_object_new_string(q->sid));
 	json_object_object_add(data, "status", json_object_new_string("active"));
@@ -472,7 +475,7 @@ static int end_session(sp_req *r, const struct session_in *q, const char *reason
 	if (rc == SP_SESSION_NOT_FOUND || rc == SP_SESSION_ERROR)
 		return session_gone(r, rc);
 	if (rc == SP_SESSION_OK)
-		record_playback(r->user_id, cid, q, "stop");
+		record_playback(r, cid, "stop");
 	data = json_object_new_object();
 	json_object_object_add(data, "sessionId", json_object_new_string(q->sid));
 	json_object_object_add(data, "status", json_object_new_string("ended"));

@@ -52,6 +52,7 @@ int sp_db_ping(void);
 int sp_db_run_script(const char *sql, char *err, size_t errlen);
 void sp_db_close(void);
 
-#define SP_ER_DUP_ENTRY 1062
+#define SP_ER_DUP_ENTRY         1062
+#define SP_ER_NO_REFERENCED_ROW 1452
 
 #endif

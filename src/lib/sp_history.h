@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-/* started below 5 %, completed from 90 %, paused in between (the SQL of sp_history.c). */
+/* What a position makes of a title: see sp_watch_status_of. */
 enum sp_watch_status {
 	SP_WATCH_STARTED,
 	SP_WATCH_PAUSED,
@@ -38,10 +38,12 @@ typedef struct sp_progress {
 /*
  * Records w: one upsert of the progress row (its status, and completedAt
  * when it reaches 90 %) and one watch event ('complete' when this write
- * finished the title). 1 written (out filled), 0 no such title or one of
- * no length, -1 MariaDB failed.
+ * finished the title). 1 written (out filled), 0 no such title or a
+ * total of 0, -1 MariaDB failed.
  */
 int sp_history_record(const sp_watch *w, sp_progress *out);
+/* started below 5 % of total, completed from 90 %, paused in between (total > 0). */
+enum sp_watch_status sp_watch_status_of(long long watched, long long total);
 /* "started", "paused", "completed"; and back (-1 for anything else). */
 const char *sp_watch_status_name(enum sp_watch_status s);
 int sp_watch_status_parse(const char *s);

@@ -17,23 +17,28 @@ void sp_title_key(long long content_id, char *key, size_t n)
 int sp_title_get(sp_req *r, long long content_id, sp_title *t)
 {
 	sp_res res;
-	char key[64], val[32];
+	char key[64], val[48];
 
-	if (r->prefetched && sscanf(r->prefetched, "%d|%d", &t->level, &t->renditions) == 2) {
+	/* "level|renditions|seconds"; anything else (an older shape) is read again */
+	if (r->prefetched &&
+	    sscanf(r->prefetched, "%d|%d|%lld", &t->level, &t->renditions, &t->seconds) == 3) {
 		sp_metrics_cache_lookup("catalog", 1);
 		return t->level >= 0;
 	}
 	sp_metrics_cache_lookup("catalog", 0);
 	if (sp_db_query(
-	        &res, "SELECT access_level, renditions FROM content WHERE id = ? AND is_active = 1",
+	        &res,
+	        "SELECT access_level, renditions, duration_min * 60 FROM content WHERE id = "
+	        "? AND is_active = 1",
 	        "l", content_id) != 0)
 		return -1;
 	/* a missing title is cached too (-1) */
 	t->level = res.nrows ? (int)sp_res_ll(&res, 0, 0, 0) : -1;
 	t->renditions = res.nrows ? (int)sp_res_ll(&res, 0, 1, 1) : 0;
+	t->seconds = res.nrows ? sp_res_ll(&res, 0, 2, 0) : 0;
 	sp_res_free(&res);
 	sp_title_key(content_id, key, sizeof key);
-	snprintf(val, sizeof val, "%d|%d", t->level, t->renditions);
+	snprintf(val, sizeof val, "%d|%d|%lld", t->level, t->renditions, t->seconds);
 	sp_cache_put(SP_GROUP_CATALOG, key, val, 3600);
 	return t->level >= 0;
 }

@@ -1,6 +1,6 @@
 /*
  * What a request naming a title needs of it before anything else: whether
- * it exists and is active, its level and its renditions, cached with the
+ * it exists and is active, its level, renditions and length, cached with the
  * catalogue (dropped by any content write); and the tier rule that says
  * whether the caller may watch it.
  */
@@ -13,8 +13,9 @@
 #include <stddef.h>
 
 typedef struct sp_title {
-	int level;      /* 0 Free .. 3 Ultimate */
-	int renditions; /* bitmask: 1 480p, 2 720p, 4 1080p, 8 4K */
+	int level;         /* 0 Free .. 3 Ultimate */
+	int renditions;    /* bitmask: 1 480p, 2 720p, 4 1080p, 8 4K */
+	long long seconds; /* its length */
 } sp_title;
 
 /* The cache key to prefetch in the gate's round trip (a route's prefetch hook). */

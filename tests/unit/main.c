@@ -18,6 +18,7 @@ int main(void)
 	suite_bcrypt();
 	suite_envelope();
 	suite_tier();
+	suite_history();
 	suite_multipart();
 	suite_image();
 	suite_media();

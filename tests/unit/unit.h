@@ -12,6 +12,7 @@ void suite_bcrypt(void);
 void suite_envelope(void);
 void suite_util(void);
 void suite_tier(void);
+void suite_history(void);
 void suite_multipart(void);
 void suite_image(void);
 void suite_media(void);
