@@ -346,8 +346,12 @@ static int content_featured(sp_req *r)
 }
 
 /*
- * Most started in the last seven days, from watch events; titles nobody
- * started in that window follow by all-time views, so the list is never empty.
+ * Most watched in the last seven days (today and the six before, UTC): per
+ * title, the views of the aggregated days (watch_daily_content, days listed
+ * in watch_aggregate_days) plus the raw 'start' events of today and of any
+ * day of the window not aggregated yet, so each day counts once, from one
+ * source, and a late aggregate job hides no day. Titles nobody watched in
+ * that window follow by all-time views, so the list is never empty.
  */
 static int content_trending(sp_req *r)
 {
@@ -359,11 +363,16 @@ static int content_trending(sp_req *r)
 		return sp_unavailable(r);
 	if (sp_db_query(
 	        &res,
-	        "SELECT " CONTENT_COLS " FROM content c LEFT JOIN (SELECT content_id, COUNT(*) "
-	        "AS n FROM watch_events WHERE event = 'start' AND created_at > "
-	        "UTC_TIMESTAMP(3) - INTERVAL 7 DAY GROUP BY content_id) t ON t.content_id = "
-	        "c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, 0) DESC, c.views DESC, c.id "
-	        "LIMIT ?",
+	        "SELECT " CONTENT_COLS " FROM content c LEFT JOIN (SELECT content_id, SUM(n) AS n "
+	        "FROM (SELECT d.content_id, SUM(d.views) AS n FROM watch_daily_content d JOIN "
+	        "watch_aggregate_days a ON a.day = d.day WHERE d.day >= UTC_DATE() - INTERVAL 6 "
+	        "DAY AND d.day < UTC_DATE() GROUP BY d.content_id UNION ALL SELECT e.content_id, "
+	        "COUNT(*) FROM watch_events e WHERE e.event = 'start' AND e.created_at >= "
+	        "UTC_DATE() - INTERVAL 6 DAY AND e.created_at < UTC_DATE() + INTERVAL 1 DAY AND "
+	        "(e.created_at >= UTC_DATE() OR NOT EXISTS (SELECT 1 FROM watch_aggregate_days a2 "
+	        "WHERE a2.day = DATE(e.created_at))) GROUP BY e.content_id) w GROUP BY content_id) "
+	        "t ON t.content_id = c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, 0) DESC, "
+	        "c.views DESC, c.id LIMIT ?",
 	        "l", q->limit) != 0)
 		return sp_unavailable(r);
 	return reply_items(r, &res, level);

@@ -16,6 +16,7 @@
 #include "sp_valid.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A position report: the title (path) and where the viewer is (body). */
@@ -46,16 +47,21 @@ static int parse_continue_limit(sp_req *r, void *in);
 static int parse_recent_limit(sp_req *r, void *in);
 static int parse_title(sp_req *r, void *in);
 static int title_key(sp_req *r, long long uid, char *key, size_t n);
+static int cw_key(sp_req *r, long long uid, char *key, size_t n);
+static int recent_key(sp_req *r, long long uid, char *key, size_t n);
+static int stats_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
     /* the title's level and renditions come with the gate's round trip */
     {"PUT", "/watch-history/:contentId/progress", put_progress, SP_AUTH_REQUIRED, 0, title_key,
      NULL, SP_INPUT(parse_progress, struct progress_in)},
+    /* the reads come from the viewer's cached answers, fetched in the gate's round trip */
     {"GET", "/watch-history/continue-watching", continue_watching, SP_AUTH_REQUIRED, SP_NO_BODY,
-     NULL, NULL, SP_INPUT(parse_continue_limit, struct limit_in)},
-    {"GET", "/watch-history/recent", recent, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     cw_key, NULL, SP_INPUT(parse_continue_limit, struct limit_in)},
+    {"GET", "/watch-history/recent", recent, SP_AUTH_REQUIRED, SP_NO_BODY, recent_key, NULL,
      SP_INPUT(parse_recent_limit, struct limit_in)},
-    {"GET", "/watch-history/stats", stats, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    {"GET", "/watch-history/stats", stats, SP_AUTH_REQUIRED, SP_NO_BODY, stats_key, NULL,
+     SP_NO_INPUT},
     {"DELETE", "/watch-history/:contentId", forget, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
      SP_INPUT(parse_title, struct title_in)},
 };
@@ -179,7 +185,8 @@ static int put_progress(sp_req *r)
 	              q->session_id[0] ? q->session_id : NULL,
 	              q->device_id[0] ? q->device_id : NULL,
 	              q->quality,
-	              "progress"};
+	              "progress",
+	              0};
 
 	switch (sp_title_get(r, q->content_id, &t)) {
 	case -1:
@@ -201,6 +208,77 @@ static int put_progress(sp_req *r)
 	json_object_object_add(data, "watchHistory", progress_json(q, &p));
 	sp_ok(r, 200, "Progress saved", data);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- cached answers */
+
+/*
+ * Each read answer is cached per viewer (sp_key_history) as "<level>|<json>",
+ * level -1 when the answer does not depend on it: the longest page a list
+ * can ask for (slices serve smaller limits) and the stats. The gate brings
+ * it in its round trip. Every write of the viewer's history drops them
+ * (sp_history_changed, a generation bump), a content write too (they
+ * belong to the catalogue group), and a changed level misses.
+ */
+#define ANSWER_TTL 300
+
+static int cw_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	(void)r;
+	sp_key_history(key, n, uid, SP_HISTORY_CW);
+	return 0;
+}
+
+static int recent_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	(void)r;
+	sp_key_history(key, n, uid, SP_HISTORY_RECENT);
+	return 0;
+}
+
+static int stats_key(sp_req *r, long long uid, char *key, size_t n)
+{
+	(void)r;
+	sp_key_history(key, n, uid, SP_HISTORY_STATS);
+	return 0;
+}
+
+/* The prefetched answer when it was built for level; NULL on a miss (counted). */
+static json_object *cached(sp_req *r, int level)
+{
+	json_object *o = NULL;
+	char *rest = NULL;
+	long stored;
+
+	if (r->prefetched) {
+		stored = strtol(r->prefetched, &rest, 10);
+		if (rest && *rest == '|' && stored == level)
+			o = json_tokener_parse(rest + 1);
+	}
+	sp_metrics_cache_lookup("history", o != NULL);
+	return o;
+}
+
+/* Stores o as the viewer's answer, unless a write came since gen was read. */
+static void store(long long uid, const char *answer, const char *gen, int level, json_object *o)
+{
+	char key[SP_KEY_MAX], genkey[SP_KEY_MAX];
+	char *val = sp_xasprintf("%d|%s", level, sp_json_text(o));
+
+	sp_key_history(key, sizeof key, uid, answer);
+	sp_key_history_gen(genkey, sizeof genkey, uid);
+	sp_cache_gen_put(SP_GROUP_CATALOG, genkey, gen, key, val, ANSWER_TTL);
+	free(val);
+}
+
+/* The viewer's generation before reading MariaDB ("" when Redis is away: store nothing). */
+static void read_gen(long long uid, char *gen, size_t n)
+{
+	char genkey[SP_KEY_MAX];
+
+	sp_key_history_gen(genkey, sizeof genkey, uid);
+	if (sp_cache_gen_read(genkey, gen, n) != 0)
+		gen[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- lists */
@@ -250,17 +328,60 @@ static json_object *item_json(const sp_res *res, size_t i)
 	return o;
 }
 
-/* Answers rows as data.<key> with count. */
-static int reply_items(sp_req *r, sp_res *res, const char *key)
+/*
+ * The list from MariaDB, the longest page it may be asked for: titles
+ * started or paused that the level still plays (level >= 0), or everything
+ * watched lately (level -1). NULL when MariaDB is down.
+ */
+static json_object *load_list(long long uid, int level)
 {
-	json_object *arr = json_object_new_array(), *data = json_object_new_object();
-	json_object *extra = json_object_new_object();
+	json_object *arr;
+	sp_res res;
+	int rc = level >= 0
+	             ? sp_db_query(&res,
+	                           "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
+	                           "c.id = wp.content_id WHERE wp.user_id = ? AND wp.status <> "
+	                           "'completed' AND c.is_active = 1 AND c.access_level <= ? ORDER "
+	                           "BY wp.updated_at DESC, wp.id DESC LIMIT 20",
+	                           "li", uid, level)
+	             : sp_db_query(&res,
+	                           "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
+	                           "c.id = wp.content_id WHERE wp.user_id = ? AND c.is_active = 1 "
+	                           "ORDER BY wp.updated_at DESC, wp.id DESC LIMIT 50",
+	                           "l", uid);
 
-	for (size_t i = 0; i < res->nrows; i++)
-		json_object_array_add(arr, item_json(res, i));
-	json_object_object_add(data, key, arr);
-	json_object_object_add(extra, "count", json_object_new_int((int)res->nrows));
-	sp_res_free(res);
+	if (rc != 0)
+		return NULL;
+	arr = json_object_new_array();
+	for (size_t i = 0; i < res.nrows; i++)
+		json_object_array_add(arr, item_json(&res, i));
+	sp_res_free(&res);
+	return arr;
+}
+
+/* Answers the first limit items of the list as data.<key> with count. */
+static int answer_list(sp_req *r, const char *answer, const char *key, int level, long long limit)
+{
+	json_object *all = cached(r, level), *page, *data, *extra;
+	char gen[32];
+	size_t n;
+
+	if (all == NULL) {
+		read_gen(r->user_id, gen, sizeof gen);
+		if ((all = load_list(r->user_id, level)) == NULL)
+			return sp_unavailable(r);
+		store(r->user_id, answer, gen, level, all);
+	}
+	n = json_object_array_length(all);
+	page = json_object_new_array_ext((int)(n < (size_t)limit ? n : (size_t)limit));
+	for (size_t i = 0; i < n && i < (size_t)limit; i++)
+		json_object_array_add(page, json_object_get(json_object_array_get_idx(all, i)));
+	json_object_put(all);
+	data = json_object_new_object();
+	json_object_object_add(data, key, page);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "count",
+	                       json_object_new_int((int)json_object_array_length(page)));
 	sp_ok_ex(r, 200, NULL, data, extra);
 	return 0;
 }
@@ -270,33 +391,18 @@ static int continue_watching(sp_req *r)
 {
 	const struct limit_in *q = r->in;
 	sp_level l;
-	sp_res res;
 
 	if (sp_level_get(r, &l) != 0)
 		return sp_unavailable(r);
-	if (sp_db_query(&res,
-	                "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON c.id = "
-	                "wp.content_id WHERE wp.user_id = ? AND wp.status <> 'completed' AND "
-	                "c.is_active = 1 AND c.access_level <= ? ORDER BY wp.updated_at DESC, "
-	                "wp.id DESC LIMIT ?",
-	                "lil", r->user_id, l.level, q->limit) != 0)
-		return sp_unavailable(r);
-	return reply_items(r, &res, "continueWatching");
+	return answer_list(r, SP_HISTORY_CW, "continueWatching", l.level, q->limit);
 }
 
 /* Everything watched lately, finished or not, most recent first. */
 static int recent(sp_req *r)
 {
 	const struct limit_in *q = r->in;
-	sp_res res;
 
-	if (sp_db_query(&res,
-	                "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON c.id = "
-	                "wp.content_id WHERE wp.user_id = ? AND c.is_active = 1 ORDER BY "
-	                "wp.updated_at DESC, wp.id DESC LIMIT ?",
-	                "ll", r->user_id, q->limit) != 0)
-		return sp_unavailable(r);
-	return reply_items(r, &res, "recent");
+	return answer_list(r, SP_HISTORY_RECENT, "recent", -1, q->limit);
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -329,12 +435,13 @@ static json_object *favorite_genres(long long uid)
 /*
  * Totals over the caller's titles: one row per title (watch_progress), so
  * never a scan of raw watch events. Watch time is the seconds reached in
- * each title; the completion rate the mean progress, in percent.
+ * each title; the completion rate the mean progress, in percent. NULL when
+ * MariaDB is down.
  */
-static int stats(sp_req *r)
+static json_object *load_stats(long long uid)
 {
 	enum { S_SECONDS, S_TITLES, S_COMPLETED, S_RATE };
-	json_object *s, *genres, *data;
+	json_object *s, *genres;
 	sp_res res;
 
 	if (sp_db_query(
@@ -343,11 +450,11 @@ static int stats(sp_req *r)
 	        "COALESCE(SUM(completed_at IS NOT NULL), 0), COALESCE(ROUND(AVG(LEAST(100, "
 	        "watched_seconds * 100 / total_seconds)), 2), 0.00) FROM watch_progress WHERE "
 	        "user_id = ?",
-	        "l", r->user_id) != 0)
-		return sp_unavailable(r);
-	if ((genres = favorite_genres(r->user_id)) == NULL) {
+	        "l", uid) != 0)
+		return NULL;
+	if ((genres = favorite_genres(uid)) == NULL) {
 		sp_res_free(&res);
-		return sp_unavailable(r);
+		return NULL;
 	}
 	s = json_object_new_object();
 	json_object_object_add(s, "totalWatchTime",
@@ -360,6 +467,20 @@ static int stats(sp_req *r)
 	                       sp_json_money(sp_res_str(&res, 0, S_RATE)));
 	json_object_object_add(s, "favoriteGenres", genres);
 	sp_res_free(&res);
+	return s;
+}
+
+static int stats(sp_req *r)
+{
+	json_object *s = cached(r, -1), *data;
+	char gen[32];
+
+	if (s == NULL) {
+		read_gen(r->user_id, gen, sizeof gen);
+		if ((s = load_stats(r->user_id)) == NULL)
+			return sp_unavailable(r);
+		store(r->user_id, SP_HISTORY_STATS, gen, -1, s);
+	}
 	data = json_object_new_object();
 	json_object_object_add(data, "stats", s);
 	sp_ok(r, 200, NULL, data);
@@ -378,6 +499,7 @@ static int forget(sp_req *r)
 		return sp_unavailable(r);
 	if (n == 0)
 		return sp_fail(r, 404, "NOT_FOUND", "This title is not in your watch history");
+	sp_history_changed(r->user_id);
 	sp_ok(r, 200, "Removed from your watch history", NULL);
 	return 0;
 }

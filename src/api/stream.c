@@ -430,7 +430,10 @@ static void record_playback(sp_req *r, long long cid, const char *event)
 
 	if (cid <= 0 || !q->has_position || sp_title_get(r, cid, &t) != 1)
 		return;
-	sp_watch w = {r->user_id, cid, q->position, t.seconds, q->sid, NULL, -1, event};
+	/* a stop is always an event: it closes the viewing for the aggregates */
+	sp_watch w = {r->user_id, cid,    q->position,
+	              t.seconds,  q->sid, NULL,
+	              -1,         event,  strcmp(event, "stop") == 0};
 	if (sp_history_record(&w, &p) < 0)
 		sp_warn("stream: progress of session %s not recorded (MariaDB)", q->sid);
 }

@@ -41,6 +41,23 @@ static sp_kv_script drop_script = {"cache_drop",
                                    "return #keys\n",
                                    ""};
 
+/* An owner's generation outlives any entry it guards (their TTLs are far shorter). */
+#define GEN_TTL "86400"
+
+static sp_kv_script gen_read_script = {"cache_gen_read",
+                                       "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+                                       "  redis.call('SET', KEYS[1], '1', 'EX', " GEN_TTL ")\n"
+                                       "end\n"
+                                       "return {redis.call('GET', KEYS[1])}\n",
+                                       ""};
+
+static sp_kv_script gen_drop_script = {"cache_gen_drop",
+                                       "redis.call('INCR', KEYS[1])\n"
+                                       "redis.call('EXPIRE', KEYS[1], " GEN_TTL ")\n"
+                                       "for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end\n"
+                                       "return 1\n",
+                                       ""};
+
 static const char *local_group;
 static char local_ver[64]; /* the version every local copy belongs to */
 static char req_group[32]; /* the group whose version this request's gate read */
@@ -81,6 +98,47 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 	if (sp_kv_int(res, 0) == 1 && local)
 		sp_cache_local_store(key, value, strlen(value), (long long)ttl * 1000);
 	sp_kv_free(res);
+}
+
+int sp_cache_gen_read(const char *genkey, char *out, size_t n)
+{
+	sp_kv_result *res = sp_kv_run(&gen_read_script, 1, &genkey, 0, NULL);
+	const char *g = res && !sp_kv_failed(res) ? sp_kv_str_at(res, 0, NULL) : NULL;
+	int rc = g ? 0 : -1;
+
+	snprintf(out, n, "%s", g ? g : "");
+	sp_kv_free(res);
+	return rc;
+}
+
+void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, const char *key,
+                      const char *value, long ttl)
+{
+	char members[SP_KEY_MAX], t[24];
+	const char *keys[3] = {key, members, genkey}, *args[3] = {value, t, gen};
+
+	if (gen == NULL || gen[0] == '\0')
+		return;
+	sp_key_group_members(members, sizeof members, group);
+	snprintf(t, sizeof t, "%ld", ttl);
+	sp_kv_free(sp_kv_run(&put_script, 3, keys, 3, args));
+}
+
+int sp_cache_gen_drop(const char *genkey, const char *const *keys, size_t n)
+{
+	const char *all[8];
+	sp_kv_result *res;
+	int rc;
+
+	if (n > 7)
+		return -1;
+	all[0] = genkey;
+	for (size_t i = 0; i < n; i++)
+		all[i + 1] = keys[i];
+	res = sp_kv_run(&gen_drop_script, (int)n + 1, all, 0, NULL);
+	rc = res && !sp_kv_failed(res) ? 0 : -1;
+	sp_kv_free(res);
+	return rc;
 }
 
 int sp_cache_drop_group(const char *group)

@@ -38,6 +38,24 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 	"  redis.call('SET', vk, v)\n"                                                             \
 	"  return v\n"                                                                             \
 	"end\n"
+/*
+ * Entries of one owner (e.g. a viewer's watch history) that every write of
+ * the owner drops at once, without the cache-aside race: a reader takes
+ * the owner's generation before it reads MariaDB and stores its value only
+ * if the generation is unchanged; a writer, after its commit, bumps the
+ * generation and deletes the entries. A value read before a write can
+ * therefore never be stored after it. The entries also belong to group, so
+ * a drop of the group removes them too.
+ *
+ * sp_cache_gen_read: the generation into out (made if missing); -1 when
+ * Redis is unreachable (then store nothing).
+ */
+int sp_cache_gen_read(const char *genkey, char *out, size_t n);
+void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, const char *key,
+                      const char *value, long ttl);
+/* Bumps genkey and deletes the n keys; 0 ok, -1 Redis unreachable. */
+int sp_cache_gen_drop(const char *genkey, const char *const *keys, size_t n);
+
 /* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);
 

@@ -23,7 +23,11 @@ typedef struct sp_watch {
 	const char *session_id, *device_id; /* NULL: keep what the row has */
 	int quality;                        /* 0 480p .. 3 4K; -1: keep */
 	const char *event;                  /* "progress" or "stop" (the watch event) */
+	int always_event;                   /* append the event even if one was recent */
 } sp_watch;
+
+/* Seconds between two progress events of one viewer and title (see sp_history_record). */
+#define SP_HISTORY_EVENT_EVERY "60"
 
 /* The row after a write. */
 typedef struct sp_progress {
@@ -31,19 +35,32 @@ typedef struct sp_progress {
 	int percent; /* 0..100, rounded down */
 	enum sp_watch_status status;
 	int completed_now;    /* this write finished the title */
+	int event_due;        /* this write appended a watch event */
 	int64_t completed_ms; /* when it was last finished, 0 never */
 	int64_t at_ms;        /* this write */
 } sp_progress;
 
 /*
  * Records w: one upsert of the progress row (its status, and completedAt
- * when it reaches 90 %) and one watch event ('complete' when this write
- * finished the title). 1 written (out filled), 0 no such title or a
+ * when it reaches 90 %) and, when the status changed, a minute passed
+ * since the last one or w->always_event says so, one watch event
+ * ('complete' when this write finished the title). 1 written (out filled), 0 no such title or a
  * total of 0, -1 MariaDB failed.
  */
 int sp_history_record(const sp_watch *w, sp_progress *out);
 /* started below 5 % of total, completed from 90 %, paused in between (total > 0). */
 enum sp_watch_status sp_watch_status_of(long long watched, long long total);
+/*
+ * The viewer's cached history answers (sp-history) are out of date: drops
+ * them. sp_history_record calls it after every write; so must anything
+ * else that changes watch_progress.
+ */
+void sp_history_changed(long long uid);
+/* The cached answers' names (sp_key_history). */
+#define SP_HISTORY_CW     "cw"
+#define SP_HISTORY_RECENT "recent"
+#define SP_HISTORY_STATS  "stats"
+
 /* "started", "paused", "completed"; and back (-1 for anything else). */
 const char *sp_watch_status_name(enum sp_watch_status s);
 int sp_watch_status_parse(const char *s);

@@ -10,6 +10,16 @@ void sp_key_me(char *out, size_t n, long long uid)
 	snprintf(out, n, "me:%lld", uid);
 }
 
+void sp_key_history(char *out, size_t n, long long uid, const char *answer)
+{
+	snprintf(out, n, "wh:%lld:%s", uid, answer);
+}
+
+void sp_key_history_gen(char *out, size_t n, long long uid)
+{
+	snprintf(out, n, "wh:%lld:gen", uid);
+}
+
 void sp_key_sub(char *out, size_t n, long long uid)
 {
 	snprintf(out, n, "sub:%lld", uid);

@@ -20,7 +20,8 @@ static const worker_job jobs[] = {
     {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets},
     {"partitions", "keep monthly watch-event partitions ahead; archive those past warm_days",
      job_partitions},
-    {"aggregate", "recompute the daily watch aggregates of yesterday and today", job_aggregate},
+    {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
+     job_aggregate},
 };
 
 static int usage(void)
