@@ -68,17 +68,6 @@ static const sp_route routes[] = {
 
 /* ---------------------------------------------------------------- input */
 
-/* A session id: 32 lowercase hex characters. */
-static int valid_sid(const char *s)
-{
-	if (strlen(s) != 32)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
-}
-
 static int parse_progress(sp_req *r, void *in)
 {
 	struct progress_in *q = in;
@@ -91,7 +80,7 @@ static int parse_progress(sp_req *r, void *in)
 		sp_field_error_add(r, "watchedDuration", "must not exceed totalDuration");
 	if (SP_V_GIVEN(sp_v_text(r, r->json, "sessionId", 0, 1, 32, q->session_id,
 	                         sizeof q->session_id)) &&
-	    !valid_sid(q->session_id))
+	    !sp_valid_session_id(q->session_id))
 		sp_field_error_add(r, "sessionId", "must be a session id");
 	sp_v_text(r, r->json, "deviceId", 0, 1, 128, q->device_id, sizeof q->device_id);
 	q->quality = -1;

@@ -89,17 +89,6 @@ static void v_device(sp_req *r, const char *field, char *out, size_t n)
 		sp_field_error_add(r, field, "must be printable text");
 }
 
-/* A session id: 32 lowercase hex characters. */
-static int valid_sid(const char *s)
-{
-	if (s == NULL || strlen(s) != 32)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return 0;
-	return 1;
-}
-
 static int parse_start(sp_req *r, void *in)
 {
 	struct start_in *q = in;
@@ -130,7 +119,7 @@ static int parse_session_body(sp_req *r, void *in)
 		v = json_object_get_string(o);
 	if (v == NULL)
 		sp_field_error_add(r, "sessionId", "is required");
-	else if (!valid_sid(v))
+	else if (!sp_valid_session_id(v))
 		sp_field_error_add(r, "sessionId", "must be a session id");
 	else
 		snprintf(q->sid, sizeof q->sid, "%s", v);
@@ -149,7 +138,7 @@ static int parse_session_path(sp_req *r, void *in)
 	struct session_in *q = in;
 	const char *sid = sp_param(r, "sessionId");
 
-	if (!valid_sid(sid))
+	if (!sp_valid_session_id(sid))
 		sp_input_not_found(r, "No such session");
 	else
 		snprintf(q->sid, sizeof q->sid, "%s", sid);

@@ -51,12 +51,33 @@ static sp_kv_script gen_read_script = {"cache_gen_read",
                                        "return {redis.call('GET', KEYS[1])}\n",
                                        ""};
 
-static sp_kv_script gen_drop_script = {"cache_gen_drop",
-                                       "redis.call('INCR', KEYS[1])\n"
-                                       "redis.call('EXPIRE', KEYS[1], " GEN_TTL ")\n"
-                                       "for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end\n"
-                                       "return 1\n",
-                                       ""};
+/* KEYS: the value, the owner's generation, the group's version; ARGV: value, ttl, gen, ver. */
+static sp_kv_script gen_put_script = {"cache_gen_put",
+                                      "if redis.call('GET', KEYS[2]) ~= ARGV[3] or "
+                                      "redis.call('GET', KEYS[3]) ~= ARGV[4] then return 0 end\n"
+                                      "redis.call('SET', KEYS[1], ARGV[1], 'EX', "
+                                      "tonumber(ARGV[2]))\n"
+                                      "return 1\n",
+                                      ""};
+
+/*
+ * KEYS: the owner's generation, the group's version; ARGV: the entries'
+ * full names with "{V}", filled here with the current version (the names
+ * are built by sp_keys; only the version is known here alone).
+ */
+static sp_kv_script gen_drop_script = {
+    "cache_gen_drop",
+    "redis.call('INCR', KEYS[1])\n"
+    "redis.call('EXPIRE', KEYS[1], " GEN_TTL ")\n"
+    "local ver = redis.call('GET', KEYS[2])\n"
+    "if ver then\n"
+    "  for i = 1, #ARGV do\n"
+    "    local k = string.gsub(ARGV[i], '{V}', function() return ver end)\n"
+    "    redis.call('DEL', k)\n"
+    "  end\n"
+    "end\n"
+    "return 1\n",
+    ""};
 
 static const char *local_group;
 static char local_ver[64]; /* the version every local copy belongs to */
@@ -114,28 +135,38 @@ int sp_cache_gen_read(const char *genkey, char *out, size_t n)
 void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, const char *key,
                       const char *value, long ttl)
 {
-	char members[SP_KEY_MAX], t[24];
-	const char *keys[3] = {key, members, genkey}, *args[3] = {value, t, gen};
+	char full[SP_KEY_MAX], ver[SP_KEY_MAX], expect[sizeof req_ver], t[24];
+	const char *keys[3] = {full, genkey, ver}, *args[4] = {value, t, gen, expect};
+	const char *vp = strstr(key, "{V}");
 
-	if (gen == NULL || gen[0] == '\0')
+	/* only under the version the gate read in this request, and only if still current */
+	if (gen == NULL || gen[0] == '\0' || vp == NULL || req_ver[0] == '\0' ||
+	    strcmp(group, req_group) != 0)
 		return;
-	sp_key_group_members(members, sizeof members, group);
+	snprintf(expect, sizeof expect, "%s", req_ver);
+	if (snprintf(full, sizeof full, "%.*s%s%s", (int)(vp - key), key, expect, vp + 3) >=
+	    (int)sizeof full)
+		return;
+	sp_key_group_version(ver, sizeof ver, group);
 	snprintf(t, sizeof t, "%ld", ttl);
-	sp_kv_free(sp_kv_run(&put_script, 3, keys, 3, args));
+	sp_kv_free(sp_kv_run(&gen_put_script, 3, keys, 4, args));
 }
 
-int sp_cache_gen_drop(const char *genkey, const char *const *keys, size_t n)
+int sp_cache_gen_drop(const char *genkey, const char *group, const char *const *keys, size_t n)
 {
-	const char *all[8];
+	char ver[SP_KEY_MAX], names[4][SP_KEY_MAX];
+	const char *k[2] = {genkey, ver}, *args[4];
 	sp_kv_result *res;
 	int rc;
 
-	if (n > 7)
+	if (n > 4)
 		return -1;
-	all[0] = genkey;
-	for (size_t i = 0; i < n; i++)
-		all[i + 1] = keys[i];
-	res = sp_kv_run(&gen_drop_script, (int)n + 1, all, 0, NULL);
+	sp_key_group_version(ver, sizeof ver, group);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "%s%s", sp_kv_prefix(), keys[i]);
+		args[i] = names[i];
+	}
+	res = sp_kv_run(&gen_drop_script, 2, k, (int)n, args);
 	rc = res && !sp_kv_failed(res) ? 0 : -1;
 	sp_kv_free(res);
 	return rc;

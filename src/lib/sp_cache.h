@@ -44,8 +44,10 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
  * the owner's generation before it reads MariaDB and stores its value only
  * if the generation is unchanged; a writer, after its commit, bumps the
  * generation and deletes the entries. A value read before a write can
- * therefore never be stored after it. The entries also belong to group, so
- * a drop of the group removes them too.
+ * therefore never be stored after it. Their names carry "{V}", the
+ * version of group (e.g. the catalogue, when they name titles): a drop of
+ * the group leaves them unreachable, and they are stored only under the
+ * version the gate read in this request, if it is still current.
  *
  * sp_cache_gen_read: the generation into out (made if missing); -1 when
  * Redis is unreachable (then store nothing).
@@ -53,8 +55,9 @@ void sp_cache_put(const char *group, const char *key, const char *value, long tt
 int sp_cache_gen_read(const char *genkey, char *out, size_t n);
 void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, const char *key,
                       const char *value, long ttl);
-/* Bumps genkey and deletes the n keys; 0 ok, -1 Redis unreachable. */
-int sp_cache_gen_drop(const char *genkey, const char *const *keys, size_t n);
+/* Bumps genkey and deletes the n (<= 4) keys under group's current version; 0 ok, -1 Redis
+ * unreachable. */
+int sp_cache_gen_drop(const char *genkey, const char *group, const char *const *keys, size_t n);
 
 /* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);

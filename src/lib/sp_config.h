@@ -44,8 +44,8 @@ typedef struct sp_settings {
 	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
 	                         */
 	char *log_level;
-	long cache_ttl;         /* seconds for per-user caches (token version, profile) */
-	long cache_local_bytes; /* bound of a program's process-local catalogue copies, 0 off */
+	long cache_ttl;            /* seconds for per-user caches (token version, profile) */
+	long cache_local_bytes;    /* bound of a program's process-local catalogue copies, 0 off */
 	long history_warm_days;    /* watch events older than this move to the archive */
 	long history_months_ahead; /* monthly watch-event partitions kept ready ahead */
 } sp_settings;

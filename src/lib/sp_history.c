@@ -103,7 +103,7 @@ void sp_history_changed(long long uid)
 	 * Best effort: if Redis cannot be reached now but kept its data, the
 	 * answers may be served up to their TTL (ANSWER_TTL in history.c) late.
 	 */
-	sp_cache_gen_drop(gen, keys, 3);
+	sp_cache_gen_drop(gen, SP_GROUP_CATALOG, keys, 3);
 }
 
 int sp_history_record(const sp_watch *w, sp_progress *out)

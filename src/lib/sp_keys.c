@@ -12,7 +12,7 @@ void sp_key_me(char *out, size_t n, long long uid)
 
 void sp_key_history(char *out, size_t n, long long uid, const char *answer)
 {
-	snprintf(out, n, "wh:%lld:%s", uid, answer);
+	snprintf(out, n, SP_GROUP_CATALOG ":{V}:wh:%lld:%s", uid, answer);
 }
 
 void sp_key_history_gen(char *out, size_t n, long long uid)

@@ -55,7 +55,7 @@ void sp_key_catalog_list(char *out, size_t n, const char *level, const char *que
 void sp_key_catalog_item(char *out, size_t n, long long content_id, const char *level);
 void sp_key_catalog_meta(char *out, size_t n, long long content_id);
 
-/* ---- one viewer's watch history answers (group SP_GROUP_CATALOG, since they name
+/* ---- one viewer's watch history answers, versioned with the catalogue (they name
  * titles), dropped with the generation bumped by every write (sp_cache_gen_*) */
 void sp_key_history(char *out, size_t n, long long uid, const char *answer); /* "cw", ... */
 void sp_key_history_gen(char *out, size_t n, long long uid);

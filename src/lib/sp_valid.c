@@ -49,6 +49,16 @@ int sp_valid_email(const char *s)
 	return 1;
 }
 
+int sp_valid_session_id(const char *s)
+{
+	if (s == NULL || strlen(s) != 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
 int sp_valid_phone(const char *s)
 {
 	size_t digits = 0;

@@ -20,6 +20,8 @@
 /* Pure checks, usable anywhere (and unit-tested). */
 int sp_valid_email(const char *s);
 int sp_valid_phone(const char *s);
+/* A stream session id as the service issues them: 32 lowercase hex characters. */
+int sp_valid_session_id(const char *s);
 /* NULL when acceptable, else why not. */
 const char *sp_password_problem(const char *pw, size_t len);
 

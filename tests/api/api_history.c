@@ -550,6 +550,58 @@ static void test_cached_answers_follow_every_change(void)
 	api_user_free(&u);
 }
 
+/* ---------------------------------------------------------------- backing services */
+
+/*
+ * Redis away: writes and reads go to MariaDB (nothing is cached) and the
+ * answers are right. MariaDB away as well: 503, never a 500. Both back: the
+ * write made during the outage is counted.
+ */
+static void test_history_without_redis_then_without_mariadb(void)
+{
+	long long cid = nth_title(0, 0);
+	api_user u;
+	api_resp r;
+	char want[24], ids[64];
+	int db_down = 0;
+
+	if (api_viewer(&u, "wh-down", 1) != 0)
+		return;
+	if (api_redis_stop() != 0) {
+		EXPECT(0, "\"$SP_DEV\" stop redis");
+		goto out;
+	}
+	EXPECT_STR(put_ok(&u, cid, 300, 1000), "paused");
+	get_list(&r, &u, "continue-watching", NULL);
+	EXPECT_OK(r, 200);
+	list_ids(&r, "data.continueWatching", ids, sizeof ids);
+	snprintf(want, sizeof want, "%lld", cid);
+	EXPECT_STR(ids, want);
+	api_free(&r);
+	db_down = api_dev_service("stop", "mariadb", NULL) == 0;
+	EXPECT(db_down, "\"$SP_DEV\" stop mariadb");
+	if (db_down) {
+		put_progress(&r, &u, cid, "{\"watchedDuration\":400,\"totalDuration\":1000}");
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+		get_list(&r, &u, "recent", NULL);
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+		api_get(&r, API "/watch-history/stats", u.token);
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+	}
+out:
+	if (db_down)
+		EXPECT(api_dev_service("start", "mariadb", NULL) == 0, "\"$SP_DEV\" start mariadb");
+	api_redis_start_and_wait();
+	api_get(&r, API "/watch-history/stats", u.token);
+	EXPECT(api_jint(r.json, "data.stats.totalWatchTime") == 300,
+	       "after both are back, stats count the write made while Redis was away");
+	api_free(&r);
+	api_user_free(&u);
+}
+
 /* ---------------------------------------------------------------- playback */
 
 static long beat(const api_user *u, const char *sid, const char *position_field)
@@ -651,6 +703,7 @@ int api_suite_history(void)
 	ADD(test_a_user_only_ever_sees_their_own_history);
 	ADD(test_cached_answers_follow_every_change);
 	ADD(test_heartbeats_and_a_stop_feed_continue_watching);
+	ADD(test_history_without_redis_then_without_mariadb);
 #undef ADD
 	return 0;
 }

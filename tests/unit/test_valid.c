@@ -31,6 +31,17 @@ static void test_phone_rules(void)
 	CU_ASSERT_FALSE(sp_valid_phone("phone"));
 }
 
+static void test_session_id_rules(void)
+{
+	CU_ASSERT_TRUE(sp_valid_session_id("60521d87a6e4f9f242b4da69bc12f9e9"));
+	CU_ASSERT_FALSE(sp_valid_session_id("60521D87A6E4F9F242B4DA69BC12F9E9")); /* upper case */
+	CU_ASSERT_FALSE(sp_valid_session_id("60521d87a6e4f9f242b4da69bc12f9e"));  /* 31 */
+	CU_ASSERT_FALSE(sp_valid_session_id("60521d87a6e4f9f242b4da69bc12f9e90"));
+	CU_ASSERT_FALSE(sp_valid_session_id("g0521d87a6e4f9f242b4da69bc12f9e9"));
+	CU_ASSERT_FALSE(sp_valid_session_id(""));
+	CU_ASSERT_FALSE(sp_valid_session_id(NULL));
+}
+
 static void test_password_rules(void)
 {
 	CU_ASSERT_PTR_NULL(sp_password_problem("Secret123", 9));
@@ -243,6 +254,7 @@ void suite_valid(void)
 
 	ADD_TEST(s, test_email_rules);
 	ADD_TEST(s, test_phone_rules);
+	ADD_TEST(s, test_session_id_rules);
 	ADD_TEST(s, test_password_rules);
 	ADD_TEST(s, test_every_failing_field_is_collected);
 	ADD_TEST(s, test_types_nul_and_lengths);
