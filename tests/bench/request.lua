@@ -6,6 +6,10 @@
 --   BENCH_TOKEN   access token; sent as "Authorization: Bearer <token>" when set
 --   BENCH_EXPECT  a status that counts as expected instead of 2xx (e.g. 429 for
 --                 the stream start's limit path)
+--   BENCH_REQUESTS several requests to cycle through, one a line: "PATH [BODY]";
+--                 in BODY, {n:LO:HI} becomes a number from LO to HI that changes
+--                 from request to request. Unset: every request is the same one,
+--                 built once (wrk then calls no Lua per request).
 
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
@@ -19,6 +23,29 @@ if body ~= "" then
 end
 if token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
+end
+
+local reqs = {}
+for line in (os.getenv("BENCH_REQUESTS") or ""):gmatch("[^\n]+") do
+  local path, rbody = line:match("^(%S+)%s*(.*)$")
+  if path then
+    table.insert(reqs, {path = path, body = rbody})
+    if rbody ~= "" then wrk.headers["Content-Type"] = "application/json" end
+  end
+end
+
+if #reqs > 0 then
+  local counter = 0
+  local function vary(lo, hi)
+    lo, hi = tonumber(lo), tonumber(hi)
+    return tostring(lo + (counter * 7919) % (hi - lo + 1))
+  end
+  function request()
+    counter = counter + 1
+    local r = reqs[counter % #reqs + 1]
+    local b = r.body:gsub("{n:(%d+):(%d+)}", vary)
+    return wrk.format(nil, r.path, nil, b ~= "" and b or nil)
+  end
 end
 
 -- Each wrk thread runs its own Lua state; setup() keeps a handle on each so
