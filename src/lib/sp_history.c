@@ -46,14 +46,6 @@ const char *sp_watch_status_name(enum sp_watch_status s)
 	return status_names[s];
 }
 
-int sp_watch_status_parse(const char *s)
-{
-	for (int i = 0; i < 3; i++)
-		if (s && strcmp(s, status_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 int sp_watch_percent(long long watched, long long total)
 {
 	if (total <= 0 || watched <= 0)

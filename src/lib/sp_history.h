@@ -61,9 +61,8 @@ void sp_history_changed(long long uid);
 #define SP_HISTORY_RECENT "recent"
 #define SP_HISTORY_STATS  "stats"
 
-/* "started", "paused", "completed"; and back (-1 for anything else). */
+/* "started", "paused", "completed". */
 const char *sp_watch_status_name(enum sp_watch_status s);
-int sp_watch_status_parse(const char *s);
 /* watched as a whole percentage of total, 0..100. */
 int sp_watch_percent(long long watched, long long total);
 

@@ -26,9 +26,6 @@ static void test_percent_and_names(void)
 	CU_ASSERT_EQUAL(sp_watch_percent(1000, 1000), 100);
 	CU_ASSERT_EQUAL(sp_watch_percent(5, 0), 0);
 	CU_ASSERT_STRING_EQUAL(sp_watch_status_name(SP_WATCH_PAUSED), "paused");
-	CU_ASSERT_EQUAL(sp_watch_status_parse("completed"), SP_WATCH_COMPLETED);
-	CU_ASSERT_EQUAL(sp_watch_status_parse("done"), -1);
-	CU_ASSERT_EQUAL(sp_watch_status_parse(NULL), -1);
 }
 
 void suite_history(void)
