@@ -185,13 +185,18 @@ static int put_progress(sp_req *r)
 	}
 	if (sp_level_get(r, &l) != 0)
 		return sp_unavailable(r);
-	if (sp_title_deny(r, &l, t.level) != 0 || check_session(r, q->session_id) != 0)
+	if (sp_title_deny(r, &l, t.level) != 0)
 		return -1;
-	switch (sp_history_record(&w, &p)) {
-	case -1:
-		return sp_unavailable(r);
-	case 0:
-		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+	/* held in Redis while MariaDB heard of this title lately, else written now */
+	if (sp_history_report(&w, &p) != 1) {
+		if (check_session(r, q->session_id) != 0)
+			return -1;
+		switch (sp_history_record(&w, &p)) {
+		case -1:
+			return sp_unavailable(r);
+		case 0:
+			return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+		}
 	}
 	data = json_object_new_object();
 	json_object_object_add(data, "watchHistory", progress_json(q, &p));
@@ -206,8 +211,9 @@ static int put_progress(sp_req *r)
  * level -1 when the answer does not depend on it: the longest page a list
  * can ask for (slices serve smaller limits) and the stats. The gate brings
  * it in its round trip. Every write of the viewer's history drops them
- * (sp_history_changed, a generation bump), a content write too (they
- * belong to the catalogue group), and a changed level misses.
+ * (sp_history: a generation bump), a content write too (they belong to the
+ * catalogue group), and a changed level misses. A miss first moves the
+ * viewer's buffered positions to MariaDB (sp_history_flush).
  */
 #define ANSWER_TTL 300
 
@@ -259,14 +265,18 @@ static void store(long long uid, const char *answer, const char *gen, int level,
 	free(val);
 }
 
-/* The viewer's generation before reading MariaDB ("" when Redis is away: store nothing). */
-static void read_gen(long long uid, char *gen, size_t n)
+/*
+ * Before reading MariaDB: the viewer's generation ("" when Redis is away:
+ * store nothing), then the buffered positions written. -1 MariaDB failed.
+ */
+static int before_read(long long uid, char *gen, size_t n)
 {
 	char genkey[SP_KEY_MAX];
 
 	sp_key_history_gen(genkey, sizeof genkey, uid);
 	if (sp_cache_gen_read(genkey, gen, n) != 0)
 		gen[0] = '\0';
+	return sp_history_flush(uid);
 }
 
 /* ---------------------------------------------------------------- lists */
@@ -388,8 +398,8 @@ static int answer_list(sp_req *r, const char *answer, const char *key, int level
 		reply_page(r, hit, key, limit);
 		return 0;
 	}
-	read_gen(r->user_id, gen, sizeof gen);
-	if ((list = load_list(r->user_id, level)) == NULL)
+	if (before_read(r->user_id, gen, sizeof gen) != 0 ||
+	    (list = load_list(r->user_id, level)) == NULL)
 		return sp_unavailable(r);
 	store(r->user_id, answer, gen, level, list);
 	reply_page(r, list, key, limit);
@@ -491,8 +501,7 @@ static int stats(sp_req *r)
 		sp_reply_raw(r, 200, hit);
 		return 0;
 	}
-	read_gen(r->user_id, gen, sizeof gen);
-	if ((s = load_stats(r->user_id)) == NULL)
+	if (before_read(r->user_id, gen, sizeof gen) != 0 || (s = load_stats(r->user_id)) == NULL)
 		return sp_unavailable(r);
 	body = sp_xasprintf("{\"success\":true,\"data\":{\"stats\":%s}}", sp_json_text(s));
 	json_object_put(s);
@@ -507,14 +516,13 @@ static int stats(sp_req *r)
 static int forget(sp_req *r)
 {
 	const struct title_in *q = r->in;
-	long long n = sp_db_exec("DELETE FROM watch_progress WHERE user_id = ? AND content_id = ?",
-	                         "ll", r->user_id, q->content_id);
 
-	if (n < 0)
+	switch (sp_history_forget(r->user_id, q->content_id)) {
+	case -1:
 		return sp_unavailable(r);
-	if (n == 0)
+	case 0:
 		return sp_fail(r, 404, "NOT_FOUND", "This title is not in your watch history");
-	sp_history_changed(r->user_id);
+	}
 	sp_ok(r, 200, "Removed from your watch history", NULL);
 	return 0;
 }

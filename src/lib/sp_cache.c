@@ -41,12 +41,10 @@ static sp_kv_script drop_script = {"cache_drop",
                                    "return #keys\n",
                                    ""};
 
-/* An owner's generation outlives any entry it guards (their TTLs are far shorter). */
-#define GEN_TTL "86400"
-
 static sp_kv_script gen_read_script = {"cache_gen_read",
                                        "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-                                       "  redis.call('SET', KEYS[1], '1', 'EX', " GEN_TTL ")\n"
+                                       "  redis.call('SET', KEYS[1], '1', 'EX', " SP_CACHE_GEN_TTL
+                                       ")\n"
                                        "end\n"
                                        "return {redis.call('GET', KEYS[1])}\n",
                                        ""};
@@ -60,24 +58,11 @@ static sp_kv_script gen_put_script = {"cache_gen_put",
                                       "return 1\n",
                                       ""};
 
-/*
- * KEYS: the owner's generation, the group's version; ARGV: the entries'
- * full names with "{V}", filled here with the current version (the names
- * are built by sp_keys; only the version is known here alone).
- */
-static sp_kv_script gen_drop_script = {
-    "cache_gen_drop",
-    "redis.call('INCR', KEYS[1])\n"
-    "redis.call('EXPIRE', KEYS[1], " GEN_TTL ")\n"
-    "local ver = redis.call('GET', KEYS[2])\n"
-    "if ver then\n"
-    "  for i = 1, #ARGV do\n"
-    "    local k = string.gsub(ARGV[i], '{V}', function() return ver end)\n"
-    "    redis.call('DEL', k)\n"
-    "  end\n"
-    "end\n"
-    "return 1\n",
-    ""};
+/* KEYS: the owner's generation, the group's version; ARGV: the entries (sp_cache_gen_name). */
+static sp_kv_script gen_drop_script = {"cache_gen_drop",
+                                       SP_CACHE_GEN_DROP_LUA "gen_drop(KEYS[1], KEYS[2], ARGV)\n"
+                                                             "return 1\n",
+                                       ""};
 
 static const char *local_group;
 static char local_ver[64]; /* the version every local copy belongs to */
@@ -152,6 +137,11 @@ void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, co
 	sp_kv_free(sp_kv_run(&gen_put_script, 3, keys, 4, args));
 }
 
+void sp_cache_gen_name(const char *key, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s", sp_kv_prefix(), key);
+}
+
 int sp_cache_gen_drop(const char *genkey, const char *group, const char *const *keys, size_t n)
 {
 	char ver[SP_KEY_MAX], names[4][SP_KEY_MAX];
@@ -163,7 +153,7 @@ int sp_cache_gen_drop(const char *genkey, const char *group, const char *const *
 		return -1;
 	sp_key_group_version(ver, sizeof ver, group);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(names[i], sizeof names[i], "%s%s", sp_kv_prefix(), keys[i]);
+		sp_cache_gen_name(keys[i], names[i], sizeof names[i]);
 		args[i] = names[i];
 	}
 	res = sp_kv_run(&gen_drop_script, 2, k, (int)n, args);

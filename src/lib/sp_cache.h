@@ -58,6 +58,24 @@ void sp_cache_gen_put(const char *group, const char *genkey, const char *gen, co
 /* Bumps genkey and deletes the n (<= 4) keys under group's current version; 0 ok, -1 Redis
  * unreachable. */
 int sp_cache_gen_drop(const char *genkey, const char *group, const char *const *keys, size_t n);
+/*
+ * The same drop inside a larger script: gen_drop(genkey, group version key,
+ * names), the names as sp_cache_gen_name gives them ("{V}" still in them,
+ * filled there with the group's current version).
+ */
+#define SP_CACHE_GEN_TTL "86400" /* a generation outlives any entry it guards */
+#define SP_CACHE_GEN_DROP_LUA                                                                      \
+	"local function gen_drop(kgen, kver, names)\n"                                             \
+	"  redis.call('INCR', kgen)\n"                                                             \
+	"  redis.call('EXPIRE', kgen, " SP_CACHE_GEN_TTL ")\n"                                     \
+	"  local ver = redis.call('GET', kver)\n"                                                  \
+	"  if not ver then return end\n"                                                           \
+	"  for _, name in ipairs(names) do\n"                                                      \
+	"    redis.call('DEL', (string.gsub(name, '{V}', function() return ver end)))\n"           \
+	"  end\n"                                                                                  \
+	"end\n"
+/* key's full name as a script argument for gen_drop (the prefix added). */
+void sp_cache_gen_name(const char *key, char *out, size_t n);
 
 /* Drops every key stored in group and gives the group a new version; 0 ok, -1 Redis unreachable. */
 int sp_cache_drop_group(const char *group);

@@ -2,14 +2,27 @@
  * Watch progress writes: one upsert of the row and one watch event. The
  * thresholds are sp_watch_status_of() alone; the statement stores what it
  * decided.
+ *
+ * MariaDB hears of a (viewer, title) on every status change and otherwise
+ * at most once per SP_HISTORY_EVERY_S seconds, the moments a sampled
+ * watch event is due anyway. After each write the title's mark (its
+ * status, row id and completion time) lives in Redis for that interval;
+ * a position reported while the mark lives and keeps its status waits in
+ * the viewer's buffer instead (one Redis round trip), and reaches
+ * MariaDB when the viewer's history is next read, the title is next
+ * written, or the worker's "progress" job runs (sp_history_flush).
  */
 #include "sp_history.h"
 #include "sp_cache.h"
 #include "sp_db.h"
 #include "sp_keys.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const status_names[] = {"started", "paused", "completed"};
@@ -27,7 +40,7 @@ static const char upsert_sql[] =
     "?, ?, ?, ?, IF(? = 'completed', ?, NULL), ?, ?, ?, IF(? < 0, NULL, ?), ?, ?) "
     "ON DUPLICATE KEY UPDATE completed_at = IF(VALUES(status) = 'completed' AND status <> "
     "'completed', VALUES(updated_at), completed_at), event_at = IF(VALUES(status) <> status OR "
-    "event_at IS NULL OR VALUES(updated_at) >= event_at + INTERVAL " SP_HISTORY_EVENT_EVERY
+    "event_at IS NULL OR VALUES(updated_at) >= event_at + INTERVAL " SP_HISTORY_EVERY
     " SECOND, VALUES(updated_at), event_at), watched_seconds = VALUES(watched_seconds), "
     "total_seconds = VALUES(total_seconds), status = VALUES(status), device_id = "
     "COALESCE(VALUES(device_id), device_id), session_id = COALESCE(VALUES(session_id), "
@@ -82,20 +95,126 @@ static int upsert(const sp_watch *w, const char *at, sp_progress *out)
 	return 1;
 }
 
-void sp_history_changed(long long uid)
+/* ---------------------------------------------------------------- Redis side */
+
+/*
+ * After a write of the title's row: the viewer's cached answers dropped,
+ * the title's mark set to the row (or, ARGV[4] "", removed: forgotten),
+ * its buffered position dropped (the write is newer).
+ * KEYS: generation, catalogue version, mark, buffer, dirty set.
+ * ARGV: the three answers' names, mark, its life (ms), title, viewer.
+ */
+static sp_kv_script written_script = {
+    "history_written",
+    SP_CACHE_GEN_DROP_LUA "gen_drop(KEYS[1], KEYS[2], {ARGV[1], ARGV[2], ARGV[3]})\n"
+                          "if ARGV[4] == '' then redis.call('DEL', KEYS[3])\n"
+                          "else redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end\n"
+                          "redis.call('HDEL', KEYS[4], ARGV[6])\n"
+                          "if redis.call('HLEN', KEYS[4]) == 0 then\n"
+                          "  redis.call('ZREM', KEYS[5], ARGV[7])\n"
+                          "end\n"
+                          "return 1\n",
+    ""};
+
+/*
+ * A position held for later: only while the title's mark lives with the
+ * same status and, when a session is named, Redis knows it as the
+ * viewer's. Answers {"BUFFERED", row id, completed ms} or {"DUE"}.
+ * KEYS: mark, buffer, dirty set, generation, catalogue version[, session].
+ * ARGV: title, viewer, status, position (buffer_value), now (ms), the three answers' names.
+ */
+static sp_kv_script buffer_script = {
+    "history_buffer",
+    SP_CACHE_GEN_DROP_LUA "local m = redis.call('GET', KEYS[1])\n"
+                          "if not m then return {'DUE'} end\n"
+                          "local st, id, done = string.match(m, '^(%a+)|(%d+)|(%d+)$')\n"
+                          "if st ~= ARGV[3] then return {'DUE'} end\n"
+                          "if KEYS[6] and redis.call('HGET', KEYS[6], 'u') ~= ARGV[2] then\n"
+                          "  return {'DUE'}\n"
+                          "end\n"
+                          "redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])\n"
+                          "redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[2])\n"
+                          "gen_drop(KEYS[4], KEYS[5], {ARGV[6], ARGV[7], ARGV[8]})\n"
+                          "return {'BUFFERED', id, done}\n",
+    ""};
+
+/*
+ * After a flush: each buffered position written drops out, unless a newer
+ * one replaced it meanwhile. KEYS: buffer, dirty set. ARGV: viewer, then
+ * title, position pairs.
+ */
+static sp_kv_script settle_script = {
+    "history_settle",
+    "for i = 2, #ARGV, 2 do\n"
+    "  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('HDEL', KEYS[1], ARGV[i])\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('HLEN', KEYS[1]) == 0 then\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "end\n"
+    "return 1\n",
+    ""};
+
+/* The viewer's three cached answers, as gen_drop takes them. */
+typedef struct answer_names {
+	char cw[SP_KEY_MAX], recent[SP_KEY_MAX], stats[SP_KEY_MAX];
+} answer_names;
+
+static void fill_answer_names(answer_names *a, long long uid)
 {
-	char gen[SP_KEY_MAX], cw[SP_KEY_MAX], recent[SP_KEY_MAX], stats[SP_KEY_MAX];
-	const char *keys[3] = {cw, recent, stats};
+	char k[SP_KEY_MAX];
+
+	sp_key_history(k, sizeof k, uid, SP_HISTORY_CW);
+	sp_cache_gen_name(k, a->cw, sizeof a->cw);
+	sp_key_history(k, sizeof k, uid, SP_HISTORY_RECENT);
+	sp_cache_gen_name(k, a->recent, sizeof a->recent);
+	sp_key_history(k, sizeof k, uid, SP_HISTORY_STATS);
+	sp_cache_gen_name(k, a->stats, sizeof a->stats);
+}
+
+/* After a write (p) or a delete (p NULL) of the title's row. */
+static void written(long long uid, long long cid, const sp_progress *p)
+{
+	char gen[SP_KEY_MAX], ver[SP_KEY_MAX], mark[SP_KEY_MAX], buf[SP_KEY_MAX], dirty[SP_KEY_MAX];
+	char state[96] = "", every[24], title[24], viewer[24];
+	const char *keys[5] = {gen, ver, mark, buf, dirty};
+	answer_names a;
+	const char *args[7] = {a.cw, a.recent, a.stats, state, every, title, viewer};
 
 	sp_key_history_gen(gen, sizeof gen, uid);
-	sp_key_history(cw, sizeof cw, uid, SP_HISTORY_CW);
-	sp_key_history(recent, sizeof recent, uid, SP_HISTORY_RECENT);
-	sp_key_history(stats, sizeof stats, uid, SP_HISTORY_STATS);
+	sp_key_group_version(ver, sizeof ver, SP_GROUP_CATALOG);
+	sp_key_progress_mark(mark, sizeof mark, uid, cid);
+	sp_key_progress_buffer(buf, sizeof buf, uid);
+	sp_key_progress_dirty(dirty, sizeof dirty);
+	fill_answer_names(&a, uid);
+	if (p)
+		snprintf(state, sizeof state, "%s|%lld|%lld", status_names[p->status], p->id,
+		         (long long)p->completed_ms);
+	snprintf(every, sizeof every, "%d", SP_HISTORY_EVERY_S * 1000);
+	snprintf(title, sizeof title, "%lld", cid);
+	snprintf(viewer, sizeof viewer, "%lld", uid);
 	/*
 	 * Best effort: if Redis cannot be reached now but kept its data, the
 	 * answers may be served up to their TTL (ANSWER_TTL in history.c) late.
 	 */
-	sp_cache_gen_drop(gen, SP_GROUP_CATALOG, keys, 3);
+	sp_kv_free(sp_kv_run(&written_script, 5, keys, 7, args));
+}
+
+/* ---------------------------------------------------------------- writes */
+
+/* What a report makes of the title (everything but the row's id and completion). */
+static int assess(const sp_watch *w, sp_progress *out)
+{
+	memset(out, 0, sizeof *out);
+	if (w->total <= 0)
+		return -1;
+	out->at_ms = sp_now_ms();
+	out->total = w->total;
+	out->watched = w->watched < 0 ? 0 : w->watched > w->total ? w->total : w->watched;
+	out->percent = sp_watch_percent(out->watched, out->total);
+	out->status = sp_watch_status_of(out->watched, out->total);
+	return 0;
 }
 
 int sp_history_record(const sp_watch *w, sp_progress *out)
@@ -103,18 +222,12 @@ int sp_history_record(const sp_watch *w, sp_progress *out)
 	char at[32];
 	int rc;
 
-	memset(out, 0, sizeof *out);
-	if (w->total <= 0)
+	if (assess(w, out) != 0)
 		return 0;
-	out->at_ms = sp_now_ms();
-	out->total = w->total;
-	out->watched = w->watched < 0 ? 0 : w->watched > w->total ? w->total : w->watched;
-	out->percent = sp_watch_percent(out->watched, out->total);
-	out->status = sp_watch_status_of(out->watched, out->total);
 	sp_db_time(out->at_ms, at);
 	if ((rc = upsert(w, at, out)) != 1)
 		return rc;
-	sp_history_changed(w->user_id);
+	written(w->user_id, w->content_id, out);
 	/* the analytics record (sampled); the progress row above is the viewer's truth */
 	if ((out->event_due || w->always_event) &&
 	    sp_db_exec("INSERT INTO watch_events (user_id, content_id, event, position_seconds, "
@@ -123,4 +236,135 @@ int sp_history_record(const sp_watch *w, sp_progress *out)
 	               out->completed_now ? "complete" : w->event, out->watched, at) < 0)
 		return -1;
 	return 1;
+}
+
+/* A buffered position: "watched|total|status|at ms|quality|session|device" (device last: any text).
+ */
+static void buffer_value(const sp_watch *w, const sp_progress *p, char *out, size_t n)
+{
+	snprintf(out, n, "%lld|%lld|%s|%lld|%d|%s|%s", p->watched, p->total,
+	         status_names[p->status], (long long)p->at_ms, w->quality,
+	         w->session_id ? w->session_id : "", w->device_id ? w->device_id : "");
+}
+
+int sp_history_report(const sp_watch *w, sp_progress *out)
+{
+	char mark[SP_KEY_MAX], buf[SP_KEY_MAX], dirty[SP_KEY_MAX], gen[SP_KEY_MAX], ver[SP_KEY_MAX];
+	char sess[SP_KEY_MAX], title[24], viewer[24], now[24], value[512];
+	const char *keys[6] = {mark, buf, dirty, gen, ver, sess};
+	answer_names a;
+	const char *args[8] = {title, viewer, NULL, value, now, a.cw, a.recent, a.stats};
+	sp_kv_result *res;
+	const char *state, *id, *done;
+	int rc = 0;
+
+	if (assess(w, out) != 0)
+		return 0;
+	sp_key_progress_mark(mark, sizeof mark, w->user_id, w->content_id);
+	sp_key_progress_buffer(buf, sizeof buf, w->user_id);
+	sp_key_progress_dirty(dirty, sizeof dirty);
+	sp_key_history_gen(gen, sizeof gen, w->user_id);
+	sp_key_group_version(ver, sizeof ver, SP_GROUP_CATALOG);
+	if (w->session_id)
+		sp_key_stream_session(sess, sizeof sess, w->session_id);
+	fill_answer_names(&a, w->user_id);
+	snprintf(title, sizeof title, "%lld", w->content_id);
+	snprintf(viewer, sizeof viewer, "%lld", w->user_id);
+	snprintf(now, sizeof now, "%lld", (long long)out->at_ms);
+	args[2] = status_names[out->status];
+	buffer_value(w, out, value, sizeof value);
+	res = sp_kv_run(&buffer_script, w->session_id ? 6 : 5, keys, 8, args);
+	state = sp_kv_str_at(res, 0, NULL);
+	id = sp_kv_str_at(res, 1, NULL);
+	done = sp_kv_str_at(res, 2, NULL);
+	if (state && strcmp(state, "BUFFERED") == 0 && id && done) {
+		out->id = strtoll(id, NULL, 10);
+		out->completed_ms = strtoll(done, NULL, 10);
+		rc = 1;
+	}
+	sp_kv_free(res);
+	sp_metrics_inc(rc ? "sp_history_buffered_total" : "sp_history_written_total");
+	return rc;
+}
+
+int sp_history_forget(long long uid, long long cid)
+{
+	long long n = sp_db_exec("DELETE FROM watch_progress WHERE user_id = ? AND content_id = ?",
+	                         "ll", uid, cid);
+
+	if (n > 0)
+		written(uid, cid, NULL);
+	return n < 0 ? -1 : n > 0;
+}
+
+/* ---------------------------------------------------------------- flush */
+
+/* One buffered position (buffer_value) into its row, unless the row moved on since. */
+static int flush_one(long long uid, long long cid, const char *value)
+{
+	char status[16] = "", *p;
+	long long watched, total, at;
+	int quality;
+	const char *session, *device;
+	char when[32], sid[40];
+
+	watched = strtoll(value, &p, 10);
+	total = *p == '|' ? strtoll(p + 1, &p, 10) : -1;
+	if (*p != '|' || sscanf(p + 1, "%15[a-z]", status) != 1 || (p = strchr(p + 1, '|')) == NULL)
+		return 0;
+	at = strtoll(p + 1, &p, 10);
+	quality = *p == '|' ? (int)strtol(p + 1, &p, 10) : -1;
+	if (*p != '|' || total <= 0 || at <= 0)
+		return 0; /* not a buffered position: dropped by the settle */
+	session = p + 1;
+	if ((device = strchr(session, '|')) == NULL || (size_t)(device - session) >= sizeof sid)
+		return 0;
+	snprintf(sid, sizeof sid, "%.*s", (int)(device - session), session);
+	device++;
+	sp_db_time(at, when);
+	return sp_db_exec(
+	           "UPDATE watch_progress SET watched_seconds = ?, total_seconds = ?, "
+	           "device_id = COALESCE(?, device_id), session_id = COALESCE(?, session_id), "
+	           "quality = COALESCE(IF(? < 0, NULL, ?), quality), updated_at = ? WHERE "
+	           "user_id = ? AND content_id = ? AND status = ? AND updated_at < ?",
+	           "llssiisllss", watched, total, *device ? device : NULL, sid[0] ? sid : NULL,
+	           quality, quality, when, uid, cid, status, when) < 0
+	           ? -1
+	           : 0;
+}
+
+int sp_history_flush(long long uid)
+{
+	char buf[SP_KEY_MAX], dirty[SP_KEY_MAX], viewer[24];
+	const char *keys[2] = {buf, dirty};
+	const char **args;
+	sp_kv_result *all;
+	size_t n, nargs = 1;
+	int rc = 0;
+
+	sp_key_progress_buffer(buf, sizeof buf, uid);
+	sp_key_progress_dirty(dirty, sizeof dirty);
+	if ((all = sp_kv_hgetall(buf)) == NULL || sp_kv_failed(all)) {
+		sp_kv_free(all);
+		return 0; /* Redis away: nothing can be buffered either */
+	}
+	n = sp_kv_count(all) / 2;
+	args = sp_xcalloc(2 * n + 1, sizeof *args);
+	snprintf(viewer, sizeof viewer, "%lld", uid);
+	args[0] = viewer;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *title = sp_kv_str_at(all, 2 * i, NULL);
+		const char *value = sp_kv_str_at(all, 2 * i + 1, NULL);
+
+		if (title == NULL || value == NULL)
+			continue;
+		if ((rc = flush_one(uid, strtoll(title, NULL, 10), value)) == 0) {
+			args[nargs++] = title;
+			args[nargs++] = value;
+		}
+	}
+	sp_kv_free(sp_kv_run(&settle_script, 2, keys, (int)nargs, args));
+	free(args);
+	sp_kv_free(all);
+	return rc;
 }

@@ -26,8 +26,12 @@ typedef struct sp_watch {
 	int always_event;                   /* append the event even if one was recent */
 } sp_watch;
 
-/* Seconds between two progress events of one viewer and title (see sp_history_record). */
-#define SP_HISTORY_EVENT_EVERY "60"
+/*
+ * Seconds between two progress events of one viewer and title, and at most
+ * between two MariaDB writes of its position (see sp_history_report).
+ */
+#define SP_HISTORY_EVERY_S 60
+#define SP_HISTORY_EVERY   "60" /* the same, for SQL text */
 
 /* The row after a write. */
 typedef struct sp_progress {
@@ -51,11 +55,23 @@ int sp_history_record(const sp_watch *w, sp_progress *out);
 /* started below 5 % of total, completed from 90 %, paused in between (total > 0). */
 enum sp_watch_status sp_watch_status_of(long long watched, long long total);
 /*
- * The viewer's cached history answers (sp-history) are out of date: drops
- * them. sp_history_record calls it after every write; so must anything
- * else that changes watch_progress.
+ * A position report from the viewer (PUT progress): held in Redis when
+ * MariaDB was told of this title and status less than SP_HISTORY_EVERY_S
+ * ago (1, out filled, the row's id and completion from that write);
+ * otherwise 0 and nothing done: the caller checks what a write needs and
+ * calls sp_history_record. The viewer's cached answers are dropped either
+ * way.
  */
-void sp_history_changed(long long uid);
+int sp_history_report(const sp_watch *w, sp_progress *out);
+/*
+ * Writes the viewer's buffered positions to MariaDB, each unless its row
+ * changed status or was written later meanwhile, or is gone. Called before
+ * anything reads the viewer's watch_progress rows. 0 ok (also when Redis is
+ * away), -1 MariaDB failed (what was written is settled).
+ */
+int sp_history_flush(long long uid);
+/* Removes the title from the viewer's history: 1 removed, 0 was not there, -1 MariaDB failed. */
+int sp_history_forget(long long uid, long long content_id);
 /* The cached answers' names (sp_key_history). */
 #define SP_HISTORY_CW     "cw"
 #define SP_HISTORY_RECENT "recent"

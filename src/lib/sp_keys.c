@@ -20,6 +20,21 @@ void sp_key_history_gen(char *out, size_t n, long long uid)
 	snprintf(out, n, "wh:%lld:gen", uid);
 }
 
+void sp_key_progress_mark(char *out, size_t n, long long uid, long long content_id)
+{
+	snprintf(out, n, "wp:%lld:%lld", uid, content_id);
+}
+
+void sp_key_progress_buffer(char *out, size_t n, long long uid)
+{
+	snprintf(out, n, "wpb:%lld", uid);
+}
+
+void sp_key_progress_dirty(char *out, size_t n)
+{
+	snprintf(out, n, "wpb:dirty");
+}
+
 void sp_key_sub(char *out, size_t n, long long uid)
 {
 	snprintf(out, n, "sub:%lld", uid);

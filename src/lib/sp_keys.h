@@ -59,6 +59,12 @@ void sp_key_catalog_meta(char *out, size_t n, long long content_id);
  * titles), dropped with the generation bumped by every write (sp_cache_gen_*) */
 void sp_key_history(char *out, size_t n, long long uid, const char *answer); /* "cw", ... */
 void sp_key_history_gen(char *out, size_t n, long long uid);
+/* ---- progress held for MariaDB (sp_history): the title's last write ("status|id|completed"),
+ * living one event interval; a viewer's buffered positions (hash: title -> position); the
+ * viewers with buffered positions (zset, scored by the first one's time in ms) */
+void sp_key_progress_mark(char *out, size_t n, long long uid, long long content_id);
+void sp_key_progress_buffer(char *out, size_t n, long long uid);
+void sp_key_progress_dirty(char *out, size_t n);
 
 /* ---- plan listings (group SP_GROUP_PLANS) */
 void sp_key_plans_list(char *out, size_t n, int level, int sort, int desc);

@@ -22,6 +22,7 @@ static const worker_job jobs[] = {
      job_partitions},
     {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
      job_aggregate},
+    {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress},
 };
 
 static int usage(void)

@@ -92,6 +92,8 @@ static void list_ids(const api_resp *r, const char *key, char *out, size_t n)
 	}
 }
 
+static long long continue_position(const api_user *u, long long cid);
+
 /* ---------------------------------------------------------------- progress */
 
 static void test_progress_thresholds_and_answer(void)
@@ -252,6 +254,13 @@ static void test_progress_with_a_session_id_must_name_the_callers_session(void)
 	EXPECT_ERROR(r, 404, "NOT_FOUND");
 	api_free(&r);
 	EXPECT(progress_rows(&b) == 0, "another user's session id writes nothing");
+	/* a report that would wait in Redis (b wrote this title just now) is checked as well */
+	EXPECT_STR(put_ok(&b, cid, 40, 600), "paused");
+	put_progress(&r, &b, cid, body);
+	EXPECT_ERROR(r, 404, "NOT_FOUND");
+	api_free(&r);
+	EXPECT(continue_position(&b, cid) == 40,
+	       "another user's session id changes nothing, even between two writes");
 	free(sid);
 	api_user_free(&a);
 	api_user_free(&b);
@@ -680,6 +689,115 @@ static void test_heartbeats_and_a_stop_feed_continue_watching(void)
 	free(tv.refresh);
 }
 
+/* ---------------------------------------------------------------- between writes */
+
+/* The position MariaDB holds for the user's title, -1 none. */
+static long long db_position(const api_user *u, long long cid)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql,
+	         "SELECT COALESCE(MAX(watched_seconds), -1) FROM watch_progress WHERE user_id = ? "
+	         "AND content_id = %lld",
+	         cid);
+	return api_db_ll_s(sql, u->id);
+}
+
+/* PUT {w, t} expecting 200; the answer's watchHistory.id (malloc'd, "?" when absent). */
+static char *put_id(const api_user *u, long long cid, long long w, long long t)
+{
+	char body[96];
+	api_resp r;
+	char *id;
+
+	snprintf(body, sizeof body, "{\"watchedDuration\":%lld,\"totalDuration\":%lld}", w, t);
+	put_progress(&r, u, cid, body);
+	EXPECT_OK(r, 200);
+	id = strdup(api_jstr(r.json, "data.watchHistory.id")
+	                ? api_jstr(r.json, "data.watchHistory.id")
+	                : "?");
+	api_free(&r);
+	return id;
+}
+
+static void test_reports_between_writes_are_read_back_at_once(void)
+{
+	long long cid = nth_title(0, 1);
+	api_user u;
+	api_resp r;
+	char *first, *second;
+
+	if (api_viewer(&u, "wh-buffer", 1) != 0)
+		return;
+	first = put_id(&u, cid, 100, 1000);
+	EXPECT(db_position(&u, cid) == 100, "the first report of a title is written to MariaDB");
+	second = put_id(&u, cid, 200, 1000);
+	EXPECT_STR(second, first);
+	EXPECT(db_position(&u, cid) == 100,
+	       "a report seconds later with the same status waits in Redis (MariaDB still 100)");
+	EXPECT(continue_position(&u, cid) == 200,
+	       "continue-watching right after shows the newer position");
+	EXPECT(db_position(&u, cid) == 200, "reading the history wrote the waiting position");
+	free(put_id(&u, cid, 300, 1000));
+	api_get(&r, API "/watch-history/stats", u.token);
+	EXPECT(api_jint(r.json, "data.stats.totalWatchTime") == 300,
+	       "stats right after a waiting report count it (got %lld)",
+	       api_jint(r.json, "data.stats.totalWatchTime"));
+	api_free(&r);
+	EXPECT_STR(put_ok(&u, cid, 950, 1000), "completed");
+	EXPECT(db_position(&u, cid) == 950 &&
+	           api_db_ll_s("SELECT COUNT(*) FROM watch_progress WHERE user_id = ? AND status = "
+	                       "'completed' AND completed_at IS NOT NULL",
+	                       u.id) == 1,
+	       "a change of status is written to MariaDB at once, with completedAt");
+	free(first);
+	free(second);
+	api_user_free(&u);
+}
+
+static void test_the_progress_job_writes_waiting_positions(void)
+{
+	long long cid = nth_title(0, 2);
+	api_user u;
+
+	if (api_viewer(&u, "wh-job", 1) != 0)
+		return;
+	free(put_id(&u, cid, 100, 1000));
+	free(put_id(&u, cid, 250, 1000));
+	EXPECT(db_position(&u, cid) == 100, "the second report waits in Redis");
+	EXPECT(api_run_tool("worker", "progress") == 0, "sp-worker progress");
+	EXPECT(db_position(&u, cid) == 250, "the progress job wrote it (got %lld)",
+	       db_position(&u, cid));
+	EXPECT(api_run_tool("worker", "progress") == 0, "sp-worker progress, again");
+	EXPECT(db_position(&u, cid) == 250 && continue_position(&u, cid) == 250,
+	       "a second run changes nothing");
+	api_user_free(&u);
+}
+
+static void test_delete_drops_a_waiting_position(void)
+{
+	long long cid = nth_title(0, 3);
+	api_user u;
+	api_resp r;
+	char path[96];
+
+	if (api_viewer(&u, "wh-forget", 1) != 0)
+		return;
+	free(put_id(&u, cid, 100, 1000));
+	free(put_id(&u, cid, 250, 1000));
+	snprintf(path, sizeof path, API "/watch-history/%lld", cid);
+	api_send(&r, "DELETE", path, u.token, NULL);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+	EXPECT(api_run_tool("worker", "progress") == 0, "sp-worker progress");
+	EXPECT(db_position(&u, cid) == -1 && continue_position(&u, cid) == -1,
+	       "a deleted title does not come back from a position that was waiting");
+	free(put_id(&u, cid, 50, 1000));
+	EXPECT(db_position(&u, cid) == 50 && continue_position(&u, cid) == 50,
+	       "a report after the delete starts the title again, written at once");
+	api_user_free(&u);
+}
+
 int api_suite_history(void)
 {
 	CU_pSuite s = CU_add_suite("history", NULL, NULL);
@@ -704,6 +822,9 @@ int api_suite_history(void)
 	ADD(test_cached_answers_follow_every_change);
 	ADD(test_heartbeats_and_a_stop_feed_continue_watching);
 	ADD(test_history_without_redis_then_without_mariadb);
+	ADD(test_reports_between_writes_are_read_back_at_once);
+	ADD(test_the_progress_job_writes_waiting_positions);
+	ADD(test_delete_drops_a_waiting_position);
 #undef ADD
 	return 0;
 }
