@@ -38,6 +38,7 @@ struct title_in {
 };
 
 static int put_progress(sp_req *r);
+static int progress_step(sp_req *r, long long uid, sp_step *s);
 static int continue_watching(sp_req *r);
 static int recent(sp_req *r);
 static int stats(sp_req *r);
@@ -52,9 +53,9 @@ static int recent_key(sp_req *r, long long uid, char *key, size_t n);
 static int stats_key(sp_req *r, long long uid, char *key, size_t n);
 
 static const sp_route routes[] = {
-    /* the title's level and renditions come with the gate's round trip */
+    /* the title's facts come with the gate's round trip, which may also hold the position */
     {"PUT", "/watch-history/:contentId/progress", put_progress, SP_AUTH_REQUIRED, 0, title_key,
-     NULL, SP_INPUT(parse_progress, struct progress_in)},
+     progress_step, SP_INPUT(parse_progress, struct progress_in)},
     /* the reads come from the viewer's cached answers, fetched in the gate's round trip */
     {"GET", "/watch-history/continue-watching", continue_watching, SP_AUTH_REQUIRED, SP_NO_BODY,
      cw_key, NULL, SP_INPUT(parse_continue_limit, struct limit_in)},
@@ -160,37 +161,67 @@ static json_object *progress_json(const struct progress_in *q, const sp_progress
 	return o;
 }
 
+/* The report as sp_history takes it. */
+static void watch_of(const sp_req *r, long long uid, sp_watch *w)
+{
+	const struct progress_in *q = r->in;
+
+	memset(w, 0, sizeof *w);
+	w->user_id = uid;
+	w->content_id = q->content_id;
+	w->watched = q->watched;
+	w->total = q->total;
+	w->session_id = q->session_id[0] ? q->session_id : NULL;
+	w->device_id = q->device_id[0] ? q->device_id : NULL;
+	w->quality = q->quality;
+	w->event = "progress";
+}
+
+static int progress_step(sp_req *r, long long uid, sp_step *s)
+{
+	sp_watch w;
+
+	watch_of(r, uid, &w);
+	sp_history_step(&w, s);
+	return 0;
+}
+
+/* What the write was checked with, as the gate reads it: the title's facts and the level. */
+static void checked_with(const sp_title *t, const sp_level *l, char *out, size_t n)
+{
+	char facts[48], level[SP_LEVEL_TEXT_MAX];
+
+	sp_title_text(t, facts, sizeof facts);
+	sp_level_encode(l, level, sizeof level);
+	snprintf(out, n, "%s\n%s", facts, level);
+}
+
 static int put_progress(sp_req *r)
 {
 	const struct progress_in *q = r->in;
+	char checked[48 + SP_LEVEL_TEXT_MAX];
 	sp_title t;
 	sp_level l;
 	sp_progress p;
+	sp_watch w;
 	json_object *data;
-	sp_watch w = {r->user_id,
-	              q->content_id,
-	              q->watched,
-	              q->total,
-	              q->session_id[0] ? q->session_id : NULL,
-	              q->device_id[0] ? q->device_id : NULL,
-	              q->quality,
-	              "progress",
-	              0};
 
-	switch (sp_title_get(r, q->content_id, &t)) {
-	case -1:
-		return sp_unavailable(r);
-	case 0:
-		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
-	}
-	if (sp_level_get(r, &l) != 0)
-		return sp_unavailable(r);
-	if (sp_title_deny(r, &l, t.level) != 0)
-		return -1;
-	/* held in Redis while MariaDB heard of this title lately, else written now */
-	if (sp_history_report(&w, &p) != 1) {
-		if (check_session(r, q->session_id) != 0)
+	watch_of(r, r->user_id, &w);
+	/* held by the gate's step: every check below passed for this title and level lately */
+	if (!r->step_done || !sp_history_held(r->step_status, r->step_text, &w, &p)) {
+		switch (sp_title_get(r, q->content_id, &t)) {
+		case -1:
+			return sp_unavailable(r);
+		case 0:
+			return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+		}
+		if (sp_level_get(r, &l) != 0)
+			return sp_unavailable(r);
+		if (sp_title_deny(r, &l, t.level) != 0 || check_session(r, q->session_id) != 0)
 			return -1;
+		checked_with(&t, &l, checked, sizeof checked);
+		w.checked = checked;
+		w.checked_until_ms = l.sub_id ? l.end_ms : 0;
 		switch (sp_history_record(&w, &p)) {
 		case -1:
 			return sp_unavailable(r);

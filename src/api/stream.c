@@ -45,7 +45,7 @@ static int parse_start(sp_req *r, void *in);
 static int parse_session_body(sp_req *r, void *in);
 static int parse_session_path(sp_req *r, void *in);
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n);
-static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
+static int heartbeat_step(sp_req *r, long long uid, sp_step *s);
 
 static const sp_route routes[] = {
     /* the heartbeat runs inside the gate's round trip (one Redis call per beat) */
@@ -398,11 +398,11 @@ static int session_gone(sp_req *r, enum sp_session_rc rc)
 }
 
 /* The gate's step for a heartbeat (its input is good). */
-static int heartbeat_step(sp_req *r, long long uid, char keys[2][96], char args[7][96])
+static int heartbeat_step(sp_req *r, long long uid, sp_step *s)
 {
 	const struct session_in *q = r->in;
 
-	sp_stream_hb_step(uid, q->sid, (long)q->position, keys, args);
+	sp_stream_hb_step(uid, q->sid, (long)q->position, s);
 	return 0;
 }
 
@@ -420,9 +420,14 @@ static void record_playback(sp_req *r, long long cid, const char *event)
 	if (cid <= 0 || !q->has_position || sp_title_get(r, cid, &t) != 1)
 		return;
 	/* a stop is always an event: it closes the viewing for the aggregates */
-	sp_watch w = {r->user_id, cid,    q->position,
-	              t.seconds,  q->sid, NULL,
-	              -1,         event,  strcmp(event, "stop") == 0};
+	sp_watch w = {.user_id = r->user_id,
+	              .content_id = cid,
+	              .watched = q->position,
+	              .total = t.seconds,
+	              .session_id = q->sid,
+	              .quality = -1,
+	              .event = event,
+	              .always_event = strcmp(event, "stop") == 0};
 	if (sp_history_record(&w, &p) < 0)
 		sp_warn("stream: progress of session %s not recorded (MariaDB)", q->sid);
 }

@@ -9,6 +9,7 @@
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_history.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_stream.h"
@@ -30,12 +31,14 @@
  * cached level (a per-level page), or skipped if unknown. A versioned key
  * ("{V}") is read under its group's version (made if missing); when the
  * caller holds a copy of that version ("have"), the answer is "=" instead
- * of the value. The step (a heartbeat) runs only for a request found
- * allowed: not limited, not revoked, its token version cached and current.
+ * of the value. The step (a heartbeat, a watch position) runs only for a
+ * request found allowed: not limited, not revoked, its token version cached
+ * and current; it is given the prefetched value ("" none, "=" a copy this
+ * process holds) and the cached level with its keys and arguments.
  */
 static sp_kv_script gate_script = {
     "gate",
-    SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_GATE_LUA_HEAD
+    SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_CACHE_GEN_DROP_LUA SP_HISTORY_WP_LUA SP_GATE_LUA_HEAD
     "local out, over = {}, false\n"
     "for i = 1, counters do\n"
     "  local limit, window = ARGV[limits + 2 * i - 2], ARGV[limits + 2 * i - 1]\n"
@@ -82,7 +85,11 @@ static sp_kv_script gate_script = {
     "end\n"
     "if step > 0 and not over and token > 0 and out[token] == 0 and out[token + 1] == 0 and\n"
     "   out[token + 2] == token_version then\n"
-    "  local r = hb(KEYS[step], KEYS[step + 1], unpack(ARGV, step_args, step_args + 6))\n"
+    "  local steps = {function(_, _, ...) return hb(...) end, wp}\n"
+    "  local a = {}\n"
+    "  for i = step, #KEYS do a[#a + 1] = KEYS[i] end\n"
+    "  for i = step_args, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "  local r = steps[step_kind](prefetch > 0 and out[prefetch] or '', level, unpack(a))\n"
     "  out[step], out[step + 1] = r[1], r[2] or '0'\n"
     "end\n"
     "return out\n",
@@ -150,7 +157,8 @@ void sp_gate_collect(sp_gate_call *c, sp_req *r, const sp_route *route, const sp
 		c->local = sp_cache_local_group() && strcmp(c->group, sp_cache_local_group()) == 0;
 	}
 	c->has_step = claims && route && route->step &&
-	              route->step(r, claims->uid, c->step_keys, c->step_args) == 0;
+	              route->step(r, claims->uid, &c->step) == 0 && c->step.nkeys >= 2 &&
+	              c->step.nkeys <= SP_STEP_MAX_KEYS && c->step.nargs <= SP_STEP_MAX_ARGS;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -223,8 +231,8 @@ static void layout_keys(sp_gate_call *c)
 	}
 	if (c->has_step) {
 		c->at_step = c->nkeys;
-		snprintf(next_key(c), SP_KEY_MAX, "%s", c->step_keys[0]);
-		snprintf(next_key(c), SP_KEY_MAX, "%s", c->step_keys[1]);
+		for (int i = 0; i < c->step.nkeys; i++)
+			snprintf(next_key(c), SP_KEY_MAX, "%s", c->step.keys[i]);
 	}
 }
 
@@ -250,6 +258,7 @@ static void layout_args(sp_gate_call *c)
 	num_arg(c, SP_GATE_ARG_STEP, c->at_step + 1);
 	num_arg(c, SP_GATE_ARG_LIMITS, limits);
 	num_arg(c, SP_GATE_ARG_STEP_ARGS, c->has_step ? limits + 2 * c->n_rules : 0);
+	num_arg(c, SP_GATE_ARG_STEP_KIND, c->has_step ? c->step.kind : 0);
 	num_arg(c, SP_GATE_ARG_TOKEN_VERSION, c->claims ? c->claims->tv : -1);
 	if (c->local)
 		local_have(c->prefetch, c->have, sizeof c->have);
@@ -260,8 +269,8 @@ static void layout_args(sp_gate_call *c)
 		/* a second longer than the window, so a key never expires inside its own */
 		num_arg(c, -1, c->rules[i].rule->window + 1);
 	}
-	for (int i = 0; c->has_step && i < 7; i++)
-		c->args[c->nargs++] = c->step_args[i];
+	for (int i = 0; c->has_step && i < c->step.nargs; i++)
+		c->args[c->nargs++] = c->step.args[i];
 }
 
 void sp_gate_layout(sp_gate_call *c)
@@ -392,13 +401,14 @@ static void read_step(sp_req *r, const sp_gate_call *c, const sp_kv_result *ans)
 {
 	size_t at = (size_t)c->at_step;
 	const char *status = sp_kv_str_at(ans, at + SP_GATE_STEP_STATUS, NULL);
-	const char *due = sp_kv_str_at(ans, at + SP_GATE_STEP_DUE, NULL);
+	const char *value = sp_kv_str_at(ans, at + SP_GATE_STEP_VALUE, NULL);
 
 	if (sp_kv_count(ans) != at + SP_GATE_STEP_SLOTS || status == NULL)
 		return;
 	r->step_done = 1;
 	snprintf(r->step_status, sizeof r->step_status, "%s", status);
-	r->step_value = due ? strtoll(due, NULL, 10) : 0;
+	snprintf(r->step_text, sizeof r->step_text, "%s", value ? value : "");
+	r->step_value = strtoll(r->step_text, NULL, 10);
 }
 
 enum sp_gate_outcome sp_gate_read(sp_req *r, sp_gate_call *c, const sp_kv_result *ans)

@@ -11,8 +11,10 @@
 #include "sp_kv.h"
 
 #define SP_GATE_MAX_RULES 4
-#define SP_GATE_MAX_KEYS  13 /* 4 counters, 4 token keys, prefetch, version and counter, 2 step */
-#define SP_GATE_MAX_ARGS  32 /* the head, a limit and window per counter, 7 step arguments */
+/* 4 counters, 4 token keys, prefetch, version and counter, the step's */
+#define SP_GATE_MAX_KEYS (11 + SP_STEP_MAX_KEYS)
+/* the head, a limit and window per counter, the step's */
+#define SP_GATE_MAX_ARGS (SP_GATE_HEAD_SIZE + 2 * SP_GATE_MAX_RULES + SP_STEP_MAX_ARGS)
 
 /*
  * The head of ARGV, named once for both sides: the C side fills these
@@ -28,7 +30,8 @@
 	X(VERSION, version, tonumber)       /* KEYS index of its group's version slots (below) */  \
 	X(STEP, step, tonumber)             /* KEYS index of the step's slots (below) */           \
 	X(LIMITS, limits, tonumber)         /* ARGV index of counter 1's limit, then window... */  \
-	X(STEP_ARGS, step_args, tonumber)   /* ARGV index of the step's 7 arguments */             \
+	X(STEP_ARGS, step_args, tonumber)   /* ARGV index of the step's arguments (to the end) */  \
+	X(STEP_KIND, step_kind, tonumber)   /* which step function (sp_step_kind), 0 none */       \
 	X(TOKEN_VERSION, token_version, )   /* the token's version */                              \
 	X(COPIES_VERSION, copies_version, ) /* the version of this process's copies, "" none */    \
 	X(HAVE, have, ) /* per level digit + 1 (1 for a key without "{L}"): '1' a copy is held */
@@ -62,8 +65,9 @@ enum sp_gate_version_slot {
 };
 enum sp_gate_step_slot {
 	SP_GATE_STEP_STATUS, /* first step key; answer: the step's status ("OK", "ENDED"...) */
-	SP_GATE_STEP_DUE,    /* second step key; answer: "1" when MariaDB is due to be told */
-	SP_GATE_STEP_SLOTS   /* no answer at all when the step did not run */
+	SP_GATE_STEP_VALUE,  /* second step key; answer: what goes with it (r->step_text) */
+	SP_GATE_STEP_SLOTS   /* no answer at all when the step did not run; keys after the
+	                        second (up to the last key) have no answer */
 };
 
 /* One rate-limit rule counted for the request. */
@@ -87,7 +91,7 @@ typedef struct sp_gate_call {
 	char group[32];            /* its cache group when the key holds "{V}", "" none */
 	int local;                 /* that group is kept as this process's copies */
 	int has_step;
-	char step_keys[2][96], step_args[7][96];
+	sp_step step;
 
 	/* the call (sp_gate_layout): each part's first slot, from 0, -1 absent */
 	int at_token, at_prefetch, at_version, at_step;

@@ -6,9 +6,11 @@
  * MariaDB hears of a (viewer, title) on every status change and otherwise
  * at most once per SP_HISTORY_EVERY_S seconds, the moments a sampled
  * watch event is due anyway. After each write the title's mark (its
- * status, row id and completion time) lives in Redis for that interval;
- * a position reported while the mark lives and keeps its status waits in
- * the viewer's buffer instead (one Redis round trip), and reaches
+ * status, row id and completion time, and the title's facts and the
+ * viewer's level the write was checked with) lives in Redis for that
+ * interval; a position reported while the mark lives, with the same
+ * status, facts and level, waits in the viewer's buffer instead, held by
+ * the gate's own round trip (SP_HISTORY_WP_LUA), and reaches
  * MariaDB when the viewer's history is next read, the title is next
  * written, or the worker's "progress" job runs (sp_history_flush).
  */
@@ -117,28 +119,6 @@ static sp_kv_script written_script = {
     ""};
 
 /*
- * A position held for later: only while the title's mark lives with the
- * same status and, when a session is named, Redis knows it as the
- * viewer's. Answers {"BUFFERED", row id, completed ms} or {"DUE"}.
- * KEYS: mark, buffer, dirty set, generation, catalogue version[, session].
- * ARGV: title, viewer, status, position (buffer_value), now (ms), the three answers' names.
- */
-static sp_kv_script buffer_script = {
-    "history_buffer",
-    SP_CACHE_GEN_DROP_LUA "local m = redis.call('GET', KEYS[1])\n"
-                          "if not m then return {'DUE'} end\n"
-                          "local st, id, done = string.match(m, '^(%a+)|(%d+)|(%d+)$')\n"
-                          "if st ~= ARGV[3] then return {'DUE'} end\n"
-                          "if KEYS[6] and redis.call('HGET', KEYS[6], 'u') ~= ARGV[2] then\n"
-                          "  return {'DUE'}\n"
-                          "end\n"
-                          "redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])\n"
-                          "redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[2])\n"
-                          "gen_drop(KEYS[4], KEYS[5], {ARGV[6], ARGV[7], ARGV[8]})\n"
-                          "return {'BUFFERED', id, done}\n",
-    ""};
-
-/*
  * After a flush: each buffered position written drops out, unless a newer
  * one replaced it meanwhile. KEYS: buffer, dirty set. ARGV: viewer, then
  * title, position pairs.
@@ -173,11 +153,16 @@ static void fill_answer_names(answer_names *a, long long uid)
 	sp_cache_gen_name(k, a->stats, sizeof a->stats);
 }
 
-/* After a write (p) or a delete (p NULL) of the title's row. */
-static void written(long long uid, long long cid, const sp_progress *p)
+/*
+ * After a write (p) or a delete (p NULL) of the title's row. The mark is
+ * set only for a write checked by the viewer's own report (w->checked),
+ * living SP_HISTORY_EVERY_S or until w->checked_until_ms.
+ */
+static void written(long long uid, long long cid, const sp_progress *p, const sp_watch *w)
 {
 	char gen[SP_KEY_MAX], ver[SP_KEY_MAX], mark[SP_KEY_MAX], buf[SP_KEY_MAX], dirty[SP_KEY_MAX];
-	char state[96] = "", every[24], title[24], viewer[24];
+	char state[SP_STEP_ARG_MAX] = "", every[24], title[24], viewer[24];
+	long long life = SP_HISTORY_EVERY_S * 1000LL;
 	const char *keys[5] = {gen, ver, mark, buf, dirty};
 	answer_names a;
 	const char *args[7] = {a.cw, a.recent, a.stats, state, every, title, viewer};
@@ -188,10 +173,13 @@ static void written(long long uid, long long cid, const sp_progress *p)
 	sp_key_progress_buffer(buf, sizeof buf, uid);
 	sp_key_progress_dirty(dirty, sizeof dirty);
 	fill_answer_names(&a, uid);
-	if (p)
-		snprintf(state, sizeof state, "%s|%lld|%lld", status_names[p->status], p->id,
-		         (long long)p->completed_ms);
-	snprintf(every, sizeof every, "%d", SP_HISTORY_EVERY_S * 1000);
+	if (p && w && w->checked && w->checked_until_ms > 0 &&
+	    w->checked_until_ms - p->at_ms < life)
+		life = w->checked_until_ms - p->at_ms;
+	if (p && w && w->checked && life > 0)
+		snprintf(state, sizeof state, "%s\n%lld\n%lld\n%s", status_names[p->status], p->id,
+		         (long long)p->completed_ms, w->checked);
+	snprintf(every, sizeof every, "%lld", life);
 	snprintf(title, sizeof title, "%lld", cid);
 	snprintf(viewer, sizeof viewer, "%lld", uid);
 	/*
@@ -227,7 +215,7 @@ int sp_history_record(const sp_watch *w, sp_progress *out)
 	sp_db_time(out->at_ms, at);
 	if ((rc = upsert(w, at, out)) != 1)
 		return rc;
-	written(w->user_id, w->content_id, out);
+	written(w->user_id, w->content_id, out, w);
 	/* the analytics record (sampled); the progress row above is the viewer's truth */
 	if ((out->event_due || w->always_event) &&
 	    sp_db_exec("INSERT INTO watch_events (user_id, content_id, event, position_seconds, "
@@ -247,44 +235,48 @@ static void buffer_value(const sp_watch *w, const sp_progress *p, char *out, siz
 	         w->session_id ? w->session_id : "", w->device_id ? w->device_id : "");
 }
 
-int sp_history_report(const sp_watch *w, sp_progress *out)
+void sp_history_step(const sp_watch *w, sp_step *s)
 {
-	char mark[SP_KEY_MAX], buf[SP_KEY_MAX], dirty[SP_KEY_MAX], gen[SP_KEY_MAX], ver[SP_KEY_MAX];
-	char sess[SP_KEY_MAX], title[24], viewer[24], now[24], value[512];
-	const char *keys[6] = {mark, buf, dirty, gen, ver, sess};
+	sp_progress p;
 	answer_names a;
-	const char *args[8] = {title, viewer, NULL, value, now, a.cw, a.recent, a.stats};
-	sp_kv_result *res;
-	const char *state, *id, *done;
-	int rc = 0;
 
-	if (assess(w, out) != 0)
-		return 0;
-	sp_key_progress_mark(mark, sizeof mark, w->user_id, w->content_id);
-	sp_key_progress_buffer(buf, sizeof buf, w->user_id);
-	sp_key_progress_dirty(dirty, sizeof dirty);
-	sp_key_history_gen(gen, sizeof gen, w->user_id);
-	sp_key_group_version(ver, sizeof ver, SP_GROUP_CATALOG);
+	assess(w, &p);
+	s->kind = SP_STEP_PROGRESS;
+	s->nkeys = 6;
+	s->nargs = 9;
+	sp_key_progress_mark(s->keys[0], sizeof s->keys[0], w->user_id, w->content_id);
+	sp_key_progress_buffer(s->keys[1], sizeof s->keys[1], w->user_id);
+	sp_key_progress_dirty(s->keys[2], sizeof s->keys[2]);
+	sp_key_history_gen(s->keys[3], sizeof s->keys[3], w->user_id);
+	sp_key_group_version(s->keys[4], sizeof s->keys[4], SP_GROUP_CATALOG);
 	if (w->session_id)
-		sp_key_stream_session(sess, sizeof sess, w->session_id);
+		sp_key_stream_session(s->keys[5], sizeof s->keys[5], w->session_id);
+	else
+		snprintf(s->keys[5], sizeof s->keys[5], "%s", s->keys[0]); /* not read */
+	snprintf(s->args[0], sizeof s->args[0], "%lld", w->content_id);
+	snprintf(s->args[1], sizeof s->args[1], "%lld", w->user_id);
+	snprintf(s->args[2], sizeof s->args[2], "%s", status_names[p.status]);
+	buffer_value(w, &p, s->args[3], sizeof s->args[3]);
+	snprintf(s->args[4], sizeof s->args[4], "%lld", (long long)p.at_ms);
+	snprintf(s->args[5], sizeof s->args[5], "%d", w->session_id != NULL);
 	fill_answer_names(&a, w->user_id);
-	snprintf(title, sizeof title, "%lld", w->content_id);
-	snprintf(viewer, sizeof viewer, "%lld", w->user_id);
-	snprintf(now, sizeof now, "%lld", (long long)out->at_ms);
-	args[2] = status_names[out->status];
-	buffer_value(w, out, value, sizeof value);
-	res = sp_kv_run(&buffer_script, w->session_id ? 6 : 5, keys, 8, args);
-	state = sp_kv_str_at(res, 0, NULL);
-	id = sp_kv_str_at(res, 1, NULL);
-	done = sp_kv_str_at(res, 2, NULL);
-	if (state && strcmp(state, "BUFFERED") == 0 && id && done) {
-		out->id = strtoll(id, NULL, 10);
-		out->completed_ms = strtoll(done, NULL, 10);
-		rc = 1;
-	}
-	sp_kv_free(res);
-	sp_metrics_inc(rc ? "sp_history_buffered_total" : "sp_history_written_total");
-	return rc;
+	snprintf(s->args[6], sizeof s->args[6], "%s", a.cw);
+	snprintf(s->args[7], sizeof s->args[7], "%s", a.recent);
+	snprintf(s->args[8], sizeof s->args[8], "%s", a.stats);
+}
+
+int sp_history_held(const char *status, const char *value, const sp_watch *w, sp_progress *out)
+{
+	char *p;
+
+	if (strcmp(status, "HELD") != 0 || assess(w, out) != 0)
+		return 0;
+	out->id = strtoll(value, &p, 10);
+	if (out->id <= 0 || *p != '|')
+		return 0;
+	out->completed_ms = strtoll(p + 1, NULL, 10);
+	sp_metrics_inc("sp_history_held_total");
+	return 1;
 }
 
 int sp_history_forget(long long uid, long long cid)
@@ -293,7 +285,7 @@ int sp_history_forget(long long uid, long long cid)
 	                         "ll", uid, cid);
 
 	if (n > 0)
-		written(uid, cid, NULL);
+		written(uid, cid, NULL, NULL);
 	return n < 0 ? -1 : n > 0;
 }
 

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "sp_router.h"
+
 /* What a position makes of a title: see sp_watch_status_of. */
 enum sp_watch_status {
 	SP_WATCH_STARTED,
@@ -24,6 +26,14 @@ typedef struct sp_watch {
 	int quality;                        /* 0 480p .. 3 4K; -1: keep */
 	const char *event;                  /* "progress" or "stop" (the watch event) */
 	int always_event;                   /* append the event even if one was recent */
+	/*
+	 * A report of the viewer's own (PUT): "<title facts>\n<level>", exactly
+	 * as the gate read them (sp_title, sp_tier), and when that level stops
+	 * holding (its subscription's end, 0 never). Later reports with the same
+	 * facts and level may then be held (sp_history_step). NULL: playback.
+	 */
+	const char *checked;
+	int64_t checked_until_ms;
 } sp_watch;
 
 /*
@@ -55,14 +65,38 @@ int sp_history_record(const sp_watch *w, sp_progress *out);
 /* started below 5 % of total, completed from 90 %, paused in between (total > 0). */
 enum sp_watch_status sp_watch_status_of(long long watched, long long total);
 /*
- * A position report from the viewer (PUT progress): held in Redis when
- * MariaDB was told of this title and status less than SP_HISTORY_EVERY_S
- * ago (1, out filled, the row's id and completion from that write);
- * otherwise 0 and nothing done: the caller checks what a write needs and
- * calls sp_history_record. The viewer's cached answers are dropped either
- * way.
+ * The gate step of a viewer's report (PUT progress): wp below, which holds
+ * the position in Redis when the title's mark lives (MariaDB was told of it
+ * less than SP_HISTORY_EVERY_S ago) with the same status, and the title's
+ * facts and the viewer's level the gate just read are the ones that write
+ * was checked with, and a named session is one Redis knows as the
+ * viewer's: every check the write passed would pass again. It then drops
+ * the viewer's cached answers and answers {"HELD", "<row id>|<completed
+ * ms>"}; otherwise {"DUE"} and nothing is done.
+ * KEYS: mark, buffer, dirty set, generation, catalogue version, session.
+ * ARGV: title, viewer, status, position, now (ms), session named (1/0), the answers' names.
  */
-int sp_history_report(const sp_watch *w, sp_progress *out);
+void sp_history_step(const sp_watch *w, sp_step *s);
+#define SP_HISTORY_WP_LUA                                                                          \
+	"local function wp(title, level, kmark, kbuf, kdirty, kgen, kver, ksess, cid, uid, "       \
+	"status,\n"                                                                                \
+	"                  value, now, sess, n1, n2, n3)\n"                                        \
+	"  local m = redis.call('GET', kmark)\n"                                                   \
+	"  if not m or title == '' or level == '' then return {'DUE'} end\n"                       \
+	"  local st, id, done, t, l = string.match(m, "                                            \
+	"'^(%a+)\\n(%d+)\\n(%d+)\\n([^\\n]*)\\n(.*)$')\n"                                          \
+	"  if st ~= status or t ~= title or l ~= level then return {'DUE'} end\n"                  \
+	"  if sess == '1' and redis.call('HGET', ksess, 'u') ~= uid then return {'DUE'} end\n"     \
+	"  redis.call('HSET', kbuf, cid, value)\n"                                                 \
+	"  redis.call('ZADD', kdirty, 'NX', now, uid)\n"                                           \
+	"  gen_drop(kgen, kver, {n1, n2, n3})\n"                                                   \
+	"  return {'HELD', id .. '|' .. done}\n"                                                   \
+	"end\n"
+/*
+ * After the gate: 1 when the step held the report (status and value its
+ * answer, r->step_*), out filled as sp_history_record would; else 0.
+ */
+int sp_history_held(const char *status, const char *value, const sp_watch *w, sp_progress *out);
 /*
  * Writes the viewer's buffered positions to MariaDB, each unless its row
  * changed status or was written later meanwhile, or is gone. Called before

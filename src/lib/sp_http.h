@@ -88,7 +88,8 @@ typedef struct sp_req {
 	char *level_cached;   /* the caller's cached level (sp_tier), if any */
 	int step_done;        /* the route's gate step ran: its answer follows */
 	char step_status[16];
-	long long step_value; /* its second answer as a number (sp_stream_hb_finish says which) */
+	char step_text[64];   /* its second answer (the step's owner says what it holds) */
+	long long step_value; /* ... as a number */
 
 	/* rate limit outcome for the headers */
 	int rl_set;

@@ -58,11 +58,25 @@ typedef int (*sp_prefetch_fn)(sp_req *r, long long uid, char *key, size_t n);
 
 /*
  * A step the gate script runs in its own round trip, after it has found the
- * request allowed (rate limit, revocation marks, token version): 2 keys and
- * 7 arguments for the script's heartbeat function, from r->in. Returns 0 to
- * run it.
+ * request allowed (rate limit, revocation marks, token version): one of the
+ * script's step functions (kind), called with the prefetched value, the
+ * caller's cached level, then these keys and arguments, from r->in. Its
+ * answer (two strings) comes back in r->step_*. The hook returns 0 to run it.
  */
-typedef int (*sp_step_fn)(sp_req *r, long long uid, char keys[2][96], char args[7][96]);
+#define SP_STEP_MAX_KEYS 6
+#define SP_STEP_MAX_ARGS 9
+#define SP_STEP_ARG_MAX  704 /* a watch position with a 128-character device id, a level */
+enum sp_step_kind {
+	SP_STEP_HEARTBEAT = 1, /* hb (SP_STREAM_HB_LUA) */
+	SP_STEP_PROGRESS = 2,  /* wp (SP_HISTORY_WP_LUA) */
+};
+typedef struct sp_step {
+	enum sp_step_kind kind;
+	int nkeys, nargs;
+	char keys[SP_STEP_MAX_KEYS][96];
+	char args[SP_STEP_MAX_ARGS][SP_STEP_ARG_MAX];
+} sp_step;
+typedef int (*sp_step_fn)(sp_req *r, long long uid, sp_step *s);
 
 typedef struct sp_route {
 	const char *method;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_router.h"
 #include "sp_tier.h"
 
 typedef struct sp_session {
@@ -85,8 +86,7 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	"  return {'OK', '0'}\n"                                                                   \
 	"end\n"
 /* The heartbeat's keys (names, as sp_kv_run takes them) and arguments for the gate. */
-void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
-                       char args[7][96]);
+void sp_stream_hb_step(long long uid, const char *sid, long position, sp_step *s);
 /* Finishes a heartbeat from the step's answer (status, due) as sp_stream_heartbeat would. */
 enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
                                        const char *status, long long due);

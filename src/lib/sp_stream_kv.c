@@ -342,32 +342,34 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 	return rc;
 }
 
-void sp_stream_hb_step(long long uid, const char *sid, long position, char keys[2][96],
-                       char args[7][96])
+void sp_stream_hb_step(long long uid, const char *sid, long position, sp_step *s)
 {
-	sp_key_stream_user(keys[0], 96, uid);
-	sp_key_stream_session(keys[1], 96, sid);
-	snprintf(args[0], 96, "%s", sid);
-	snprintf(args[1], 96, "%lld", uid);
-	snprintf(args[2], 96, "%lld", (long long)sp_now_ms());
-	snprintf(args[3], 96, "%lld", stale_ms());
-	snprintf(args[4], 96, "%ld", position);
-	snprintf(args[5], 96, "%lld", db_every_ms());
-	snprintf(args[6], 96, "%lld", ttl_s());
+	s->kind = SP_STEP_HEARTBEAT;
+	s->nkeys = 2;
+	s->nargs = 7;
+	sp_key_stream_user(s->keys[0], sizeof s->keys[0], uid);
+	sp_key_stream_session(s->keys[1], sizeof s->keys[1], sid);
+	snprintf(s->args[0], sizeof s->args[0], "%s", sid);
+	snprintf(s->args[1], sizeof s->args[1], "%lld", uid);
+	snprintf(s->args[2], sizeof s->args[2], "%lld", (long long)sp_now_ms());
+	snprintf(s->args[3], sizeof s->args[3], "%lld", stale_ms());
+	snprintf(s->args[4], sizeof s->args[4], "%ld", position);
+	snprintf(s->args[5], sizeof s->args[5], "%lld", db_every_ms());
+	snprintf(s->args[6], sizeof s->args[6], "%lld", ttl_s());
 }
 
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
                                                 long long *due)
 {
-	char keys[2][96], args[7][96];
-	const char *kv[2] = {keys[0], keys[1]};
+	sp_step s;
+	const char *kv[2] = {s.keys[0], s.keys[1]};
 	const char *av[7];
 	enum sp_stream_kv_answer answer;
 	sp_kv_result *res;
 
-	sp_stream_hb_step(uid, sid, position, keys, args);
+	sp_stream_hb_step(uid, sid, position, &s);
 	for (int i = 0; i < 7; i++)
-		av[i] = args[i];
+		av[i] = s.args[i];
 	res = array_or_null(sp_kv_run(&heartbeat_script, 2, kv, 7, av));
 	if (res == NULL)
 		return SP_STREAM_KV_DOWN;

@@ -124,7 +124,7 @@ int sp_level_load(long long uid, sp_level *out)
 
 static void cache_level(long long uid, const sp_level *l, int only_if_absent)
 {
-	char key[SP_KEY_MAX], val[384]; /* numbers and a plan name of up to 200 bytes */
+	char key[SP_KEY_MAX], val[SP_LEVEL_TEXT_MAX];
 
 	sp_key_level(key, sizeof key, uid);
 	sp_level_encode(l, val, sizeof val);

@@ -43,7 +43,9 @@ void sp_level_publish(long long uid);
 /* The contract's plan summary of a level {id, name, accessLevel, ...}. */
 json_object *sp_level_plan_json(const sp_level *l);
 
-/* Serialisation of the cached form (exposed for tests). */
+/* Serialisation of the cached form (exposed for tests): numbers and a plan name of up to 200
+ * bytes fit in SP_LEVEL_TEXT_MAX. */
+#define SP_LEVEL_TEXT_MAX 384
 void sp_level_encode(const sp_level *l, char *out, size_t outsz);
 int sp_level_decode(const char *s, sp_level *out);
 

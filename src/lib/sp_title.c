@@ -14,6 +14,11 @@ void sp_title_key(long long content_id, char *key, size_t n)
 	sp_key_catalog_meta(key, n, content_id);
 }
 
+void sp_title_text(const sp_title *t, char *out, size_t n)
+{
+	snprintf(out, n, "%d|%d|%lld", t->level, t->renditions, t->seconds);
+}
+
 int sp_title_get(sp_req *r, long long content_id, sp_title *t)
 {
 	sp_res res;
@@ -38,7 +43,7 @@ int sp_title_get(sp_req *r, long long content_id, sp_title *t)
 	t->seconds = res.nrows ? sp_res_ll(&res, 0, 2, 0) : 0;
 	sp_res_free(&res);
 	sp_title_key(content_id, key, sizeof key);
-	snprintf(val, sizeof val, "%d|%d|%lld", t->level, t->renditions, t->seconds);
+	sp_title_text(t, val, sizeof val);
 	sp_cache_put(SP_GROUP_CATALOG, key, val, 3600);
 	return t->level >= 0;
 }

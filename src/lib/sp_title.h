@@ -18,6 +18,8 @@ typedef struct sp_title {
 	long long seconds; /* its length */
 } sp_title;
 
+/* The facts as cached, "level|renditions|seconds" (48 bytes are enough). */
+void sp_title_text(const sp_title *t, char *out, size_t n);
 /* The cache key to prefetch in the gate's round trip (a route's prefetch hook). */
 void sp_title_key(long long content_id, char *key, size_t n);
 /*

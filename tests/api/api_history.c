@@ -798,6 +798,52 @@ static void test_delete_drops_a_waiting_position(void)
 	api_user_free(&u);
 }
 
+static void test_a_report_between_writes_is_checked_again_after_a_change(void)
+{
+	long long premium_title = nth_title(2, 1);
+	api_user u, admin;
+	api_resp r;
+	char *cid = NULL, path[96];
+
+	if (api_viewer(&u, "wh-recheck", PLAN_PREMIUM) != 0 || api_admin_login(&admin) != 0)
+		return;
+	free(put_id(&u, premium_title, 100, 1000));
+	free(put_id(&u, premium_title, 150, 1000));
+	EXPECT(db_position(&u, premium_title) == 100, "the second report was held");
+	/* down to Basic: the next report on the Premium title is refused, not held */
+	EXPECT(api_subscribe(&u, PLAN_BASIC) == 0, "subscribe to Basic");
+	put_progress(&r, &u, premium_title, "{\"watchedDuration\":200,\"totalDuration\":1000}");
+	EXPECT_ERROR(r, 403, "TIER_TOO_LOW");
+	api_free(&r);
+	EXPECT(continue_position(&u, premium_title) == -1 && db_position(&u, premium_title) == 150,
+	       "the refused report left nothing (MariaDB has the held 150, the plan hides it)");
+	/* a title deactivated between two reports: 404, nothing held */
+	api_send(&r, "POST", API "/content", admin.token,
+	         "{\"title\":\"Gone soon\",\"description\":\"Deactivated between reports\","
+	         "\"type\":\"movie\",\"genre\":[\"Drama\"],\"duration\":90,\"accessLevel\":"
+	         "\"Free\",\"releaseDate\":\"2024-01-01\"}");
+	EXPECT_STATUS(r, 201);
+	api_take_str(&cid, &r, "data.content.id");
+	api_free(&r);
+	if (cid) {
+		free(put_id(&u, atoll(cid), 100, 1000));
+		snprintf(path, sizeof path, API "/content/%s", cid);
+		api_send(&r, "DELETE", path, admin.token, NULL);
+		EXPECT_STATUS(r, 200);
+		api_free(&r);
+		put_progress(&r, &u, atoll(cid),
+		             "{\"watchedDuration\":300,\"totalDuration\":1000}");
+		EXPECT_ERROR(r, 404, "NOT_FOUND");
+		api_free(&r);
+		EXPECT(api_run_tool("worker", "progress") == 0 &&
+		           db_position(&u, atoll(cid)) == 100,
+		       "the refused report was not held (MariaDB keeps 100)");
+	}
+	free(cid);
+	api_user_free(&admin);
+	api_user_free(&u);
+}
+
 int api_suite_history(void)
 {
 	CU_pSuite s = CU_add_suite("history", NULL, NULL);
@@ -825,6 +871,7 @@ int api_suite_history(void)
 	ADD(test_reports_between_writes_are_read_back_at_once);
 	ADD(test_the_progress_job_writes_waiting_positions);
 	ADD(test_delete_drops_a_waiting_position);
+	ADD(test_a_report_between_writes_is_checked_again_after_a_change);
 #undef ADD
 	return 0;
 }

@@ -71,13 +71,16 @@ static int prefetch_item(sp_req *r, long long uid, char *key, size_t n)
 	return 0;
 }
 
-static int step_heartbeat(sp_req *r, long long uid, char keys[2][96], char args[7][96])
+static int step_heartbeat(sp_req *r, long long uid, sp_step *s)
 {
 	(void)r;
-	snprintf(keys[0], 96, "ss:u:%lld", uid);
-	snprintf(keys[1], 96, "%s", "ss:s:abc");
+	s->kind = SP_STEP_HEARTBEAT;
+	s->nkeys = 2;
+	s->nargs = 7;
+	snprintf(s->keys[0], 96, "ss:u:%lld", uid);
+	snprintf(s->keys[1], 96, "%s", "ss:s:abc");
 	for (int i = 0; i < 7; i++)
-		snprintf(args[i], 96, "a%d", i);
+		snprintf(s->args[i], 96, "a%d", i);
 	return 0;
 }
 
@@ -103,10 +106,11 @@ static void test_anonymous_call_counts_one_rule_by_address(void)
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_VERSION], "0");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP], "0");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP_ARGS], "0");
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP_KIND], "0");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_TOKEN_VERSION], "-1");
 	/* the limit and window (one second longer) follow the head, where LIMITS says */
 	CU_ASSERT_EQUAL(call.nargs, SP_GATE_HEAD_SIZE + 2);
-	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_LIMITS], "12");
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_LIMITS], "13");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_HEAD_SIZE], "10");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_HEAD_SIZE + 1], "61");
 	end();
@@ -204,9 +208,10 @@ static void test_step_call_adds_its_keys_and_arguments_last(void)
 	CU_ASSERT_STRING_EQUAL(call.keys[call.at_step], "ss:u:7");
 	CU_ASSERT_STRING_EQUAL(call.keys[call.at_step + 1], "ss:s:abc");
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP], "7");
-	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP_ARGS], "16"); /* after 2 limit pairs */
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP_ARGS], "17"); /* after 2 limit pairs */
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_STEP_KIND], "1");
 	CU_ASSERT_EQUAL(call.nargs, SP_GATE_HEAD_SIZE + 4 + 7);
-	CU_ASSERT_STRING_EQUAL(call.args[15], "a0");
+	CU_ASSERT_STRING_EQUAL(call.args[16], "a0");
 	CU_ASSERT_STRING_EQUAL(call.args[call.nargs - 1], "a6");
 	end();
 	/* a step needs a token */
@@ -424,7 +429,7 @@ static void test_step_answer_is_handed_to_the_route(void)
 	lay_out(&token, &heartbeat, 0);
 	a = answer((size_t)call.nkeys, 1);
 	sp_kv_array_set_str(a, (size_t)call.at_step + SP_GATE_STEP_STATUS, "OK");
-	sp_kv_array_set_str(a, (size_t)call.at_step + SP_GATE_STEP_DUE, "1");
+	sp_kv_array_set_str(a, (size_t)call.at_step + SP_GATE_STEP_VALUE, "1");
 	CU_ASSERT_EQUAL(read_answer(a), SP_GATE_GO);
 	CU_ASSERT_EQUAL(req.step_done, 1);
 	CU_ASSERT_STRING_EQUAL(req.step_status, "OK");
