@@ -38,7 +38,7 @@ typedef struct sp_watch {
 
 /*
  * Seconds between two progress events of one viewer and title, and at most
- * between two MariaDB writes of its position (see sp_history_report).
+ * between two MariaDB writes of its position (see sp_history_step).
  */
 #define SP_HISTORY_EVERY_S 60
 #define SP_HISTORY_EVERY   "60" /* the same, for SQL text */
