@@ -291,7 +291,12 @@ int sp_history_forget(long long uid, long long cid)
 
 /* ---------------------------------------------------------------- flush */
 
-/* One buffered position (buffer_value) into its row, unless the row moved on since. */
+/*
+ * One buffered position (buffer_value) into its row, unless the row moved on
+ * since: another status, or a write reported after it. A report held in the
+ * same millisecond as the write before it is still newer (it arrived after
+ * that write's answer), so equal times count as not moved on.
+ */
 static int flush_one(long long uid, long long cid, const char *value)
 {
 	char status[16] = "", *p;
@@ -318,7 +323,7 @@ static int flush_one(long long uid, long long cid, const char *value)
 	           "UPDATE watch_progress SET watched_seconds = ?, total_seconds = ?, "
 	           "device_id = COALESCE(?, device_id), session_id = COALESCE(?, session_id), "
 	           "quality = COALESCE(IF(? < 0, NULL, ?), quality), updated_at = ? WHERE "
-	           "user_id = ? AND content_id = ? AND status = ? AND updated_at < ?",
+	           "user_id = ? AND content_id = ? AND status = ? AND updated_at <= ?",
 	           "llssiisllss", watched, total, *device ? device : NULL, sid[0] ? sid : NULL,
 	           quality, quality, when, uid, cid, status, when) < 0
 	           ? -1
