@@ -35,6 +35,7 @@ static int claim(int64_t now, const char *lease, struct mail_event *ev)
 {
 	char at[32], until[32];
 	sp_res res;
+	size_t rows;
 	int n = 0;
 
 	sp_db_time(now, at);
@@ -63,8 +64,9 @@ static int claim(int64_t now, const char *lease, struct mail_event *ev)
 		        "ssl", until, lease, ev[n].id) != 1)
 			break;
 	}
+	rows = res.nrows;
 	sp_res_free(&res);
-	if ((size_t)n != res.nrows || sp_db_commit() != 0) {
+	if ((size_t)n != rows || sp_db_commit() != 0) {
 		sp_db_rollback();
 		while (n > 0)
 			free(ev[--n].payload);
