@@ -136,8 +136,8 @@ static void log_outcome(const struct mail_event *ev, const char *outcome, const 
 	if (next_at)
 		sp_buf_addf(&kv, ",\"next_attempt_at\":\"%s\"", next_at);
 	snprintf(msg, sizeof msg, "mail %s", outcome);
-	sp_log(strcmp(outcome, "retry") == 0 || strcmp(outcome, "failed") == 0 ? SP_LOG_WARN
-	                                                                       : SP_LOG_INFO,
+	sp_log(strcmp(outcome, "sent") == 0 || strcmp(outcome, "skipped") == 0 ? SP_LOG_INFO
+	                                                                       : SP_LOG_WARN,
 	       msg, kv.data);
 	sp_buf_free(&kv);
 }
@@ -145,6 +145,16 @@ static void log_outcome(const struct mail_event *ev, const char *outcome, const 
 struct tally {
 	int sent, retried, failed, skipped, lost;
 };
+
+/*
+ * The run's lease passed and another run took the event meanwhile: its
+ * outcome is that run's to record (a mail sent here may then go twice).
+ */
+static void lease_lost(const struct mail_event *ev, struct tally *t)
+{
+	log_outcome(ev, "lease_lost", "the lease expired before the outcome was recorded", NULL);
+	t->lost++;
+}
 
 /* Settles a sent or skipped event. 0 done (or the lease was lost), -1 database unavailable. */
 static int settle_done(const struct mail_event *ev, const char *lease, const char *reason,
@@ -160,7 +170,7 @@ static int settle_done(const struct mail_event *ev, const char *lease, const cha
 		else
 			t->sent++;
 	} else if (rc == 0) {
-		t->lost++;
+		lease_lost(ev, t);
 	}
 	return rc < 0 ? -1 : 0;
 }
@@ -191,7 +201,7 @@ static int settle_failure(const struct mail_event *ev, const char *lease, int64_
 		else
 			t->failed++;
 	} else if (rc == 0) {
-		t->lost++;
+		lease_lost(ev, t);
 	}
 	return rc < 0 ? -1 : 0;
 }
