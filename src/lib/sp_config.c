@@ -14,6 +14,9 @@
 #ifndef SP_DEFAULT_CONFIG
 #define SP_DEFAULT_CONFIG "/etc/streaming/streaming.conf"
 #endif
+#ifndef SP_DEFAULT_MAIL_DIR
+#define SP_DEFAULT_MAIL_DIR "conf/mail"
+#endif
 
 sp_settings sp_cfg;
 
@@ -211,11 +214,13 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {&c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
-	                 &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
-	                 &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
-	                 &c->jwt_audience,    &c->cors_origins, &c->smtp_url,   &c->log_level,
-	                 &c->payment_provider};
+	char **strs[] = {
+	    &c->trusted_proxies,  &c->public_url,        &c->db_host,    &c->db_socket,
+	    &c->db_user,          &c->db_password,       &c->db_name,    &c->redis_host,
+	    &c->redis_socket,     &c->redis_prefix,      &c->jwt_secret, &c->jwt_issuer,
+	    &c->jwt_audience,     &c->cors_origins,      &c->smtp_url,   &c->log_level,
+	    &c->payment_provider, &c->smtp_starttls,     &c->smtp_user,  &c->smtp_password,
+	    &c->smtp_from,        &c->mail_templates_dir};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -246,6 +251,11 @@ static void load_strings(sp_settings *c)
 	c->jwt_audience = dupconf("jwt.audience", "streaming-api");
 	c->cors_origins = dupconf("cors.allowed_origins", "");
 	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
+	c->smtp_starttls = dupconf("smtp.starttls", "try");
+	c->smtp_user = dupconf("smtp.user", "");
+	c->smtp_password = dupconf("smtp.password", "");
+	c->smtp_from = dupconf("smtp.from", "Streaming <no-reply@localhost>");
+	c->mail_templates_dir = dupconf("mail.templates_dir", SP_DEFAULT_MAIL_DIR);
 	c->payment_provider = dupconf("payment.provider", "none");
 	c->log_level = dupconf("log.level", "info");
 }
@@ -288,6 +298,10 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
 	LONG("history.months_ahead", 3, 1, 24, c->history_months_ahead);
+	LONG("smtp.timeout_seconds", 30, 1, 600, c->smtp_timeout);
+	LONG("mail.backoff_seconds", 60, 1, 86400, c->mail_backoff);
+	LONG("mail.backoff_max_seconds", 3600, 1, 86400 * 7, c->mail_backoff_max);
+	LONG("mail.max_attempts", 8, 1, 100, c->mail_max_attempts);
 #undef LONG
 #undef RATE
 	return 0;
@@ -308,11 +322,41 @@ static int optional_secret(const char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* The mailer's relay and sender: a URL libcurl speaks SMTP to, a header-safe sender. */
+static int check_smtp(const sp_settings *c, char *err, size_t errlen)
+{
+	const char *host;
+
+	if (strncmp(c->smtp_url, "smtp://", 7) != 0 && strncmp(c->smtp_url, "smtps://", 8) != 0) {
+		snprintf(err, errlen, "config: smtp.url must start with smtp:// or smtps://");
+		return -1;
+	}
+	host = strstr(c->smtp_url, "://") + 3;
+	if (memchr(host, '@', strcspn(host, "/?#")) != NULL) {
+		snprintf(err, errlen,
+		         "config: smtp.url must not hold credentials; set smtp.user and "
+		         "smtp.password");
+		return -1;
+	}
+	if (!sp_list_contains("require,try,off", c->smtp_starttls)) {
+		snprintf(err, errlen, "config: smtp.starttls must be require, try or off");
+		return -1;
+	}
+	if (strpbrk(c->smtp_from, "\r\n") != NULL || strchr(c->smtp_from, '@') == NULL) {
+		snprintf(
+		    err, errlen,
+		    "config: smtp.from must be an address, optionally 'Name <address>', on one "
+		    "line");
+		return -1;
+	}
+	return 0;
+}
+
 /* What must hold across settings before any program starts on them. */
 static int check_settings(const sp_settings *c, char *err, size_t errlen)
 {
 	if (optional_secret("media.secret", err, errlen) != 0 ||
-	    optional_secret("outbox.seal_key", err, errlen) != 0)
+	    optional_secret("outbox.seal_key", err, errlen) != 0 || check_smtp(c, err, errlen) != 0)
 		return -1;
 	/* the names sp_payment_provider_named() knows */
 	if (!sp_list_contains("none,builtin",

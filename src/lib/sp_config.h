@@ -40,7 +40,17 @@ typedef struct sp_settings {
 	char *cors_origins; /* comma-separated exact origins */
 	long stream_stale_seconds;
 	long stream_token_ttl; /* seconds a media URL stays valid */
-	char *smtp_url;
+	/* the mailer (sp-worker mailer) */
+	char *smtp_url;           /* smtp:// or smtps:// relay */
+	char *smtp_starttls;      /* require | try | off (smtp:// only) */
+	char *smtp_user;          /* empty: no authentication */
+	char *smtp_password;      /* a secret: never logged */
+	char *smtp_from;          /* "Name <address>" or a bare address */
+	long smtp_timeout;        /* seconds: connect, and the whole of one message */
+	long mail_backoff;        /* seconds before the first retry, doubling after */
+	long mail_backoff_max;    /* the longest wait between two attempts */
+	long mail_max_attempts;   /* attempts before an event is parked as failed */
+	char *mail_templates_dir; /* <event>.txt and <event>.html */
 	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
 	                         */
 	char *log_level;

@@ -23,7 +23,14 @@ static const worker_job jobs[] = {
     {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
      job_aggregate},
     {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress},
+    {"mailer", "mail the due outbox events over SMTP (retries with back-off)", job_mailer},
 };
+
+/*
+ * Jobs that claim their own rows (FOR UPDATE SKIP LOCKED and a lease), so
+ * several runs at once share the work instead of waiting for the job lock.
+ */
+static const char *const own_claims[] = {"mailer"};
 
 static int usage(void)
 {
@@ -54,8 +61,8 @@ static int parse_now(const char *s, int64_t *out)
 
 /*
  * Runs a job under a MariaDB named lock, so two runs of one job never
- * overlap, on one host or several. The server drops the lock with the
- * connection, so a run killed at any point never leaves it held.
+ * overlap, on one host or several (except the jobs of own_claims). The server drops the lock with
+ * the connection, so a run killed at any point never leaves it held.
  */
 static int run_locked(const worker_job *job, int64_t now)
 {
@@ -63,6 +70,9 @@ static int run_locked(const worker_job *job, int64_t now)
 	sp_res res;
 	int held, rc;
 
+	for (size_t i = 0; i < sizeof own_claims / sizeof own_claims[0]; i++)
+		if (strcmp(own_claims[i], job->name) == 0)
+			return job->run(now);
 	snprintf(name, sizeof name, "streaming.worker.%s", job->name);
 	if (sp_db_query(&res, "SELECT GET_LOCK(?, 0)", "s", name) != 0) {
 		sp_error("%s: MariaDB unreachable; not run", job->name);
