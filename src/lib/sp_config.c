@@ -215,12 +215,12 @@ void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
 	char **strs[] = {
-	    &c->trusted_proxies,  &c->public_url,        &c->db_host,    &c->db_socket,
-	    &c->db_user,          &c->db_password,       &c->db_name,    &c->redis_host,
-	    &c->redis_socket,     &c->redis_prefix,      &c->jwt_secret, &c->jwt_issuer,
-	    &c->jwt_audience,     &c->cors_origins,      &c->smtp_url,   &c->log_level,
-	    &c->payment_provider, &c->smtp_starttls,     &c->smtp_user,  &c->smtp_password,
-	    &c->smtp_from,        &c->mail_templates_dir};
+	    &c->trusted_proxies,  &c->public_url,         &c->db_host,    &c->db_socket,
+	    &c->db_user,          &c->db_password,        &c->db_name,    &c->redis_host,
+	    &c->redis_socket,     &c->redis_prefix,       &c->jwt_secret, &c->jwt_issuer,
+	    &c->jwt_audience,     &c->cors_origins,       &c->smtp_url,   &c->log_level,
+	    &c->payment_provider, &c->smtp_starttls,      &c->smtp_user,  &c->smtp_password,
+	    &c->smtp_from,        &c->mail_templates_dir, &c->worker_host};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -257,6 +257,7 @@ static void load_strings(sp_settings *c)
 	c->smtp_from = dupconf("smtp.from", "Streaming <no-reply@localhost>");
 	c->mail_templates_dir = dupconf("mail.templates_dir", SP_DEFAULT_MAIL_DIR);
 	c->payment_provider = dupconf("payment.provider", "none");
+	c->worker_host = dupconf("worker.host", "");
 	c->log_level = dupconf("log.level", "info");
 }
 

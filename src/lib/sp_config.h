@@ -51,6 +51,7 @@ typedef struct sp_settings {
 	long mail_backoff_max;    /* the longest wait between two attempts */
 	long mail_max_attempts;   /* attempts before an event is parked as failed */
 	char *mail_templates_dir; /* <event>.txt and <event>.html */
+	char *worker_host;        /* names this host in per-host job locks; "" = gethostname() */
 	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
 	                         */
 	char *log_level;

@@ -3,6 +3,7 @@
  * the table below. `sp-worker JOB [--now ISO8601]` runs one job once.
  */
 #include "worker.h"
+#include "sp_config.h"
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
@@ -12,25 +13,24 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const worker_job jobs[] = {
-    {"sessions", "close stream sessions without a heartbeat for stream.stale_seconds",
-     job_sessions},
-    {"enforce", "end the oldest streams of users over their plan's limit", job_enforce},
-    {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets},
+    {"sessions", "close stream sessions without a heartbeat for stream.stale_seconds", job_sessions,
+     LOCK_CLUSTER},
+    {"enforce", "end the oldest streams of users over their plan's limit", job_enforce,
+     LOCK_CLUSTER},
+    {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets,
+     LOCK_CLUSTER},
     {"partitions", "keep monthly watch-event partitions ahead; archive those past warm_days",
-     job_partitions},
+     job_partitions, LOCK_CLUSTER},
     {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
-     job_aggregate},
-    {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress},
-    {"mailer", "mail the due outbox events over SMTP (retries with back-off)", job_mailer},
+     job_aggregate, LOCK_CLUSTER},
+    {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress,
+     LOCK_CLUSTER},
+    {"mailer", "mail the due outbox events over SMTP (retries with back-off)", job_mailer,
+     LOCK_HOST},
 };
-
-/*
- * Jobs that claim their own rows (FOR UPDATE SKIP LOCKED and a lease), so
- * several runs at once share the work instead of waiting for the job lock.
- */
-static const char *const own_claims[] = {"mailer"};
 
 static int usage(void)
 {
@@ -59,21 +59,33 @@ static int parse_now(const char *s, int64_t *out)
 	return 0;
 }
 
+/* The job's lock name: "streaming.worker.JOB", and "@HOST" for a per-host job. */
+static void lock_name(const worker_job *job, char *out, size_t n)
+{
+	char host[65] = "";
+
+	if (job->lock == LOCK_HOST) {
+		if (sp_cfg.worker_host[0])
+			snprintf(host, sizeof host, "%s", sp_cfg.worker_host);
+		else if (gethostname(host, sizeof host - 1) != 0)
+			snprintf(host, sizeof host, "localhost");
+	}
+	snprintf(out, n, "streaming.worker.%s%s%.64s", job->name, host[0] ? "@" : "", host);
+}
+
 /*
  * Runs a job under a MariaDB named lock, so two runs of one job never
- * overlap, on one host or several (except the jobs of own_claims). The server drops the lock with
- * the connection, so a run killed at any point never leaves it held.
+ * overlap: anywhere, or on one host for a per-host job. The server drops
+ * the lock with the connection, so a run killed at any point never leaves
+ * it held.
  */
 static int run_locked(const worker_job *job, int64_t now)
 {
-	char name[64];
+	char name[96];
 	sp_res res;
 	int held, rc;
 
-	for (size_t i = 0; i < sizeof own_claims / sizeof own_claims[0]; i++)
-		if (strcmp(own_claims[i], job->name) == 0)
-			return job->run(now);
-	snprintf(name, sizeof name, "streaming.worker.%s", job->name);
+	lock_name(job, name, sizeof name);
 	if (sp_db_query(&res, "SELECT GET_LOCK(?, 0)", "s", name) != 0) {
 		sp_error("%s: MariaDB unreachable; not run", job->name);
 		return 1;

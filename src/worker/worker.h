@@ -7,10 +7,19 @@
 
 #include <stdint.h>
 
+/*
+ * How far a job's lock reaches: a whole-cluster job runs once at a time
+ * anywhere; a per-host job once at a time on each host (worker.host), for
+ * jobs that claim their own rows (FOR UPDATE SKIP LOCKED and a lease) so
+ * that hosts share the work.
+ */
+enum worker_lock { LOCK_CLUSTER, LOCK_HOST };
+
 typedef struct worker_job {
 	const char *name;
 	const char *about;
 	int (*run)(int64_t now_ms);
+	enum worker_lock lock;
 } worker_job;
 
 int job_sessions(int64_t now_ms);

@@ -353,9 +353,11 @@ static void test_two_mailers_at_once_send_each_event_once(void)
 	/* 3 events each, 18 in all: both runs claim several batches of 10 */
 	for (int i = 0; i < RACERS; i++)
 		cancel(&u[i]);
-	rc = shell("('%s' worker mailer >/dev/null 2>&1 & '%s' worker mailer >/dev/null 2>&1 & "
-	           "wait)",
-	           d, d);
+	/* two hosts: the per-host lock lets them run at once, so only the claims keep them apart */
+	rc = shell(
+	    "(SP_WORKER_HOST=mail-a '%s' worker mailer >/dev/null 2>&1 & SP_WORKER_HOST=mail-b "
+	    "'%s' worker mailer >/dev/null 2>&1 & wait)",
+	    d, d);
 	EXPECT(rc == 0, "two mailers started together both finish");
 	for (int i = 0; i < RACERS; i++) {
 		mail m[8];
@@ -371,6 +373,34 @@ static void test_two_mailers_at_once_send_each_event_once(void)
 out:
 	for (int i = 0; i < RACERS; i++)
 		api_user_free(&u[i]);
+}
+
+/* A second mailer on a host where one is running does nothing; another host's run mails. */
+static void test_one_mailer_at_a_time_on_a_host(void)
+{
+	api_user u;
+	char *log = NULL;
+	mail m[4];
+	int n;
+
+	run_mailer(NULL, NULL); /* nothing else waiting */
+	if (register_named(&u, "mail-host", "Host Lock") != 0)
+		return;
+	EXPECT(api_db_ll_s("SELECT GET_LOCK(?, 0)", "streaming.worker.mailer@mail-host-a") == 1,
+	       "the test holds host mail-host-a's mailer lock");
+	EXPECT(mailer("SP_WORKER_HOST=mail-host-a", NULL, &log) == 0, "the run exits 0");
+	EXPECT(log && strstr(log, "another run holds the lock"), "it says so: %.300s", log);
+	n = mails_to(u.email, m, 4);
+	EXPECT(n == 0, "the run on the busy host mailed nothing, got %d", n);
+	free_all(m, n < 4 ? n : 4);
+	free(log);
+	EXPECT(api_db_ll_s("SELECT RELEASE_LOCK(?)", "streaming.worker.mailer@mail-host-a") == 1,
+	       "the test releases the lock");
+	run_mailer("SP_WORKER_HOST=mail-host-b", NULL);
+	n = mails_to(u.email, m, 4);
+	EXPECT(n == 1, "a run on another host mailed the welcome, got %d", n);
+	free_all(m, n < 4 ? n : 4);
+	api_user_free(&u);
 }
 
 static void test_mail_off_means_no_mail_but_the_reset_link(void)
@@ -731,6 +761,7 @@ int api_suite_mail(void)
 		return -1;
 	ADD(test_mailer_sends_register_subscribe_cancel_mails_once_each);
 	ADD(test_two_mailers_at_once_send_each_event_once);
+	ADD(test_one_mailer_at_a_time_on_a_host);
 	ADD(test_mail_off_means_no_mail_but_the_reset_link);
 	ADD(test_forgot_password_mail_link_resets_once);
 	ADD(test_reset_link_used_before_mailing_is_not_mailed);
