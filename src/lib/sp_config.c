@@ -288,6 +288,12 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
 	LONG("history.months_ahead", 3, 1, 24, c->history_months_ahead);
+	LONG("webhooks.connect_timeout_ms", 3000, 100, 60000, c->webhooks_connect_timeout_ms);
+	LONG("webhooks.timeout_ms", 10000, 100, 120000, c->webhooks_timeout_ms);
+	LONG("webhooks.max_attempts", 8, 1, 100, c->webhooks_max_attempts);
+	LONG("webhooks.backoff_seconds", 30, 1, 86400, c->webhooks_backoff_seconds);
+	LONG("webhooks.backoff_max_seconds", 3600, 1, 86400 * 7, c->webhooks_backoff_max_seconds);
+	LONG("webhooks.batch", 200, 1, 100000, c->webhooks_batch);
 #undef LONG
 #undef RATE
 	return 0;

@@ -25,11 +25,23 @@ static const worker_job jobs[] = {
     {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress},
 };
 
+/*
+ * Jobs whose runs may overlap, on one host or several: they keep runs apart
+ * row by row themselves (claims with SKIP LOCKED and a lease), so they run
+ * without the named lock and a slow run does not hold up the next one.
+ */
+static const worker_job parallel_jobs[] = {
+    {"webhooks", "POST new outbox events to the webhooks that want them; retry failures",
+     job_webhooks},
+};
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: sp-worker JOB [--now 2025-01-08T10:30:00Z]\njobs:\n");
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++)
 		fprintf(stderr, "  %-10s %s\n", jobs[i].name, jobs[i].about);
+	for (size_t i = 0; i < sizeof parallel_jobs / sizeof parallel_jobs[0]; i++)
+		fprintf(stderr, "  %-10s %s\n", parallel_jobs[i].name, parallel_jobs[i].about);
 	return 64;
 }
 
@@ -96,6 +108,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		if (strcmp(jobs[i].name, argv[1]) == 0) {
 			rc = run_locked(&jobs[i], now);
+			sp_db_close();
+			sp_kv_close();
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < sizeof parallel_jobs / sizeof parallel_jobs[0]; i++) {
+		if (strcmp(parallel_jobs[i].name, argv[1]) == 0) {
+			rc = parallel_jobs[i].run(now) != 0;
 			sp_db_close();
 			sp_kv_close();
 			return rc;

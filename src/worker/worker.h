@@ -19,5 +19,6 @@ int job_resets(int64_t now_ms);
 int job_partitions(int64_t now_ms);
 int job_aggregate(int64_t now_ms);
 int job_progress(int64_t now_ms);
+int job_webhooks(int64_t now_ms);
 
 #endif

@@ -21,6 +21,7 @@ void suite_payment(void);
 void suite_seal(void);
 void suite_client_key(void);
 void suite_gate(void);
+void suite_webhook(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
