@@ -16,10 +16,10 @@
 #include <strings.h>
 
 const char *const sp_webhook_events[] = {
-    "user.registered",        "password.reset_requested", "subscription.created",
-    "subscription.renewed",   "subscription.cancelled",   "subscription.expiring",
-    "subscription.expired",   "stream.limit_exceeded",    "password.changed",
-    "account.locked",         "subscription.*",
+    "user.registered",      "password.reset_requested", "subscription.created",
+    "subscription.renewed", "subscription.cancelled",   "subscription.expiring",
+    "subscription.expired", "stream.limit_exceeded",    "password.changed",
+    "account.locked",       "subscription.*",
 };
 const size_t sp_webhook_n_events = sizeof sp_webhook_events / sizeof sp_webhook_events[0];
 

@@ -44,15 +44,14 @@ struct run {
 /* ---------------------------------------------------------------- fan-out */
 
 /* One webhook: a delivery for each matching event past its cursor, then the cursor moved. */
-static int fan_out_one(const struct run *run, long long wid, long long cursor,
-                       const char *events, long long settled)
+static int fan_out_one(const struct run *run, long long wid, long long cursor, const char *events,
+                       long long settled)
 {
 	sp_res ev;
 	long long next = settled;
 
-	if (sp_db_query(&ev,
-	                "SELECT id, event_type FROM outbox WHERE id > ? ORDER BY id LIMIT ?", "li",
-	                cursor, FANOUT_MAX) != 0)
+	if (sp_db_query(&ev, "SELECT id, event_type FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+	                "li", cursor, FANOUT_MAX) != 0)
 		return -1;
 	for (size_t i = 0; i < ev.nrows; i++) {
 		if (!sp_webhook_event_matches(events, sp_res_str(&ev, i, 1)))
@@ -283,10 +282,10 @@ static int record_failed(struct run *run, const struct attempt *a)
 	sp_iso8601(at, iso);
 	if (sp_db_begin() != 0 ||
 	    sp_db_exec("UPDATE webhook_deliveries SET status = IF(?, 'failed', 'pending'), "
-	               "next_attempt_at = ?, last_status = NULLIF(?, 0), last_error = ?, lease_owner = NULL, "
+	               "next_attempt_at = ?, last_status = NULLIF(?, 0), last_error = ?, "
+	               "lease_owner = NULL, "
 	               "lease_until = NULL WHERE id = ? AND status = 'pending' AND lease_owner = ?",
-	               "isisls", park, next, (int)a->status, a->err, a->delivery,
-	               run->owner) < 0 ||
+	               "isisls", park, next, (int)a->status, a->err, a->delivery, run->owner) < 0 ||
 	    sp_db_exec("UPDATE webhooks SET last_status = NULLIF(?, 0), last_error = ?, "
 	               "last_attempt_at = ?, failures = failures + 1 WHERE id = ?",
 	               "issl", (int)a->status, a->err, run->now, a->webhook) < 0 ||
@@ -301,8 +300,17 @@ static int record_failed(struct run *run, const struct attempt *a)
 
 /* ---------------------------------------------------------------- one delivery */
 
-enum delivery_col { DC_ATTEMPTS, DC_WEBHOOK, DC_URL, DC_SEALED, DC_EVENT, DC_TYPE, DC_USER,
-                    DC_PAYLOAD, DC_CREATED };
+enum delivery_col {
+	DC_ATTEMPTS,
+	DC_WEBHOOK,
+	DC_URL,
+	DC_SEALED,
+	DC_EVENT,
+	DC_TYPE,
+	DC_USER,
+	DC_PAYLOAD,
+	DC_CREATED
+};
 
 /* Signs and sends the event of row 0 of res with the opened secret; fills a. */
 static void send_event(const struct run *run, const sp_res *res, const char *secret,

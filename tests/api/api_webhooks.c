@@ -103,7 +103,8 @@ static void rx_serve(int c)
 	pthread_mutex_unlock(&rx.mu);
 	if (delay > 0)
 		usleep((useconds_t)delay * 1000);
-	snprintf(out, sizeof out, "HTTP/1.1 %d Scripted\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+	snprintf(out, sizeof out,
+	         "HTTP/1.1 %d Scripted\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
 	         status);
 	if (send(c, out, strlen(out), MSG_NOSIGNAL) < 0)
 		return;
@@ -192,7 +193,8 @@ static int rx_count(const char *path, long long event, int *last)
 	pthread_mutex_lock(&rx.mu);
 	for (int i = 0; i < rx.n; i++) {
 		if (strcmp(rx.reqs[i].path, path) != 0 ||
-		    !rx_header(&rx.reqs[i], "X-Webhook-Id", got, sizeof got) || strcmp(got, want) != 0)
+		    !rx_header(&rx.reqs[i], "X-Webhook-Id", got, sizeof got) ||
+		    strcmp(got, want) != 0)
 			continue;
 		count++;
 		if (last)
@@ -404,13 +406,17 @@ static void test_webhook_validation_names_every_bad_field(void)
 	if (big == NULL)
 		return;
 	/* a URL of 2049 characters, then a secret of 257 */
-	snprintf(big, 4200, "{\"url\":\"https://example.com/%2030s\",\"secret\":\"" SECRET
-	         "\",\"events\":[\"subscription.*\"]}", "");
+	snprintf(big, 4200,
+	         "{\"url\":\"https://example.com/%2030s\",\"secret\":\"" SECRET
+	         "\",\"events\":[\"subscription.*\"]}",
+	         "");
 	for (char *p = strstr(big, "com/") + 4; *p == ' '; p++)
 		*p = 'a';
 	expect_invalid(big, "url");
-	snprintf(big, 4200, "{\"url\":\"https://example.com/\",\"secret\":\"%257s\","
-	         "\"events\":[\"subscription.*\"]}", "");
+	snprintf(big, 4200,
+	         "{\"url\":\"https://example.com/\",\"secret\":\"%257s\","
+	         "\"events\":[\"subscription.*\"]}",
+	         "");
 	for (char *p = strstr(big, "secret\":\"") + 9; *p == ' '; p++)
 		*p = 's';
 	expect_invalid(big, "secret");
@@ -428,7 +434,8 @@ static void test_webhook_create_list_delete(void)
 
 	api_send(&r, "POST", "/api/v1/admin/webhooks", admin_token(), body);
 	EXPECT_OK(r, 201);
-	EXPECT(api_all_digits(api_jstr(r.json, "data.webhook.id")), "the id is an opaque digit string");
+	EXPECT(api_all_digits(api_jstr(r.json, "data.webhook.id")),
+	       "the id is an opaque digit string");
 	EXPECT_STR(api_jstr(r.json, "data.webhook.url"), "https://hooks.example.com/in?x=1");
 	EXPECT(api_jlen(r.json, "data.webhook.events") == 2, "events kept once each");
 	EXPECT_STR(api_jstr(r.json, "data.webhook.events.1"), "subscription.*");
@@ -488,8 +495,8 @@ static void check_signed(const rx_req *q, long long event, const char *uid)
 	       "X-Webhook-Timestamp is Unix seconds");
 	EXPECT(rx_header(q, "X-Signature", sig, sizeof sig) != NULL, "X-Signature present");
 	expected_signature(ts, q->body, want + 7);
-	EXPECT(strcmp(sig, want) == 0, "X-Signature is sha256=HMAC(secret, ts.body): got %s want %s",
-	       sig, want);
+	EXPECT(strcmp(sig, want) == 0,
+	       "X-Signature is sha256=HMAC(secret, ts.body): got %s want %s", sig, want);
 	snprintf(id, sizeof id, "%lld", event);
 	EXPECT(b != NULL, "the body is JSON: %.200s", q->body);
 	EXPECT_STR(api_jstr(b, "id"), id);
@@ -720,8 +727,8 @@ static void test_forgot_password_event_never_carries_the_sealed_token(void)
 	api_free(&r);
 	ev = event_of(u.id, "password.reset_requested");
 	payload = api_db_str_l("SELECT payload FROM outbox WHERE id = ?", ev);
-	sealed = api_db_str_l("SELECT JSON_VALUE(payload, '$.sealedToken') FROM outbox WHERE id = ?",
-	                      ev);
+	sealed = api_db_str_l(
+	    "SELECT JSON_VALUE(payload, '$.sealedToken') FROM outbox WHERE id = ?", ev);
 	/* the event does hold a sealed token for the mailer: the check below means something */
 	EXPECT(sealed && strncmp(sealed, "v1.", 3) == 0, "the outbox event holds a sealed token");
 	RUN_JOB(NULL, 0);

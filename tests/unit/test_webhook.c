@@ -44,8 +44,8 @@ static void test_body_drops_sealed_token_and_secret_names(void)
 
 static void test_url_rule(void)
 {
-	static const char *const good[] = {"http://127.0.0.1:9000/hook",
-	                                   "https://hooks.example.com/a?b=c", "HTTPS://example.com"};
+	static const char *const good[] = {
+	    "http://127.0.0.1:9000/hook", "https://hooks.example.com/a?b=c", "HTTPS://example.com"};
 	static const char *const bad[] = {"",
 	                                  "ftp://example.com/x",
 	                                  "example.com/hook",
@@ -82,7 +82,8 @@ static void test_event_names_and_matching(void)
 	CU_ASSERT_TRUE(sp_webhook_event_matches("[\"subscription.*\"]", "subscription.renewed"));
 	CU_ASSERT_FALSE(sp_webhook_event_matches("[\"subscription.*\"]", "user.registered"));
 	CU_ASSERT_TRUE(sp_webhook_event_matches("[\"a\",\"user.registered\"]", "user.registered"));
-	CU_ASSERT_FALSE(sp_webhook_event_matches("[\"password.changed\"]", "password.reset_requested"));
+	CU_ASSERT_FALSE(
+	    sp_webhook_event_matches("[\"password.changed\"]", "password.reset_requested"));
 }
 
 static void test_secret_is_sealed_for_its_row(void)
