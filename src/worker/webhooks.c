@@ -238,13 +238,15 @@ struct attempt {
 
 static void log_outcome(const struct attempt *a, const char *outcome, const char *next)
 {
-	char kv[512];
+	char kv[512], status[24] = "null";
 
+	if (a->status > 0)
+		snprintf(status, sizeof status, "%ld", a->status);
 	snprintf(kv, sizeof kv,
 	         "\"job\":\"webhooks\",\"outcome\":\"%s\",\"webhookId\":%lld,\"eventId\":%lld,"
-	         "\"deliveryId\":%lld,\"attempt\":%lld,\"httpStatus\":%ld,\"error\":%s%s%s,"
+	         "\"deliveryId\":%lld,\"attempt\":%lld,\"httpStatus\":%s,\"error\":%s%s%s,"
 	         "\"nextAttemptAt\":%s%s%s",
-	         outcome, a->webhook, a->event, a->delivery, a->attempts, a->status,
+	         outcome, a->webhook, a->event, a->delivery, a->attempts, status,
 	         a->err ? "\"" : "", a->err ? a->err : "null", a->err ? "\"" : "", next ? "\"" : "",
 	         next ? next : "null", next ? "\"" : "");
 	sp_log(strcmp(outcome, "delivered") == 0 ? SP_LOG_INFO : SP_LOG_WARN, "webhook delivery",

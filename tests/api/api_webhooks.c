@@ -290,6 +290,7 @@ static int run_job(const char *env, time_t at)
 {
 	char now[64] = "", args[128];
 	struct tm tm;
+	int st;
 
 	if (at) {
 		gmtime_r(&at, &tm);
@@ -299,14 +300,14 @@ static int run_job(const char *env, time_t at)
 	if (env && *env) {
 		char cmd[1024];
 		const char *d = getenv("SP_DEV");
-		int st;
 		if (d == NULL || strchr(d, '\''))
 			return -1;
 		snprintf(cmd, sizeof cmd, "%s '%s' worker %s >/dev/null 2>&1", env, d, args);
 		st = system(cmd);
 		return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	}
-	return api_run_tool("worker", args);
+	st = api_run_tool("worker", args);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #define RUN_JOB(env, at) EXPECT(run_job((env), (at)) == 0, "sp-worker webhooks exits 0")
@@ -781,6 +782,43 @@ out:
 	api_user_free(&u);
 }
 
+/* MariaDB away: the admin routes answer 503, the job exits 1; nothing hangs or crashes. */
+static void test_without_mariadb_routes_answer_503_and_the_job_fails_cleanly(void)
+{
+	const char *tok = admin_token();
+	api_resp r;
+	int db_down, st;
+	double t0;
+
+	if (tok == NULL)
+		return;
+	db_down = api_dev_service("stop", "mariadb", NULL) == 0;
+	EXPECT(db_down, "\"$SP_DEV\" stop mariadb");
+	if (db_down) {
+		api_get(&r, "/api/v1/admin/webhooks", tok);
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+		api_send(&r, "POST", "/api/v1/admin/webhooks", tok,
+		         "{\"url\":\"http://127.0.0.1:9/x\",\"secret\":\"" SECRET
+		         "\",\"events\":[\"user.registered\"]}");
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+		api_send(&r, "DELETE", "/api/v1/admin/webhooks/1", tok, NULL);
+		EXPECT_ERROR(r, 503, "SERVICE_UNAVAILABLE");
+		api_free(&r);
+		t0 = api_now_s();
+		st = run_job(NULL, 0);
+		EXPECT(st == 1, "the job exits 1 without MariaDB, got status %d", st);
+		EXPECT(api_now_s() - t0 < 30, "and does so promptly");
+		EXPECT(api_dev_service("start", "mariadb", NULL) == 0, "\"$SP_DEV\" start mariadb");
+		/* a program tries a new connection at most every 250 ms after a failed one */
+		api_sleep_s(0.3);
+	}
+	api_get(&r, "/api/v1/admin/webhooks", tok);
+	EXPECT_OK(r, 200);
+	api_free(&r);
+}
+
 /* ---------------------------------------------------------------- suite */
 
 static char drop_all[] = "DELETE FROM webhooks";
@@ -831,6 +869,7 @@ int api_suite_webhooks(void)
 	ADD(test_runs_twice_and_at_once_deliver_each_event_once);
 	ADD(test_forgot_password_event_never_carries_the_sealed_token);
 	ADD(test_deleted_webhook_receives_nothing);
+	ADD(test_without_mariadb_routes_answer_503_and_the_job_fails_cleanly);
 #undef ADD
 	return 0;
 }
