@@ -303,6 +303,12 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("mail.backoff_seconds", 60, 1, 86400, c->mail_backoff);
 	LONG("mail.backoff_max_seconds", 3600, 1, 86400 * 7, c->mail_backoff_max);
 	LONG("mail.max_attempts", 8, 1, 100, c->mail_max_attempts);
+	LONG("webhooks.connect_timeout_ms", 3000, 100, 60000, c->webhooks_connect_timeout_ms);
+	LONG("webhooks.timeout_ms", 10000, 100, 120000, c->webhooks_timeout_ms);
+	LONG("webhooks.max_attempts", 8, 1, 100, c->webhooks_max_attempts);
+	LONG("webhooks.backoff_seconds", 30, 1, 86400, c->webhooks_backoff_seconds);
+	LONG("webhooks.backoff_max_seconds", 3600, 1, 86400 * 7, c->webhooks_backoff_max_seconds);
+	LONG("webhooks.batch", 200, 1, 100000, c->webhooks_batch);
 #undef LONG
 #undef RATE
 	return 0;

@@ -59,6 +59,12 @@ typedef struct sp_settings {
 	long cache_local_bytes;    /* bound of a program's process-local catalogue copies, 0 off */
 	long history_warm_days;    /* watch events older than this move to the archive */
 	long history_months_ahead; /* monthly watch-event partitions kept ready ahead */
+	/* webhook deliveries (sp-worker webhooks) */
+	long webhooks_connect_timeout_ms, webhooks_timeout_ms; /* per POST */
+	long webhooks_max_attempts;        /* then the delivery is parked as failed */
+	long webhooks_backoff_seconds;     /* wait after the first failure, doubled after each */
+	long webhooks_backoff_max_seconds; /* the longest wait between two attempts */
+	long webhooks_batch;               /* deliveries one run attempts at most */
 } sp_settings;
 
 extern sp_settings sp_cfg;

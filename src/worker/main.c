@@ -30,6 +30,8 @@ static const worker_job jobs[] = {
      LOCK_CLUSTER},
     {"mailer", "mail the due outbox events over SMTP (retries with back-off)", job_mailer,
      LOCK_HOST},
+    {"webhooks", "POST new outbox events to the webhooks that want them; retry failures",
+     job_webhooks, LOCK_HOST},
 };
 
 static int usage(void)

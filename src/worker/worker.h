@@ -11,7 +11,7 @@
  * How far a job's lock reaches: a whole-cluster job runs once at a time
  * anywhere; a per-host job once at a time on each host (worker.host), for
  * jobs that claim their own rows (FOR UPDATE SKIP LOCKED and a lease) so
- * that hosts share the work.
+ * that hosts share the work (mailer, webhooks).
  */
 enum worker_lock { LOCK_CLUSTER, LOCK_HOST };
 
@@ -29,5 +29,6 @@ int job_partitions(int64_t now_ms);
 int job_aggregate(int64_t now_ms);
 int job_progress(int64_t now_ms);
 int job_mailer(int64_t now_ms);
+int job_webhooks(int64_t now_ms);
 
 #endif

@@ -237,5 +237,6 @@ int api_suite_deploy(void);
 int api_suite_history(void);
 int api_suite_jobs(void);
 int api_suite_mail(void);
+int api_suite_webhooks(void);
 
 #endif

@@ -22,6 +22,7 @@ void suite_seal(void);
 void suite_client_key(void);
 void suite_gate(void);
 void suite_mail(void);
+void suite_webhook(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
