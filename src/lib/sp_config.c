@@ -211,11 +211,12 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {&c->trusted_proxies, &c->public_url,   &c->db_host,    &c->db_socket,
-	                 &c->db_user,         &c->db_password,  &c->db_name,    &c->redis_host,
-	                 &c->redis_socket,    &c->redis_prefix, &c->jwt_secret, &c->jwt_issuer,
-	                 &c->jwt_audience,    &c->cors_origins, &c->smtp_url,   &c->log_level,
-	                 &c->payment_provider};
+	char **strs[] = {&c->trusted_proxies, &c->public_url,       &c->db_host,
+	                 &c->db_socket,       &c->db_user,          &c->db_password,
+	                 &c->db_name,         &c->redis_host,       &c->redis_socket,
+	                 &c->redis_prefix,    &c->jwt_secret,       &c->jwt_issuer,
+	                 &c->jwt_audience,    &c->cors_origins,     &c->smtp_url,
+	                 &c->log_level,       &c->payment_provider, &c->payment_decline_methods};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -247,6 +248,7 @@ static void load_strings(sp_settings *c)
 	c->cors_origins = dupconf("cors.allowed_origins", "");
 	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
 	c->payment_provider = dupconf("payment.provider", "none");
+	c->payment_decline_methods = dupconf("payment.decline_methods", "");
 	c->log_level = dupconf("log.level", "info");
 }
 
@@ -288,6 +290,8 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
 	LONG("history.months_ahead", 3, 1, 24, c->history_months_ahead);
+	LONG("lifecycle.expiring_days", 3, 1, 365, c->lifecycle_expiring_days);
+	LONG("lifecycle.renew_grace_hours", 24, 0, 24 * 30, c->lifecycle_renew_grace_hours);
 #undef LONG
 #undef RATE
 	return 0;

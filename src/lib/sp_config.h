@@ -43,11 +43,15 @@ typedef struct sp_settings {
 	char *smtp_url;
 	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
 	                         */
+	char *payment_decline_methods; /* the builtin provider declines these (tests only) */
 	char *log_level;
 	long cache_ttl;            /* seconds for per-user caches (token version, profile) */
 	long cache_local_bytes;    /* bound of a program's process-local catalogue copies, 0 off */
 	long history_warm_days;    /* watch events older than this move to the archive */
 	long history_months_ahead; /* monthly watch-event partitions kept ready ahead */
+	long lifecycle_expiring_days; /* the "expiring" notice this many days before end_date */
+	long
+	    lifecycle_renew_grace_hours; /* a renewal the provider cannot take is retried so long */
 } sp_settings;
 
 extern sp_settings sp_cfg;

@@ -23,6 +23,7 @@ static const worker_job jobs[] = {
     {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
      job_aggregate},
     {"progress", "write the watch positions buffered in Redis to MariaDB", job_progress},
+    {"lifecycle", "subscriptions: expiring notices, renewals at endDate, expiries", job_lifecycle},
 };
 
 static int usage(void)

@@ -19,5 +19,13 @@ int job_resets(int64_t now_ms);
 int job_partitions(int64_t now_ms);
 int job_aggregate(int64_t now_ms);
 int job_progress(int64_t now_ms);
+int job_lifecycle(int64_t now_ms);
+
+/*
+ * Ends the user's oldest streams beyond what the plan now allows, with a
+ * stream.limit_exceeded event (enforce.c; also run by lifecycle after an
+ * expiry). Streams ended, or -1 when MariaDB could not tell the plan.
+ */
+int enforce_user(long long uid);
 
 #endif
