@@ -53,4 +53,4 @@ CREATE TRIGGER tr_subs_payment_renewal AFTER UPDATE ON subscriptions FOR EACH RO
     FROM DUAL WHERE NEW.transaction_id <> OLD.transaction_id;
 
 ALTER TABLE stream_sessions
-  ADD COLUMN max_quality TINYINT UNSIGNED NULL AFTER quality;
+  ADD COLUMN max_quality TINYINT NULL AFTER quality;
