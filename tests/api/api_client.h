@@ -236,5 +236,6 @@ int api_suite_media(void);
 int api_suite_deploy(void);
 int api_suite_history(void);
 int api_suite_jobs(void);
+int api_suite_lifecycle(void);
 
 #endif
