@@ -11,6 +11,8 @@
  * real clock), so the worker's runs at "now" touch no other test's rows.
  */
 #include "api_client.h"
+#include "sp_keys.h"
+#include "sp_kv.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -398,6 +400,39 @@ out:
 	api_user_free(&u);
 }
 
+/*
+ * The gate's step takes the cap from the cached level; without one (it
+ * expired, or Redis lost it) the handler loads the level from MariaDB and
+ * sets the cap itself. Here the plan changes in MariaDB alone and the
+ * cached level is dropped, as after its TTL.
+ */
+static void test_cap_is_set_from_mariadb_when_the_level_is_not_cached(void)
+{
+	long long cid = api_title(3, 8), id;
+	api_user u;
+	char *url = NULL, *sid = NULL, key[SP_KEY_MAX];
+
+	if (api_viewer(&u, "life-capmiss", PLAN_ULTIMATE) != 0 || api_db_ready() != 0)
+		return;
+	id = active_sub(&u);
+	sid = api_stream_start_ok(&u, cid, "tv", NULL, NULL, &url);
+	if (sid == NULL || url == NULL)
+		goto out;
+	EXPECT_MEDIA(url, "2160p/seg_000.ts", 200, "Ultimate before");
+	sql("UPDATE subscriptions SET plan_id = %d WHERE id = %lld", PLAN_BASIC, id);
+	EXPECT(beat(&u, sid) == 200, "heartbeat with the old level still cached");
+	EXPECT_MEDIA(url, "2160p/seg_000.ts", 200, "4K while the cached level says Ultimate");
+	sp_key_level(key, sizeof key, atoll(u.id));
+	EXPECT(sp_kv_del(key, NULL) == 1, "the cached level was there and is dropped");
+	EXPECT(beat(&u, sid) == 200, "heartbeat with no cached level");
+	EXPECT_MEDIA(url, "2160p/seg_000.ts", 403, "4K once the level came from MariaDB");
+	EXPECT_MEDIA(url, "720p/seg_000.ts", 200, "720p (Basic's best)");
+out:
+	free(url);
+	free(sid);
+	api_user_free(&u);
+}
+
 static void test_expiry_by_the_job_caps_a_live_session_to_free(void)
 {
 	long long cid = api_title(2, 4), id;
@@ -542,6 +577,7 @@ int api_suite_lifecycle(void)
 	ADD(test_unreachable_provider_is_retried_within_the_grace_then_expires);
 	ADD(test_job_fails_cleanly_without_mariadb);
 	ADD(test_downgrade_caps_a_live_session_within_one_heartbeat);
+	ADD(test_cap_is_set_from_mariadb_when_the_level_is_not_cached);
 	ADD(test_expiry_by_the_job_caps_a_live_session_to_free);
 	ADD(test_cap_holds_from_mariadb_while_redis_is_down);
 	ADD(test_media_url_outlives_its_token_while_heartbeats_continue);
