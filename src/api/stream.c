@@ -375,6 +375,7 @@ static int stream_start(sp_req *r)
 	sp_utf8_copy(s.device_name, sizeof s.device_name, q->device_name);
 	sp_utf8_copy(s.device_type, sizeof s.device_type, q->device_type);
 	s.quality = pick_quality(t.renditions, l.resolution, q->quality, &top);
+	s.max_quality = l.resolution; /* moved by each heartbeat to the plan then in force */
 	if (admit(r, &l, &s, replaced, &current) != 0)
 		return -1;
 	/* (the device was registered with the session) the counters and the watch event */
@@ -436,20 +437,30 @@ static void record_playback(sp_req *r, long long cid, const char *event)
  * A heartbeat moves the session in Redis (in the gate's round trip); every
  * quarter of stream.stale_seconds it is also due in MariaDB, and then its
  * position is flushed to watch progress: a crash loses at most that much.
+ * It also caps the session at the plan in force now (a downgrade or an
+ * expiry reaches the media within one heartbeat): the gate's step took the
+ * cap from the cached level; when that level was missing or past its end
+ * it comes from MariaDB here (sp_level_get) and is set after the step.
  */
 static int stream_heartbeat(sp_req *r)
 {
 	const struct session_in *q = r->in;
 	enum sp_session_rc rc;
 	long long due = 0;
+	int cap = -1, capped = 0;
 	json_object *data;
+	sp_level l;
 
+	if (sp_level_get(r, &l) == 0) {
+		cap = l.resolution;
+		capped = l.from_cache;
+	}
 	if (r->step_done) {
 		due = r->step_value;
-		rc =
-		    sp_stream_hb_finish(r->user_id, q->sid, (long)q->position, r->step_status, due);
+		rc = sp_stream_hb_finish(r->user_id, q->sid, (long)q->position, r->step_status, due,
+		                         cap, capped);
 	} else {
-		rc = sp_stream_heartbeat(r->user_id, q->sid, (long)q->position, &due);
+		rc = sp_stream_heartbeat(r->user_id, q->sid, (long)q->position, cap, &due);
 	}
 	if (rc != SP_SESSION_OK)
 		return session_gone(r, rc);

@@ -1,8 +1,11 @@
 /*
  * sp-media-auth: the web server's FastCGI authorizer for /media. Every
- * playlist and segment request is allowed only with a correctly signed,
- * unexpired token for that title and a rendition within the plan, while the
- * session is live; the web server's static handler then sends the file.
+ * playlist and segment request is allowed only with a correctly signed
+ * token for that title and a rendition within both the token's maximum and
+ * the session's current cap (the plan in force at its last heartbeat),
+ * while the session is live; the web server's static handler then sends
+ * the file. A token past its expiry still works while its session is live
+ * (heartbeats keep a long film playing), never for an ended session.
  *
  * The client asks for /media/t/<token>/<content>/<file>; the web server
  * rewrites that to /media/<content>/<file>?t=<token> (so the file is found
@@ -96,9 +99,10 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	char pathbuf[512];
 	size_t tlen = 0;
 	sp_media_claims c;
+	enum sp_media_check check;
 	long long cid;
 	const char *slash;
-	int need, live;
+	int need, live, cap = 3;
 	char *end;
 
 	*why = "no token";
@@ -120,8 +124,9 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	} else {
 		return 0;
 	}
-	*why = "bad signature or expired";
-	if (sp_media_verify(tok, tlen, sp_now_ms() / 1000, &c) != 0)
+	*why = "bad signature";
+	check = sp_media_check(tok, tlen, sp_now_ms() / 1000, &c);
+	if (check == SP_MEDIA_BAD)
 		return 0;
 	*why = "wrong title";
 	/* the id as written canonically: "05" or "+5" is not title 5 */
@@ -134,9 +139,15 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	if (need < 0 || need > c.max_quality)
 		return 0;
 	/* the session must still be live: Redis, else MariaDB; neither answering is no answer */
-	live = sp_stream_is_live(c.sid);
-	*why = live < 0 ? "cannot tell whether the session is live" : "session ended";
-	return live;
+	live = sp_stream_is_live(c.sid, &cap);
+	*why = live < 0                    ? "cannot tell whether the session is live"
+	       : check == SP_MEDIA_EXPIRED ? "token expired and session ended"
+	                                   : "session ended";
+	if (live <= 0)
+		return live;
+	/* a downgrade or an expiry since the start: the plan now in force caps it */
+	*why = "rendition above the current plan";
+	return need <= cap ? 1 : 0;
 }
 
 /* Writes the answer for one request: 200 lets it through, 403 refuses, 503 cannot tell. */

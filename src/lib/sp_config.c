@@ -214,13 +214,18 @@ int sp_list_contains(const char *list, const char *item)
 void sp_settings_free(void)
 {
 	sp_settings *c = &sp_cfg;
-	char **strs[] = {
-	    &c->trusted_proxies,  &c->public_url,         &c->db_host,    &c->db_socket,
-	    &c->db_user,          &c->db_password,        &c->db_name,    &c->redis_host,
-	    &c->redis_socket,     &c->redis_prefix,       &c->jwt_secret, &c->jwt_issuer,
-	    &c->jwt_audience,     &c->cors_origins,       &c->smtp_url,   &c->log_level,
-	    &c->payment_provider, &c->smtp_starttls,      &c->smtp_user,  &c->smtp_password,
-	    &c->smtp_from,        &c->mail_templates_dir, &c->worker_host};
+	char **strs[] = {&c->trusted_proxies,  &c->public_url,
+	                 &c->db_host,          &c->db_socket,
+	                 &c->db_user,          &c->db_password,
+	                 &c->db_name,          &c->redis_host,
+	                 &c->redis_socket,     &c->redis_prefix,
+	                 &c->jwt_secret,       &c->jwt_issuer,
+	                 &c->jwt_audience,     &c->cors_origins,
+	                 &c->smtp_url,         &c->log_level,
+	                 &c->payment_provider, &c->smtp_starttls,
+	                 &c->smtp_user,        &c->smtp_password,
+	                 &c->smtp_from,        &c->mail_templates_dir,
+	                 &c->worker_host,      &c->payment_decline_methods};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -258,6 +263,7 @@ static void load_strings(sp_settings *c)
 	c->mail_templates_dir = dupconf("mail.templates_dir", SP_DEFAULT_MAIL_DIR);
 	c->payment_provider = dupconf("payment.provider", "none");
 	c->worker_host = dupconf("worker.host", "");
+	c->payment_decline_methods = dupconf("payment.decline_methods", "");
 	c->log_level = dupconf("log.level", "info");
 }
 
@@ -294,7 +300,7 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	RATE("ratelimit.stream", "10/60", c->rl_stream);
 	RATE("ratelimit.search", "20/60", c->rl_search);
 	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
-	LONG("stream.token_ttl", 14400, 60, 86400 * 7, c->stream_token_ttl);
+	LONG("stream.token_ttl", 14400, 1, 86400 * 7, c->stream_token_ttl);
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
@@ -309,6 +315,8 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	LONG("webhooks.backoff_seconds", 30, 1, 86400, c->webhooks_backoff_seconds);
 	LONG("webhooks.backoff_max_seconds", 3600, 1, 86400 * 7, c->webhooks_backoff_max_seconds);
 	LONG("webhooks.batch", 200, 1, 100000, c->webhooks_batch);
+	LONG("lifecycle.expiring_days", 3, 1, 365, c->lifecycle_expiring_days);
+	LONG("lifecycle.renew_grace_hours", 24, 0, 24 * 30, c->lifecycle_renew_grace_hours);
 #undef LONG
 #undef RATE
 	return 0;

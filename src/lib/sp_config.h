@@ -54,6 +54,7 @@ typedef struct sp_settings {
 	char *worker_host;        /* names this host in per-host job locks; "" = gethostname() */
 	char *payment_provider; /* none (paid plans answer 503) | builtin (approves, no money moves)
 	                         */
+	char *payment_decline_methods; /* the builtin provider declines these (tests only) */
 	char *log_level;
 	long cache_ttl;            /* seconds for per-user caches (token version, profile) */
 	long cache_local_bytes;    /* bound of a program's process-local catalogue copies, 0 off */
@@ -65,6 +66,9 @@ typedef struct sp_settings {
 	long webhooks_backoff_seconds;     /* wait after the first failure, doubled after each */
 	long webhooks_backoff_max_seconds; /* the longest wait between two attempts */
 	long webhooks_batch;               /* deliveries one run attempts at most */
+	long lifecycle_expiring_days; /* the "expiring" notice this many days before end_date */
+	long
+	    lifecycle_renew_grace_hours; /* a renewal the provider cannot take is retried so long */
 } sp_settings;
 
 extern sp_settings sp_cfg;

@@ -34,11 +34,13 @@
  * of the value. The step (a heartbeat, a watch position) runs only for a
  * request found allowed: not limited, not revoked, its token version cached
  * and current; it is given the prefetched value ("" none, "=" a copy this
- * process holds) and the cached level with its keys and arguments.
+ * process holds) and the cached level with its keys and arguments (the
+ * heartbeat takes its session's rendition cap from that level).
  */
 static sp_kv_script gate_script = {
     "gate",
-    SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_CACHE_GEN_DROP_LUA SP_HISTORY_WP_LUA SP_GATE_LUA_HEAD
+    SP_TIER_CAP_LUA SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_CACHE_GEN_DROP_LUA SP_HISTORY_WP_LUA
+        SP_GATE_LUA_HEAD
     "local out, over = {}, false\n"
     "for i = 1, counters do\n"
     "  local limit, window = ARGV[limits + 2 * i - 2], ARGV[limits + 2 * i - 1]\n"
@@ -85,7 +87,9 @@ static sp_kv_script gate_script = {
     "end\n"
     "if step > 0 and not over and token > 0 and out[token] == 0 and out[token + 1] == 0 and\n"
     "   out[token + 2] == token_version then\n"
-    "  local steps = {function(_, _, ...) return hb(...) end, wp}\n"
+    "  local steps = {function(_, lvl, kz, kh, sid, uid, now, stale, pos, every, ttl)\n"
+    "    return hb(kz, kh, sid, uid, now, stale, pos, every, ttl, level_cap(lvl, now))\n"
+    "  end, wp}\n"
     "  local a = {}\n"
     "  for i = step, #KEYS do a[#a + 1] = KEYS[i] end\n"
     "  for i = step_args, #ARGV do a[#a + 1] = ARGV[i] end\n"

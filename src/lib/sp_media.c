@@ -48,7 +48,8 @@ void sp_media_token(const sp_media_claims *c, char *out, size_t n)
 	snprintf(out, n, "%s.%s", payload, hex);
 }
 
-int sp_media_verify(const char *token, size_t len, long long now, sp_media_claims *out)
+enum sp_media_check sp_media_check(const char *token, size_t len, long long now,
+                                   sp_media_claims *out)
 {
 	char buf[192], hex[65];
 	const char *dot;
@@ -60,24 +61,30 @@ int sp_media_verify(const char *token, size_t len, long long now, sp_media_claim
 
 	memset(out, 0, sizeof *out);
 	if (len < 70 || len >= sizeof buf)
-		return -1;
+		return SP_MEDIA_BAD;
 	memcpy(buf, token, len);
 	buf[len] = '\0';
 	dot = strrchr(buf, '.');
 	if (dot == NULL || strlen(dot + 1) != 64)
-		return -1;
+		return SP_MEDIA_BAD;
 	plen = (size_t)(dot - buf);
 	if (sscanf(buf, "%32[0-9a-f].%lld.%d.%lld%n", sid, &cid, &q, &exp, &used) != 4 ||
 	    (size_t)used != plen || strlen(sid) != 32 || q < 0 || q > 3 || cid <= 0)
-		return -1;
+		return SP_MEDIA_BAD;
 	sign(buf, plen, hex);
 	if (!sp_ct_equal(hex, 64, dot + 1, 64))
-		return -1;
-	if (exp <= now)
-		return -1;
+		return SP_MEDIA_BAD;
 	snprintf(out->sid, sizeof out->sid, "%s", sid);
 	out->content_id = cid;
 	out->max_quality = q;
 	out->exp = exp;
-	return 0;
+	return exp <= now ? SP_MEDIA_EXPIRED : SP_MEDIA_VALID;
+}
+
+int sp_media_verify(const char *token, size_t len, long long now, sp_media_claims *out)
+{
+	if (sp_media_check(token, len, now, out) == SP_MEDIA_VALID)
+		return 0;
+	memset(out, 0, sizeof *out);
+	return -1;
 }

@@ -17,6 +17,19 @@ typedef struct sp_media_claims {
 
 /* "<sid>.<content>.<maxq>.<exp>.<64 hex of HMAC>"; out needs 160 bytes. */
 void sp_media_token(const sp_media_claims *c, char *out, size_t n);
+enum sp_media_check {
+	SP_MEDIA_VALID,   /* well formed, correctly signed, unexpired */
+	SP_MEDIA_EXPIRED, /* well formed and correctly signed, past its exp (claims filled) */
+	SP_MEDIA_BAD,     /* malformed or forged */
+};
+/*
+ * Checks the token (signature compared in constant time) and fills out
+ * for a signed one, expired or not: the authorizer lets an expired token
+ * through only while its session is live (a player kept alive by
+ * heartbeats outlives stream.token_ttl).
+ */
+enum sp_media_check sp_media_check(const char *token, size_t len, long long now,
+                                   sp_media_claims *out);
 /* 0 when the token is well formed, correctly signed (constant time) and unexpired. */
 int sp_media_verify(const char *token, size_t len, long long now, sp_media_claims *out);
 

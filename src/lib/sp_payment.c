@@ -21,8 +21,7 @@ int sp_payment_method_known(const char *method)
 	return 0;
 }
 
-/* "0", "0.00": nothing to charge. */
-static int amount_is_zero(const char *amount)
+int sp_payment_amount_is_zero(const char *amount)
 {
 	int digits = 0;
 
@@ -43,6 +42,12 @@ static int builtin_charge(const sp_charge *c, sp_charge_result *out)
 	memset(out, 0, sizeof *out);
 	if (!sp_payment_method_known(c->method)) {
 		snprintf(out->decline_reason, sizeof out->decline_reason, "unsupported method");
+		return 0;
+	}
+	/* payment.decline_methods: a decline to rehearse (tests only) */
+	if (sp_cfg.payment_decline_methods &&
+	    sp_list_contains(sp_cfg.payment_decline_methods, c->method)) {
+		snprintf(out->decline_reason, sizeof out->decline_reason, "declined by the issuer");
 		return 0;
 	}
 	sp_random_hex(rnd, 12);
@@ -70,7 +75,7 @@ static int none_charge(const sp_charge *c, sp_charge_result *out)
 	char rnd[25];
 
 	memset(out, 0, sizeof *out);
-	if (!amount_is_zero(c->amount)) {
+	if (!sp_payment_amount_is_zero(c->amount)) {
 		sp_warn("payment.provider is not set: refusing a paid subscription (%s %s)",
 		        c->amount, c->currency);
 		return -1;

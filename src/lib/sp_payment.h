@@ -2,7 +2,8 @@
  * Payments go through a provider: one struct of function pointers, so a
  * real gateway plugs in without touching the handlers. payment.provider
  * chooses it: "builtin" approves the contract's methods (no money moves; for
- * demos and tests), "none" (the default) takes only free plans.
+ * demos and tests; payment.decline_methods makes it decline some, for tests), "none" (the default)
+ * takes only free plans.
  */
 #ifndef SP_PAYMENT_H
 #define SP_PAYMENT_H
@@ -36,6 +37,8 @@ typedef struct sp_payment_provider {
 extern const sp_payment_provider sp_payment_builtin;
 extern const sp_payment_provider sp_payment_none;
 
+/* 1 when amount (decimal text) is zero: "0", "0.00"; nothing to charge. */
+int sp_payment_amount_is_zero(const char *amount);
 /* 1 when method is one the contract names (card, paypal, bank_transfer). */
 int sp_payment_method_known(const char *method);
 /* The provider named by name ("builtin", "none" or ""), NULL for any other name. */

@@ -48,16 +48,18 @@ enum sp_start_rc sp_stream_start(const sp_level *l, sp_session *s, int dirty, ch
 
 /* Finishes a heartbeat from what Redis answered about the session. */
 static enum sp_session_rc hb_finish(long long uid, const char *sid, long position,
-                                    enum sp_stream_kv_answer answer, long long due)
+                                    enum sp_stream_kv_answer answer, long long due, int cap)
 {
 	enum sp_session_rc rc;
 
 	switch (answer) {
 	case SP_STREAM_KV_OK:
-		/* MariaDB is told only every quarter of the stale window: enough to stay live there
+		/*
+		 * MariaDB is told only every quarter of the stale window (enough to stay
+		 * live there) and when the cap moved (so the fallback caps alike)
 		 */
 		if (due)
-			sp_stream_db_touch(sid, position);
+			sp_stream_db_touch(sid, position, cap);
 		return SP_SESSION_OK;
 	case SP_STREAM_KV_NOTYOURS:
 		return SP_SESSION_NOT_FOUND;
@@ -71,7 +73,7 @@ static enum sp_session_rc hb_finish(long long uid, const char *sid, long positio
 	/* unknown to Redis: ended long ago, never existed, or started while Redis was away */
 	switch (sp_stream_db_state(uid, sid, NULL)) {
 	case SP_STREAM_STATE_LIVE:
-		rc = sp_stream_db_heartbeat(uid, sid, position);
+		rc = sp_stream_db_heartbeat(uid, sid, position, cap);
 		if (rc == SP_SESSION_OK)
 			sp_stream_repair(uid);
 		return rc;
@@ -86,8 +88,14 @@ static enum sp_session_rc hb_finish(long long uid, const char *sid, long positio
 	return SP_SESSION_NOT_FOUND;
 }
 
+/*
+ * The gate's step could not set the cap when the cached level was missing
+ * or past its subscription's end; the handler, which loaded the level from
+ * MariaDB, sets it here (one more round trip, on a level-cache miss only),
+ * and MariaDB's copy with it when it moved.
+ */
 enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
-                                       const char *status, long long due)
+                                       const char *status, long long due, int cap, int capped)
 {
 	enum sp_stream_kv_answer answer = SP_STREAM_KV_UNKNOWN;
 
@@ -97,21 +105,24 @@ enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long posi
 		answer = SP_STREAM_KV_NOTYOURS;
 	else if (strcmp(status, "ENDED") == 0)
 		answer = SP_STREAM_KV_ENDED;
-	return hb_finish(uid, sid, position, answer, due);
+	if (answer == SP_STREAM_KV_OK && !capped && cap >= 0 &&
+	    sp_stream_kv_set_cap(uid, sid, cap) == 1 && due == 0)
+		sp_stream_db_touch(sid, position, cap);
+	return hb_finish(uid, sid, position, answer, due, cap);
 }
 
-enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position,
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position, int cap,
                                        long long *due)
 {
 	enum sp_stream_kv_answer answer;
 	enum sp_session_rc rc;
 
 	*due = 0;
-	answer = sp_stream_kv_heartbeat(uid, sid, position, due);
+	answer = sp_stream_kv_heartbeat(uid, sid, position, cap, due);
 	if (answer != SP_STREAM_KV_DOWN)
-		return hb_finish(uid, sid, position, answer, *due);
+		return hb_finish(uid, sid, position, answer, *due, cap);
 	*due = 0;
-	rc = sp_stream_db_heartbeat(uid, sid, position);
+	rc = sp_stream_db_heartbeat(uid, sid, position, cap);
 	if (rc == SP_SESSION_OK)
 		sp_stream_db_mark_resync(uid);
 	return rc;
@@ -160,13 +171,13 @@ int sp_stream_list(long long uid, sp_session **out, size_t *n)
  * reached MariaDB decides alone, so an ended session never plays again just
  * because Redis is down.
  */
-int sp_stream_is_live(const char *sid)
+int sp_stream_is_live(const char *sid, int *cap)
 {
-	int live = sp_stream_kv_is_live(sid), db;
+	int live = sp_stream_kv_is_live(sid, cap), db;
 
 	if (live == 1)
 		return 1;
-	db = sp_stream_db_is_live(sid);
+	db = sp_stream_db_is_live(sid, cap);
 	if (db >= 0)
 		return db;
 	return live == 0 ? 0 : -1;

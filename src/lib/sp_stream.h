@@ -19,7 +19,8 @@ typedef struct sp_session {
 	char device_id[129];
 	char device_name[101];
 	char device_type[33];
-	int quality; /* 0 480p .. 3 4K */
+	int quality;     /* 0 480p .. 3 4K */
+	int max_quality; /* the rendition cap of the plan in force (moved by heartbeats) */
 	int64_t started_ms;
 	int64_t last_ms;
 	long position; /* seconds */
@@ -51,22 +52,29 @@ enum sp_session_rc {
 };
 
 /*
- * A heartbeat. *due: the session's title when MariaDB was told this time
- * (at most every quarter of stream.stale_seconds), so the caller records
- * the position as watch progress; else 0 (or -1: told, title unknown).
+ * A heartbeat. cap: the highest rendition the caller's plan allows now
+ * (0..3), which the session may fetch from here on (sp_stream_is_live
+ * reports it to the media authorizer); -1 when the level is unknown (the
+ * session keeps its cap). *due: the session's title when MariaDB was told
+ * this time (at most every quarter of stream.stale_seconds, and whenever
+ * the cap changed), so the caller records the position as watch progress;
+ * else 0 (or -1: told, title unknown).
  */
-enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position,
+enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long position, int cap,
                                        long long *due);
 /*
  * The heartbeat step as Lua, shared by the heartbeat script and the gate
- * (which runs it in its own round trip once the request is allowed):
+ * (which runs it in its own round trip once the request is allowed, with
+ * the cap taken from the cached level, SP_TIER_CAP_LUA):
  * hb(live set key, session key, id, user, now ms, stale ms, position,
- * MariaDB interval ms, ttl s) -> {'OK', due} | {'ENDED'} | {'NOTYOURS'} | {'UNKNOWN'},
- * due being '0', or the session's title when MariaDB is due to be told.
+ * MariaDB interval ms, ttl s, cap) -> {'OK', due} | {'ENDED'} | {'NOTYOURS'} |
+ * {'UNKNOWN'}, due being '0', or the session's title when MariaDB is due to
+ * be told (its interval passed, or the cap changed). cap '' keeps the
+ * session's cap ('mq').
  */
 #define SP_STREAM_HB_LUA                                                                           \
-	"local function hb(kz, kh, sid, uid, now_s, stale, pos, every, ttl)\n"                     \
-	"  local h = redis.call('HMGET', kh, 'u', 'lh', 'dbh', 'c')\n"                             \
+	"local function hb(kz, kh, sid, uid, now_s, stale, pos, every, ttl, cap)\n"                \
+	"  local h = redis.call('HMGET', kh, 'u', 'lh', 'dbh', 'c', 'mq')\n"                       \
 	"  if not h[1] then return {'UNKNOWN'} end\n"                                              \
 	"  if h[1] ~= uid then return {'NOTYOURS'} end\n"                                          \
 	"  local now = tonumber(now_s)\n"                                                          \
@@ -76,10 +84,12 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	"    return {'ENDED'}\n"                                                                   \
 	"  end\n"                                                                                  \
 	"  redis.call('HSET', kh, 'lh', now_s, 'pos', pos)\n"                                      \
+	"  local moved = cap ~= nil and cap ~= '' and cap ~= h[5]\n"                               \
+	"  if moved then redis.call('HSET', kh, 'mq', cap) end\n"                                  \
 	"  redis.call('EXPIRE', kh, tonumber(ttl))\n"                                              \
 	"  redis.call('ZADD', kz, now, sid)\n"                                                     \
 	"  redis.call('EXPIRE', kz, tonumber(ttl))\n"                                              \
-	"  if now - tonumber(h[3] or '0') >= tonumber(every) then\n"                               \
+	"  if moved or now - tonumber(h[3] or '0') >= tonumber(every) then\n"                      \
 	"    redis.call('HSET', kh, 'dbh', now_s)\n"                                               \
 	"    return {'OK', h[4] or '-1'}\n"                                                        \
 	"  end\n"                                                                                  \
@@ -87,16 +97,25 @@ enum sp_session_rc sp_stream_heartbeat(long long uid, const char *sid, long posi
 	"end\n"
 /* The heartbeat's keys (names, as sp_kv_run takes them) and arguments for the gate. */
 void sp_stream_hb_step(long long uid, const char *sid, long position, sp_step *s);
-/* Finishes a heartbeat from the step's answer (status, due) as sp_stream_heartbeat would. */
+/*
+ * Finishes a heartbeat from the step's answer (status, due) as
+ * sp_stream_heartbeat would. cap: the caller's cap as the handler knows it
+ * (-1 unknown); capped: the step already applied it (it read the same
+ * cached level), else it is applied here.
+ */
 enum sp_session_rc sp_stream_hb_finish(long long uid, const char *sid, long position,
-                                       const char *status, long long due);
+                                       const char *status, long long due, int cap, int capped);
 /* Ends the caller's session (reason "stopped", "terminated"); ENDED if it already was. */
 enum sp_session_rc sp_stream_stop(long long uid, const char *sid, long position, const char *reason,
                                   long long *content_id);
 /* The caller's live sessions, oldest first. 0 ok. */
 int sp_stream_list(long long uid, sp_session **out, size_t *n);
-/* For the media authorizer: 1 live, 0 not live (Redis, else MariaDB), -1 neither answered. */
-int sp_stream_is_live(const char *sid);
+/*
+ * For the media authorizer: 1 live, 0 not live (Redis, else MariaDB), -1
+ * neither answered. When live, *cap is the highest rendition the session
+ * may fetch now (set at start, moved by heartbeats; 3 when never set).
+ */
+int sp_stream_is_live(const char *sid, int *cap);
 /* A device was removed: it no longer holds a slot in the cached device set. */
 void sp_stream_forget_devices(long long uid);
 /* After Redis (re)connects: reload live sessions if Redis lost them, rebuild dirty users. */

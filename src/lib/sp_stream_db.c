@@ -19,7 +19,8 @@
 #define SESSION_COLS                                                                               \
 	"id, user_id, content_id, device_id, device_name, device_type, quality, "                  \
 	"TIMESTAMPDIFF(MICROSECOND, '1970-01-01', started_at) DIV 1000, "                          \
-	"TIMESTAMPDIFF(MICROSECOND, '1970-01-01', last_heartbeat_at) DIV 1000, position_seconds"
+	"TIMESTAMPDIFF(MICROSECOND, '1970-01-01', last_heartbeat_at) DIV 1000, position_seconds, " \
+	"COALESCE(max_quality, 3)"
 enum session_col {
 	SC_ID,
 	SC_USER,
@@ -30,7 +31,8 @@ enum session_col {
 	SC_QUALITY,
 	SC_STARTED_MS,
 	SC_LAST_MS,
-	SC_POSITION
+	SC_POSITION,
+	SC_CAP
 };
 
 static void session_from_row(const sp_res *res, size_t i, sp_session *s)
@@ -46,6 +48,7 @@ static void session_from_row(const sp_res *res, size_t i, sp_session *s)
 	s->started_ms = sp_res_ll(res, i, SC_STARTED_MS, 0);
 	s->last_ms = sp_res_ll(res, i, SC_LAST_MS, 0);
 	s->position = (long)sp_res_ll(res, i, SC_POSITION, 0);
+	s->max_quality = (int)sp_res_ll(res, i, SC_CAP, 3);
 }
 
 int sp_stream_db_live(long long uid, int lock, sp_session **out, size_t *n)
@@ -101,17 +104,20 @@ enum sp_stream_state sp_stream_db_state(long long uid, const char *sid, long lon
 	return st;
 }
 
-int sp_stream_db_is_live(const char *sid)
+int sp_stream_db_is_live(const char *sid, int *cap)
 {
 	sp_res res;
 	int live;
 
 	if (sp_db_query(&res,
-	                "SELECT 1 FROM stream_sessions WHERE id = ? AND ended_at IS NULL AND "
-	                "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	                "SELECT COALESCE(max_quality, 3) FROM stream_sessions WHERE id = ? AND "
+	                "ended_at IS NULL AND last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? "
+	                "SECOND",
 	                "sl", sid, (long long)sp_cfg.stream_stale_seconds) != 0)
 		return -1;
 	live = res.nrows == 1;
+	if (live)
+		*cap = (int)sp_res_ll(&res, 0, 0, 3);
 	sp_res_free(&res);
 	return live;
 }
@@ -202,10 +208,10 @@ static int insert_session(const sp_session *s)
 {
 	if (sp_db_exec(
 	        "INSERT INTO stream_sessions (id, user_id, content_id, device_id, "
-	        "device_name, device_type, quality, started_at, last_heartbeat_at) VALUES (?, "
-	        "?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
-	        "sllsssi", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
-	        s->device_type, s->quality) != 1)
+	        "device_name, device_type, quality, max_quality, started_at, last_heartbeat_at) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))",
+	        "sllsssii", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
+	        s->device_type, s->quality, s->max_quality) != 1)
 		return -1;
 	return sp_db_exec("INSERT INTO devices (user_id, device_id, device_name, device_type) "
 	                  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE device_name = "
@@ -307,22 +313,27 @@ void sp_stream_db_note_position(const char *sid, long position)
 	           "ls", (long long)position, sid);
 }
 
-void sp_stream_db_touch(const char *sid, long position)
+/* cap -1 keeps the recorded cap (the caller's level was unknown). */
+void sp_stream_db_touch(const char *sid, long position, int cap)
 {
-	sp_db_exec("UPDATE stream_sessions SET last_heartbeat_at = UTC_TIMESTAMP(3), "
-	           "position_seconds = ? WHERE id = ? AND ended_at IS NULL",
-	           "ls", (long long)position, sid);
+	sp_db_exec(
+	    "UPDATE stream_sessions SET last_heartbeat_at = UTC_TIMESTAMP(3), "
+	    "position_seconds = ?, max_quality = IF(? >= 0, ?, max_quality) WHERE id = ? AND "
+	    "ended_at IS NULL",
+	    "liis", (long long)position, cap, cap, sid);
 }
 
-enum sp_session_rc sp_stream_db_heartbeat(long long uid, const char *sid, long position)
+enum sp_session_rc sp_stream_db_heartbeat(long long uid, const char *sid, long position, int cap)
 {
 	long long n;
 
-	n = sp_db_exec("UPDATE stream_sessions SET last_heartbeat_at = UTC_TIMESTAMP(3), "
-	               "position_seconds = ? WHERE id = ? AND user_id = ? AND ended_at IS NULL AND "
-	               "last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
-	               "lsll", (long long)position, sid, uid,
-	               (long long)sp_cfg.stream_stale_seconds);
+	n = sp_db_exec(
+	    "UPDATE stream_sessions SET last_heartbeat_at = UTC_TIMESTAMP(3), "
+	    "position_seconds = ?, max_quality = IF(? >= 0, ?, max_quality) WHERE id = ? "
+	    "AND user_id = ? AND ended_at IS NULL AND last_heartbeat_at > "
+	    "UTC_TIMESTAMP(3) - INTERVAL ? SECOND",
+	    "liisll", (long long)position, cap, cap, sid, uid,
+	    (long long)sp_cfg.stream_stale_seconds);
 	if (n < 0)
 		return SP_SESSION_ERROR;
 	if (n == 1)

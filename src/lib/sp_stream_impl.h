@@ -38,7 +38,9 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 /* The heartbeat script; *due: MariaDB's heartbeat should be refreshed too (see SP_STREAM_HB_LUA).
  */
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
-                                                long long *due);
+                                                int cap, long long *due);
+/* Sets the cap of the user's session (when Redis holds it): 1 changed, 0 not, -1 no answer. */
+int sp_stream_kv_set_cap(long long uid, const char *sid, int cap);
 /*
  * The stop script: OK when Redis let the session go. DOWN only when Redis
  * gave no reply at all (it may then still hold the session once back).
@@ -46,8 +48,8 @@ enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, 
 enum sp_stream_kv_answer sp_stream_kv_stop(long long uid, const char *sid);
 /* The user's live sessions in Redis, oldest first (stale ones dropped on the way). 0 ok. */
 int sp_stream_kv_list(long long uid, sp_session **out, size_t *n);
-/* 1 live, 0 not, -1 no answer. */
-int sp_stream_kv_is_live(const char *sid);
+/* 1 live (*cap its rendition cap), 0 not, -1 no answer. */
+int sp_stream_kv_is_live(const char *sid, int *cap);
 /* Replaces the user's sessions in Redis by live (and drops the device set). 0 ok. */
 int sp_stream_kv_replace_user(long long uid, const sp_session *live, size_t n);
 /* A device id as it travels from MariaDB's device table to Redis's device set. */
@@ -83,18 +85,19 @@ enum sp_start_rc sp_stream_db_start(const sp_level *l, sp_session *s, char repla
 /* Records a start Redis admitted, checking the limits once more under the row lock. */
 enum sp_start_rc sp_stream_db_confirm(const sp_level *l, sp_session *s, int *current,
                                       sp_session **live, size_t *n_live);
-/* Heartbeat in MariaDB alone: extends a live session of this user. */
-enum sp_session_rc sp_stream_db_heartbeat(long long uid, const char *sid, long position);
-/* The periodic refresh of MariaDB's heartbeat for a session Redis keeps live. */
-void sp_stream_db_touch(const char *sid, long position);
+/* Heartbeat in MariaDB alone: extends a live session of this user (and sets cap, unless -1). */
+enum sp_session_rc sp_stream_db_heartbeat(long long uid, const char *sid, long position, int cap);
+/* The periodic refresh of MariaDB's heartbeat (and cap, unless -1) for a session Redis keeps live.
+ */
+void sp_stream_db_touch(const char *sid, long position, int cap);
 /* Ends an open session; position < 0 keeps the recorded one. */
 void sp_stream_db_end(const char *sid, const char *reason, long position);
 /* Records the position of a session that is already over (never a second end). */
 void sp_stream_db_note_position(const char *sid, long position);
 /* The user's live sessions, oldest first (with lock: FOR UPDATE, inside a transaction). */
 int sp_stream_db_live(long long uid, int lock, sp_session **out, size_t *n);
-/* 1 live, 0 not, -1 no answer. */
-int sp_stream_db_is_live(const char *sid);
+/* 1 live (*cap its rendition cap), 0 not, -1 no answer. */
+int sp_stream_db_is_live(const char *sid, int *cap);
 /* The user's registered devices. 0 ok. */
 int sp_stream_db_devices(long long uid, sp_stream_device **out, size_t *n);
 /* Users whose Redis state must be rebuilt: noted, cleared, listed (free the list). */

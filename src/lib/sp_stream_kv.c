@@ -6,10 +6,10 @@
  *
  * Keys (named in sp_keys.h): the user's sorted set of session ids scored by
  * last heartbeat (ms); a hash per session (u user, c content, d device, dn
- * name, dt type, q quality, st start, lh last heartbeat, pos, dbh last
- * MariaDB heartbeat); the user's set of registered device ids plus a
- * sentinel (so an empty set still exists once loaded); and a boot marker
- * that a Redis holding the live sessions carries (absent after a restart).
+ * name, dt type, q quality, mq the rendition cap of the plan in force, st
+ * start, lh last heartbeat, pos, dbh last MariaDB heartbeat); the user's set of registered device
+ * ids plus a sentinel (so an empty set still exists once loaded); and a boot marker that a Redis
+ * holding the live sessions carries (absent after a restart).
  */
 #include "sp_stream_impl.h"
 #include "sp_config.h"
@@ -86,7 +86,8 @@ static sp_kv_script start_script = {
     "  redis.call('ZREM', KEYS[1], replaced)\n"
     "end\n"
     "redis.call('HSET', KEYS[3], 'u', ARGV[2], 'c', ARGV[6], 'd', ARGV[3], 'dn', ARGV[4], "
-    "'dt', ARGV[5], 'q', ARGV[7], 'st', ARGV[8], 'lh', ARGV[8], 'pos', '0', 'dbh', ARGV[8])\n"
+    "'dt', ARGV[5], 'q', ARGV[7], 'st', ARGV[8], 'lh', ARGV[8], 'pos', '0', 'dbh', ARGV[8], "
+    "'mq', ARGV[14])\n"
     "redis.call('EXPIRE', KEYS[3], tonumber(ARGV[13]))\n"
     "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
     "redis.call('EXPIRE', KEYS[1], tonumber(ARGV[13]))\n"
@@ -98,7 +99,8 @@ static sp_kv_script start_script = {
 static sp_kv_script heartbeat_script = {
     "stream_heartbeat",
     SP_STREAM_HB_LUA
-    "return hb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n",
+    "return hb(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], "
+    "ARGV[8])\n",
     ""};
 
 static sp_kv_script stop_script = {"stream_stop",
@@ -129,13 +131,23 @@ static sp_kv_script list_script = {
     "return out\n",
     ""};
 
+/* 0 not live, else LIVE_BASE + the session's cap (3 when it has none). */
+#define LIVE_BASE 10
 static sp_kv_script live_script = {
     "stream_live",
-    "local lh = redis.call('HGET', KEYS[1], 'lh')\n"
-    "if not lh then return 0 end\n"
-    "if tonumber(lh) < tonumber(ARGV[1]) - tonumber(ARGV[2]) then return 0 end\n"
-    "return 1\n",
+    "local h = redis.call('HMGET', KEYS[1], 'lh', 'mq')\n"
+    "if not h[1] then return 0 end\n"
+    "if tonumber(h[1]) < tonumber(ARGV[1]) - tonumber(ARGV[2]) then return 0 end\n"
+    "return 10 + (tonumber(h[2]) or 3)\n",
     ""};
+
+/* The cap of the user's session set (a heartbeat whose level came from MariaDB): 1 moved. */
+static sp_kv_script cap_script = {"stream_cap",
+                                  "local h = redis.call('HMGET', KEYS[1], 'u', 'mq')\n"
+                                  "if h[1] ~= ARGV[1] or h[2] == ARGV[2] then return 0 end\n"
+                                  "redis.call('HSET', KEYS[1], 'mq', ARGV[2])\n"
+                                  "return 1\n",
+                                  ""};
 
 /*
  * A user's Redis state replaced by MariaDB's in one step, so no start sees
@@ -150,11 +162,11 @@ static sp_kv_script replace_script = {
     "end\n"
     "redis.call('DEL', KEYS[1], KEYS[2])\n"
     "local ttl = tonumber(ARGV[2])\n"
-    "for i = 4, #ARGV, 9 do\n"
+    "for i = 4, #ARGV, 10 do\n"
     "  local kh = ARGV[1] .. ARGV[i]\n"
     "  redis.call('HSET', kh, 'u', ARGV[3], 'c', ARGV[i + 1], 'd', ARGV[i + 2], 'dn', "
     "ARGV[i + 3], 'dt', ARGV[i + 4], 'q', ARGV[i + 5], 'st', ARGV[i + 6], 'lh', ARGV[i + 7], "
-    "'pos', ARGV[i + 8], 'dbh', ARGV[i + 7])\n"
+    "'pos', ARGV[i + 8], 'dbh', ARGV[i + 7], 'mq', ARGV[i + 9])\n"
     "  redis.call('EXPIRE', kh, ttl)\n"
     "  redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 7]), ARGV[i])\n"
     "  redis.call('EXPIRE', KEYS[1], ttl)\n"
@@ -302,7 +314,8 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 {
 	struct user_keys uk;
 	char hkey[SP_KEY_MAX], prefix[SP_KEY_MAX];
-	char a_uid[24], a_cid[24], a_q[8], a_now[24], a_stale[24], a_max[8], a_dev[8], a_ttl[24];
+	char a_uid[24], a_cid[24], a_q[8], a_now[24], a_stale[24], a_max[8], a_dev[8], a_ttl[24],
+	    a_cap[16];
 	enum sp_stream_kv_start rc;
 	sp_kv_result *res;
 
@@ -317,13 +330,14 @@ enum sp_stream_kv_start sp_stream_kv_start(const sp_level *l, const sp_session *
 	snprintf(a_max, sizeof a_max, "%d", l->max_streams);
 	snprintf(a_dev, sizeof a_dev, "%d", l->max_devices);
 	snprintf(a_ttl, sizeof a_ttl, "%lld", ttl_s());
-	/* KEYS: live set, device set, new session; then ARGV 1..13 as the script reads them */
+	snprintf(a_cap, sizeof a_cap, "%d", s->max_quality);
+	/* KEYS: live set, device set, new session; then ARGV 1..14 as the script reads them */
 	const char *keys[] = {uk.live, uk.devices, hkey};
 	const char *args[] = {s->id, a_uid,  s->device_id, s->device_name, s->device_type,
 	                      a_cid, a_q,    a_now,        a_stale,        a_max,
-	                      a_dev, prefix, a_ttl};
+	                      a_dev, prefix, a_ttl,        a_cap};
 
-	res = array_or_null(sp_kv_run(&start_script, 3, keys, 13, args));
+	res = array_or_null(sp_kv_run(&start_script, 3, keys, 14, args));
 	if (res == NULL)
 		return SP_STREAM_KV_START_DOWN;
 	if (strcmp(str_at(res, 0), "NODEV") == 0) {
@@ -359,18 +373,22 @@ void sp_stream_hb_step(long long uid, const char *sid, long position, sp_step *s
 }
 
 enum sp_stream_kv_answer sp_stream_kv_heartbeat(long long uid, const char *sid, long position,
-                                                long long *due)
+                                                int cap, long long *due)
 {
 	sp_step s;
 	const char *kv[2] = {s.keys[0], s.keys[1]};
-	const char *av[7];
+	const char *av[8];
+	char a_cap[16] = "";
 	enum sp_stream_kv_answer answer;
 	sp_kv_result *res;
 
 	sp_stream_hb_step(uid, sid, position, &s);
 	for (int i = 0; i < 7; i++)
 		av[i] = s.args[i];
-	res = array_or_null(sp_kv_run(&heartbeat_script, 2, kv, 7, av));
+	if (cap >= 0)
+		snprintf(a_cap, sizeof a_cap, "%d", cap);
+	av[7] = a_cap;
+	res = array_or_null(sp_kv_run(&heartbeat_script, 2, kv, 8, av));
 	if (res == NULL)
 		return SP_STREAM_KV_DOWN;
 	answer = answer_of(str_at(res, 0));
@@ -425,7 +443,24 @@ int sp_stream_kv_list(long long uid, sp_session **out, size_t *n)
 	return 0;
 }
 
-int sp_stream_kv_is_live(const char *sid)
+int sp_stream_kv_set_cap(long long uid, const char *sid, int cap)
+{
+	char hkey[SP_KEY_MAX], a_uid[24], a_cap[16];
+	sp_kv_result *res;
+	long long moved;
+
+	sp_key_stream_session(hkey, sizeof hkey, sid);
+	snprintf(a_uid, sizeof a_uid, "%lld", uid);
+	snprintf(a_cap, sizeof a_cap, "%d", cap);
+	const char *keys[] = {hkey};
+	const char *args[] = {a_uid, a_cap};
+	res = sp_kv_run(&cap_script, 1, keys, 2, args);
+	moved = sp_kv_int(res, -1);
+	sp_kv_free(res);
+	return moved < 0 ? -1 : moved == 1;
+}
+
+int sp_stream_kv_is_live(const char *sid, int *cap)
 {
 	char hkey[SP_KEY_MAX], a_now[24], a_stale[24];
 	sp_kv_result *res;
@@ -439,7 +474,12 @@ int sp_stream_kv_is_live(const char *sid)
 	res = sp_kv_run(&live_script, 1, keys, 2, args);
 	live = sp_kv_int(res, -1);
 	sp_kv_free(res);
-	return live < 0 ? -1 : live == 1;
+	if (live < 0)
+		return -1;
+	if (live < LIVE_BASE - 1)
+		return 0;
+	*cap = (int)(live - LIVE_BASE);
+	return 1;
 }
 
 /* ---------------------------------------------------------------- rebuilding from MariaDB */
@@ -463,6 +503,7 @@ enum replace_field {
 	RF_STARTED,
 	RF_LAST,
 	RF_POSITION,
+	RF_CAP,
 	RF_COUNT
 };
 #define RF_HEAD 3 /* session prefix, ttl, user */
@@ -491,6 +532,7 @@ int sp_stream_kv_replace_user(long long uid, const sp_session *live, size_t n)
 		snprintf(v[RF_STARTED], 24, "%lld", (long long)s->started_ms);
 		snprintf(v[RF_LAST], 24, "%lld", (long long)s->last_ms);
 		snprintf(v[RF_POSITION], 24, "%ld", s->position);
+		snprintf(v[RF_CAP], 24, "%d", s->max_quality);
 		a[RF_ID] = s->id;
 		a[RF_CONTENT] = v[RF_CONTENT];
 		a[RF_DEVICE] = s->device_id;
@@ -500,6 +542,7 @@ int sp_stream_kv_replace_user(long long uid, const sp_session *live, size_t n)
 		a[RF_STARTED] = v[RF_STARTED];
 		a[RF_LAST] = v[RF_LAST];
 		a[RF_POSITION] = v[RF_POSITION];
+		a[RF_CAP] = v[RF_CAP];
 	}
 	const char *keys[] = {uk.live, uk.devices};
 	rc = run_only(sp_kv_run(&replace_script, 2, keys, (int)(RF_HEAD + n * RF_COUNT), args));

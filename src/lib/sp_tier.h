@@ -43,6 +43,22 @@ void sp_level_publish(long long uid);
 /* The contract's plan summary of a level {id, name, accessLevel, ...}. */
 json_object *sp_level_plan_json(const sp_level *l);
 
+/*
+ * The cached level's rendition cap as Lua, for scripts that are handed the
+ * cached level (the gate's heartbeat step): level_cap(cached level, now ms)
+ * -> the plan's resolution digit while the level is valid (as sp_level_get
+ * judges it: no subscription, or one not past its end), else '' (unknown:
+ * the caller must load the level from MariaDB).
+ */
+#define SP_TIER_CAP_LUA                                                                            \
+	"local function level_cap(level, now)\n"                                                   \
+	"  local res, sub, fin = string.match(level or '', "                                       \
+	"'^L1|%d|%-?%d+|%-?%d+|%-?%d+|(%d)|(%d+)|(%-?%d+)|')\n"                                    \
+	"  if not res then return '' end\n"                                                        \
+	"  if sub ~= '0' and tonumber(fin) <= tonumber(now) then return '' end\n"                  \
+	"  return res\n"                                                                           \
+	"end\n"
+
 /* Serialisation of the cached form (exposed for tests): numbers and a plan name of up to 200
  * bytes fit in SP_LEVEL_TEXT_MAX. */
 #define SP_LEVEL_TEXT_MAX 384

@@ -10,6 +10,25 @@
 #include "sp_stream.h"
 #include "sp_tier.h"
 
+int enforce_user(long long uid)
+{
+	sp_level l;
+	int n;
+	json_object *ev;
+
+	if (sp_level_load(uid, &l) != 0)
+		return -1;
+	n = sp_stream_trim(uid, l.max_streams, "limit");
+	if (n <= 0)
+		return n;
+	ev = json_object_new_object();
+	json_object_object_add(ev, "endedSessions", json_object_new_int(n));
+	json_object_object_add(ev, "maxConcurrentStreams", json_object_new_int(l.max_streams));
+	json_object_object_add(ev, "plan", json_object_new_string(l.plan_name));
+	sp_outbox_add("stream.limit_exceeded", uid, ev);
+	return n;
+}
+
 int job_enforce(int64_t now_ms)
 {
 	sp_res res;
@@ -26,24 +45,11 @@ int job_enforce(int64_t now_ms)
 		return 1;
 	}
 	for (size_t i = 0; i < res.nrows; i++) {
-		long long uid = sp_res_ll(&res, i, 0, 0);
-		sp_level l;
-		int n;
-		json_object *ev;
-
-		if (sp_level_load(uid, &l) != 0)
-			continue;
-		n = sp_stream_trim(uid, l.max_streams, "limit");
+		int n = enforce_user(sp_res_ll(&res, i, 0, 0));
 		if (n <= 0)
 			continue;
 		users++;
 		ended += n;
-		ev = json_object_new_object();
-		json_object_object_add(ev, "endedSessions", json_object_new_int(n));
-		json_object_object_add(ev, "maxConcurrentStreams",
-		                       json_object_new_int(l.max_streams));
-		json_object_object_add(ev, "plan", json_object_new_string(l.plan_name));
-		sp_outbox_add("stream.limit_exceeded", uid, ev);
 	}
 	sp_res_free(&res);
 	sp_info("enforce: %d streams ended for %d users over their limit", ended, users);

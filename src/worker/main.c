@@ -32,6 +32,8 @@ static const worker_job jobs[] = {
      LOCK_HOST},
     {"webhooks", "POST new outbox events to the webhooks that want them; retry failures",
      job_webhooks, LOCK_HOST},
+    {"lifecycle", "subscriptions: expiring notices, renewals at endDate, expiries", job_lifecycle,
+     LOCK_CLUSTER},
 };
 
 static int usage(void)

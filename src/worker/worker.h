@@ -30,5 +30,13 @@ int job_aggregate(int64_t now_ms);
 int job_progress(int64_t now_ms);
 int job_mailer(int64_t now_ms);
 int job_webhooks(int64_t now_ms);
+int job_lifecycle(int64_t now_ms);
+
+/*
+ * Ends the user's oldest streams beyond what the plan now allows, with a
+ * stream.limit_exceeded event (enforce.c; also run by lifecycle after an
+ * expiry). Streams ended, or -1 when MariaDB could not tell the plan.
+ */
+int enforce_user(long long uid);
 
 #endif

@@ -238,5 +238,6 @@ int api_suite_history(void);
 int api_suite_jobs(void);
 int api_suite_mail(void);
 int api_suite_webhooks(void);
+int api_suite_lifecycle(void);
 
 #endif

@@ -1862,8 +1862,9 @@ static void test_media_refused_for_forged_expired_other_title_higher_rendition_o
 	snprintf(buf, sizeof buf, "%s/media/%lld/480p/seg_000.ts", api_base(), cid);
 	EXPECT_MEDIA(buf, 403, "a segment without a token");
 
-	/* an expired token for this live session, signed with the stack's own key: refused,
-	 * while the same token with a future expiry is let through */
+	/* a token signed with the stack's own key: with a future expiry it is let through;
+	 * past its expiry only while its session is live (a player kept alive by heartbeats
+	 * outlives stream.token_ttl), and refused once the session has ended */
 	if (api_db_ready() == 0 && sid) {
 		sp_media_claims c;
 		char tok[256];
@@ -1878,7 +1879,20 @@ static void test_media_refused_for_forged_expired_other_title_higher_rendition_o
 		c.exp = (long long)time(NULL) - 5;
 		sp_media_token(&c, tok, sizeof tok);
 		snprintf(buf, sizeof buf, "%s%s/%lld/720p/index.m3u8", mu.prefix, tok, cid);
-		EXPECT_MEDIA(buf, 403, "an expired token");
+		EXPECT_MEDIA(buf, 200, "an expired token of a live session");
+		c.max_quality = 2;
+		sp_media_token(&c, tok, sizeof tok);
+		snprintf(buf, sizeof buf, "%s%s/%lld/1080p/index.m3u8", mu.prefix, tok, cid);
+		EXPECT_MEDIA(buf, 403,
+		             "an expired token claiming 1080p for a Basic (720p) session");
+		c.max_quality = 1;
+		sp_media_token(&c, tok, sizeof tok);
+		api_resp r;
+		session_post(&r, &u, STOP, sid, 3);
+		EXPECT_OK(r, 200);
+		api_free(&r);
+		snprintf(buf, sizeof buf, "%s%s/%lld/720p/index.m3u8", mu.prefix, tok, cid);
+		EXPECT_MEDIA(buf, 403, "an expired token once its session has ended");
 	}
 out:
 	free(url);

@@ -73,6 +73,34 @@ static void test_bad_value_names_the_key(void)
 	unlink(path);
 }
 
+static void test_lifecycle_settings_defaults_and_bounds(void)
+{
+	char err[256] = "", text[512];
+
+	write_conf(secret_line);
+	CU_ASSERT_EQUAL_FATAL(sp_settings_load(path, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(sp_cfg.lifecycle_expiring_days, 3);
+	CU_ASSERT_EQUAL(sp_cfg.lifecycle_renew_grace_hours, 24);
+	CU_ASSERT_STRING_EQUAL(sp_cfg.payment_decline_methods, "");
+	CU_ASSERT_EQUAL(sp_cfg.stream_token_ttl, 14400);
+	setenv("SP_PAYMENT_DECLINE_METHODS", "paypal", 1);
+	setenv("SP_STREAM_TOKEN_TTL", "5", 1);
+	CU_ASSERT_EQUAL_FATAL(sp_settings_load(path, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(sp_cfg.payment_decline_methods, "paypal");
+	CU_ASSERT_EQUAL(sp_cfg.stream_token_ttl, 5);
+	unsetenv("SP_PAYMENT_DECLINE_METHODS");
+	unsetenv("SP_STREAM_TOKEN_TTL");
+	snprintf(text, sizeof text, "%slifecycle.expiring_days = 0\n", secret_line);
+	write_conf(text);
+	CU_ASSERT_EQUAL(sp_settings_load(path, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "lifecycle.expiring_days"));
+	snprintf(text, sizeof text, "%slifecycle.renew_grace_hours = -1\n", secret_line);
+	write_conf(text);
+	CU_ASSERT_EQUAL(sp_settings_load(path, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "lifecycle.renew_grace_hours"));
+	unlink(path);
+}
+
 static void test_refuses_short_jwt_secret(void)
 {
 	char err[256] = "";
@@ -115,6 +143,7 @@ void suite_config(void)
 	ADD_TEST(s, test_file_values_and_defaults);
 	ADD_TEST(s, test_environment_overrides_file);
 	ADD_TEST(s, test_bad_value_names_the_key);
+	ADD_TEST(s, test_lifecycle_settings_defaults_and_bounds);
 	ADD_TEST(s, test_refuses_short_jwt_secret);
 	ADD_TEST(s, test_line_without_equals_is_an_error);
 	ADD_TEST(s, test_list_contains_exact_items);

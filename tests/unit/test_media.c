@@ -53,6 +53,29 @@ static void test_expired_token_fails(void)
 	CU_ASSERT_EQUAL(sp_media_verify(tok, strlen(tok), c.exp, &out), -1);
 }
 
+/* The authorizer's view: an expired token is told apart from a forged one, with its claims. */
+static void test_check_tells_expired_from_forged(void)
+{
+	sp_media_claims c = claims(), out;
+	char tok[192], bad[192];
+
+	sp_media_token(&c, tok, sizeof tok);
+	CU_ASSERT_EQUAL(sp_media_check(tok, strlen(tok), c.exp - 1, &out), SP_MEDIA_VALID);
+	CU_ASSERT_EQUAL_FATAL(sp_media_check(tok, strlen(tok), c.exp, &out), SP_MEDIA_EXPIRED);
+	CU_ASSERT_STRING_EQUAL(out.sid, c.sid);
+	CU_ASSERT_EQUAL(out.content_id, 42);
+	CU_ASSERT_EQUAL(out.max_quality, 1);
+	CU_ASSERT_EQUAL(out.exp, c.exp);
+	/* a later expiry claimed without re-signing is forged, not valid */
+	strcpy(bad, tok);
+	strstr(bad, ".1800000000.")[1] = '9';
+	CU_ASSERT_EQUAL(sp_media_check(bad, strlen(bad), c.exp, &out), SP_MEDIA_BAD);
+	CU_ASSERT_STRING_EQUAL(out.sid, "");
+	strcpy(bad, tok);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == 'a' ? 'b' : 'a';
+	CU_ASSERT_EQUAL(sp_media_check(bad, strlen(bad), c.exp + 100, &out), SP_MEDIA_BAD);
+}
+
 static void test_any_changed_part_fails(void)
 {
 	sp_media_claims c = claims(), out;
@@ -80,5 +103,6 @@ void suite_media(void)
 
 	ADD_TEST(s, test_token_round_trips);
 	ADD_TEST(s, test_expired_token_fails);
+	ADD_TEST(s, test_check_tells_expired_from_forged);
 	ADD_TEST(s, test_any_changed_part_fails);
 }

@@ -68,6 +68,32 @@ static void test_builtin_is_an_explicit_choice(void)
 	CU_ASSERT_EQUAL(out.approved, 0);
 }
 
+static void test_builtin_declines_the_methods_listed_for_tests(void)
+{
+	char err[256] = "";
+	sp_charge c = charge_of("9.99");
+	sp_charge_result out;
+
+	CU_ASSERT_EQUAL_FATAL(load("payment.provider = builtin\n"
+	                           "payment.decline_methods = paypal, bank_transfer\n",
+	                           err, sizeof err),
+	                      0);
+	c.method = "paypal";
+	CU_ASSERT_EQUAL(sp_payment_builtin.charge(&c, &out), 0);
+	CU_ASSERT_EQUAL(out.approved, 0);
+	CU_ASSERT_STRING_NOT_EQUAL(out.decline_reason, "");
+	c.method = "bank_transfer";
+	CU_ASSERT_EQUAL(sp_payment_builtin.charge(&c, &out), 0);
+	CU_ASSERT_EQUAL(out.approved, 0);
+	c.method = "card";
+	CU_ASSERT_EQUAL(sp_payment_builtin.charge(&c, &out), 0);
+	CU_ASSERT_EQUAL(out.approved, 1);
+	CU_ASSERT(sp_payment_amount_is_zero("0.00"));
+	CU_ASSERT(!sp_payment_amount_is_zero("0.01"));
+	sp_settings_free();
+	sp_conf_free();
+}
+
 static void test_unknown_provider_refused_at_start(void)
 {
 	char err[256] = "";
@@ -87,5 +113,6 @@ void suite_payment(void)
 
 	ADD_TEST(s, test_no_provider_by_default_and_none_refuses_paid_plans);
 	ADD_TEST(s, test_builtin_is_an_explicit_choice);
+	ADD_TEST(s, test_builtin_declines_the_methods_listed_for_tests);
 	ADD_TEST(s, test_unknown_provider_refused_at_start);
 }
