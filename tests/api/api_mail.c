@@ -333,6 +333,76 @@ out:
 	api_user_free(&u);
 }
 
+/* The end date of subscription id as the mails write it ("6 January 2027"); malloc'd. */
+static char *mail_date(long long id)
+{
+	return api_db_str_l(
+	    "SELECT DATE_FORMAT(end_date, '%e %M %Y') FROM subscriptions WHERE id = ?", id);
+}
+
+/* Moves subscription id's end to now + seconds, then runs the lifecycle job once. */
+static void lifecycle_at(long long id, long seconds)
+{
+	char q[300], err[200];
+	const char *d = dev();
+
+	snprintf(q, sizeof q,
+	         "UPDATE subscriptions SET end_date = UTC_TIMESTAMP(3) + INTERVAL %ld SECOND WHERE "
+	         "id = %lld",
+	         seconds, id);
+	EXPECT(api_db_script(q, err, sizeof err) == 0, "%s: %s", q, err);
+	EXPECT(d && shell("'%s' worker lifecycle >/dev/null 2>&1", d) == 0, "worker lifecycle");
+}
+
+/* The lifecycle job's events, mailed with the real subscription's plan, price and dates. */
+static void test_lifecycle_events_are_mailed_with_plan_and_dates(void)
+{
+	api_user u;
+	mail m[10];
+	char *date = NULL;
+	long long id;
+	int n;
+
+	run_mailer(NULL, NULL); /* nothing else waiting */
+	if (register_named(&u, "mail-life", "Lia Cycle") != 0 || api_subscribe(&u, 3) != 0)
+		goto out;
+	id = api_db_ll_l("SELECT id FROM subscriptions WHERE user_id = ? AND status = 'active'",
+	                 atoll(u.id));
+	lifecycle_at(id, 2 * 86400); /* two days left: the expiring notice */
+	run_mailer(NULL, NULL);
+	date = mail_date(id);
+	n = mails_to(u.email, m, 10);
+	EXPECT(n == 3 && count_text(m, n, "Your Premium subscription renews automatically on") == 1,
+	       "welcome, subscribed, then one expiring notice, got %d", n);
+	EXPECT(date && count_text(m, n, date) >= 1, "the notice names the end date %s", date);
+	free_all(m, n < 10 ? n : 10);
+	free(date);
+	lifecycle_at(id, -60); /* the end: renewed */
+	run_mailer(NULL, NULL);
+	date = mail_date(id);
+	n = mails_to(u.email, m, 10);
+	EXPECT(n == 4 && count_text(m, n,
+	                            "Your Premium subscription (14.99 USD) was renewed and "
+	                            "now runs until") == 1,
+	       "one renewal mail with plan and price, got %d mails", n);
+	EXPECT(date && count_text(m, n, date) >= 1, "it names the new end date %s", date);
+	free_all(m, n < 10 ? n : 10);
+	free(date);
+	cancel(&u);
+	lifecycle_at(id, -60); /* cancelled, at its end: expired */
+	run_mailer(NULL, NULL);
+	n = mails_to(u.email, m, 10);
+	EXPECT(n == 6 && count_text(m, n, "Your Premium subscription ended on") == 1 &&
+	           count_text(m, n, "your account is back on the Free plan") == 1,
+	       "a cancellation mail, then one expiry mail, got %d mails", n);
+	free_all(m, n < 10 ? n : 10);
+	EXPECT_EVENT(u.id, "subscription.expiring", "sent 1 1");
+	EXPECT_EVENT(u.id, "subscription.renewed", "sent 1 1");
+	EXPECT_EVENT(u.id, "subscription.expired", "sent 1 1");
+out:
+	api_user_free(&u);
+}
+
 #define RACERS 6
 
 static void test_two_mailers_at_once_send_each_event_once(void)
@@ -760,6 +830,7 @@ int api_suite_mail(void)
 	if (CU_add_test(s, #t, t) == NULL)                                                         \
 		return -1;
 	ADD(test_mailer_sends_register_subscribe_cancel_mails_once_each);
+	ADD(test_lifecycle_events_are_mailed_with_plan_and_dates);
 	ADD(test_two_mailers_at_once_send_each_event_once);
 	ADD(test_one_mailer_at_a_time_on_a_host);
 	ADD(test_mail_off_means_no_mail_but_the_reset_link);
