@@ -225,7 +225,8 @@ void sp_settings_free(void)
 	                 &c->payment_provider, &c->smtp_starttls,
 	                 &c->smtp_user,        &c->smtp_password,
 	                 &c->smtp_from,        &c->mail_templates_dir,
-	                 &c->worker_host,      &c->payment_decline_methods};
+	                 &c->worker_host,      &c->payment_decline_methods,
+	                 &c->smtp_ca_file};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -259,6 +260,7 @@ static void load_strings(sp_settings *c)
 	c->smtp_starttls = dupconf("smtp.starttls", "try");
 	c->smtp_user = dupconf("smtp.user", "");
 	c->smtp_password = dupconf("smtp.password", "");
+	c->smtp_ca_file = dupconf("smtp.ca_file", "");
 	c->smtp_from = dupconf("smtp.from", "Streaming <no-reply@localhost>");
 	c->mail_templates_dir = dupconf("mail.templates_dir", SP_DEFAULT_MAIL_DIR);
 	c->payment_provider = dupconf("payment.provider", "none");

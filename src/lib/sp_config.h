@@ -45,6 +45,7 @@ typedef struct sp_settings {
 	char *smtp_starttls;      /* require | try | off (smtp:// only) */
 	char *smtp_user;          /* empty: no authentication */
 	char *smtp_password;      /* a secret: never logged */
+	char *smtp_ca_file;       /* PEM CA bundle to verify the relay by; "" the system's */
 	char *smtp_from;          /* "Name <address>" or a bare address */
 	long smtp_timeout;        /* seconds: connect, and the whole of one message */
 	long mail_backoff;        /* seconds before the first retry, doubling after */

@@ -41,6 +41,8 @@ static void set_relay(CURL *c)
 	curl_easy_setopt(c, CURLOPT_URL, sp_cfg.smtp_url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(c, CURLOPT_USE_SSL, use_ssl());
+	if (sp_cfg.smtp_ca_file[0] != '\0')
+		curl_easy_setopt(c, CURLOPT_CAINFO, sp_cfg.smtp_ca_file);
 	if (sp_cfg.smtp_user[0] != '\0') {
 		curl_easy_setopt(c, CURLOPT_USERNAME, sp_cfg.smtp_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, sp_cfg.smtp_password);

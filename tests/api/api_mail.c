@@ -13,7 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- the stack */
@@ -165,20 +170,16 @@ static char *part(const char *raw, const char *type)
 }
 
 /*
- * The captured messages whose envelope recipient is addr, into out (at
- * most max, each to be freed with mail_free); how many there are in all.
+ * The messages captured in dir whose envelope recipient is addr, into out
+ * (at most max, each to be freed with mail_free); how many there are in all.
  */
-static int mails_to(const char *addr, mail *out, int max)
+static int mails_in(const char *dir, const char *addr, mail *out, int max)
 {
-	const char *conf = getenv("SP_CONFIG");
-	char dir[1024], line[300], path[2048];
+	char line[300], path[2048];
 	struct dirent *e;
 	DIR *d;
 	int n = 0;
 
-	snprintf(dir, sizeof dir, "%s", conf ? conf : "");
-	if (strrchr(dir, '/'))
-		strcpy(strrchr(dir, '/'), "/mail");
 	snprintf(line, sizeof line, "X-Capture-Rcpt-To: %s\r\n", addr);
 	if ((d = opendir(dir)) == NULL) {
 		EXPECT(0, "the capture server's directory %s exists", dir);
@@ -207,6 +208,18 @@ static int mails_to(const char *addr, mail *out, int max)
 	}
 	closedir(d);
 	return n;
+}
+
+/* The stack's captured messages to addr (the capture server's directory next to SP_CONFIG). */
+static int mails_to(const char *addr, mail *out, int max)
+{
+	const char *conf = getenv("SP_CONFIG");
+	char dir[1024];
+
+	snprintf(dir, sizeof dir, "%s", conf ? conf : "");
+	if (strrchr(dir, '/'))
+		strcpy(strrchr(dir, '/'), "/mail");
+	return mails_in(dir, addr, out, max);
 }
 
 /* How many of the first n mails have a text part containing needle. */
@@ -813,6 +826,145 @@ out:
 	api_user_free(&off);
 }
 
+/* ---------------------------------------------------------------- a relay with TLS and sign-in */
+
+/* A port free on 127.0.0.1 just now; 0 if none could be had. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+struct relay {
+	char dir[256], cert[300], mail[300], pid[300];
+	int port;
+};
+
+/* A second capture server that requires STARTTLS (a fresh self-signed certificate) and a sign-in.
+ */
+static int relay_start(struct relay *t)
+{
+	const char *d = dev();
+	char scripts[1024], key[300];
+
+	snprintf(t->dir, sizeof t->dir, "/tmp/sp-mail-relay-%d", (int)getpid());
+	snprintf(t->cert, sizeof t->cert, "%s/cert.pem", t->dir);
+	snprintf(key, sizeof key, "%s/key.pem", t->dir);
+	snprintf(t->mail, sizeof t->mail, "%s/mail", t->dir);
+	snprintf(t->pid, sizeof t->pid, "%s/pid", t->dir);
+	if (d == NULL || (t->port = free_port()) == 0)
+		return -1;
+	snprintf(scripts, sizeof scripts, "%s", d);
+	if (strrchr(scripts, '/'))
+		*strrchr(scripts, '/') = '\0';
+	if (shell("rm -rf '%s' && mkdir -p '%s' && openssl req -x509 -newkey rsa:2048 -nodes "
+	          "-keyout '%s' -out '%s' -days 1 -subj /CN=127.0.0.1 -addext "
+	          "subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+	          t->dir, t->dir, key, t->cert) != 0)
+		return -1;
+	shell("/usr/bin/python3 '%s/smtp-capture' --port %d --dir '%s' --pid-file '%s' --tls-cert "
+	      "'%s' --tls-key '%s' --auth relay-user:relay-secret-pw >'%s/log' 2>&1 &",
+	      scripts, t->port, t->mail, t->pid, t->cert, key, t->dir);
+	for (int i = 0; i < 100; i++) {
+		if (access(t->pid, F_OK) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+static void relay_stop(struct relay *t)
+{
+	char *pid = t->pid[0] ? read_file(t->pid) : NULL;
+
+	if (pid && atoi(pid) > 1)
+		kill(atoi(pid), SIGTERM);
+	for (int i = 0; pid && i < 50 && access(t->pid, F_OK) == 0; i++)
+		usleep(100000);
+	free(pid);
+	if (t->dir[0])
+		shell("rm -rf '%s'", t->dir);
+}
+
+/* The real clock plus offset seconds as --now. */
+static void now_plus(long offset, char *out, size_t n)
+{
+	time_t t = time(NULL) + offset;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The mailer's environment for the relay: STARTTLS required, signed in with password, CA or none.
+ */
+static void relay_env(const struct relay *t, const char *password, int with_ca, char *out, size_t n)
+{
+	snprintf(out, n,
+	         "SP_SMTP_URL=smtp://127.0.0.1:%d SP_SMTP_STARTTLS=require SP_SMTP_USER=relay-user "
+	         "SP_SMTP_TIMEOUT_SECONDS=5 SP_SMTP_PASSWORD=%s SP_SMTP_CA_FILE='%s'",
+	         t->port, password, with_ca ? t->cert : "");
+}
+
+/*
+ * A relay that requires STARTTLS and a sign-in: without the CA that signed
+ * its certificate, or with a wrong password, nothing is sent and the mail
+ * waits for its next attempt; with both right it goes once, over TLS,
+ * signed in, and the password appears in no log line.
+ */
+static void test_mail_over_starttls_with_sign_in(void)
+{
+	struct relay t;
+	char env[1200], when[32], *log = NULL;
+	api_user u;
+	mail m[4];
+	int n;
+
+	memset(&t, 0, sizeof t);
+	run_mailer(NULL, NULL); /* nothing else waiting */
+	if (relay_start(&t) != 0) {
+		EXPECT(0, "a capture server with STARTTLS and sign-in starts");
+		goto out;
+	}
+	if (register_named(&u, "mail-tls", "Tia Tls") != 0)
+		goto out;
+	relay_env(&t, "relay-secret-pw", 0, env, sizeof env);
+	EXPECT(mailer(env, NULL, &log) == 0, "a run against an untrusted certificate exits 0");
+	EXPECT(mails_in(t.mail, u.email, m, 4) == 0,
+	       "nothing sent to a relay whose certificate is not trusted");
+	EXPECT(log && strstr(log, "relay-secret-pw") == NULL, "no password in the log");
+	free(log);
+	EXPECT_EVENT(u.id, "user.registered", "pending 1 0");
+	relay_env(&t, "wrong-password", 1, env, sizeof env);
+	now_plus(3600, when, sizeof when);
+	run_mailer(env, when);
+	EXPECT(mails_in(t.mail, u.email, m, 4) == 0, "nothing sent with a wrong password");
+	EXPECT_EVENT(u.id, "user.registered", "pending 2 0");
+	relay_env(&t, "relay-secret-pw", 1, env, sizeof env);
+	now_plus(7200, when, sizeof when);
+	log = NULL;
+	EXPECT(mailer(env, when, &log) == 0, "the run with the CA and the password exits 0");
+	EXPECT(log && strstr(log, "relay-secret-pw") == NULL, "no password in the log");
+	free(log);
+	n = mails_in(t.mail, u.email, m, 4);
+	EXPECT(n == 1 && strstr(m[0].headers, "X-Capture-TLS: yes\r\n") &&
+	           strstr(m[0].headers, "X-Capture-Auth: relay-user\r\n"),
+	       "one mail, over STARTTLS and signed in (%d mails)", n);
+	free_all(m, n < 4 ? n : 4);
+	EXPECT_EVENT(u.id, "user.registered", "sent 3 1");
+	api_user_free(&u);
+out:
+	relay_stop(&t);
+}
+
 static int suite_cleanup(void)
 {
 	if (smtp_stopped)
@@ -841,6 +993,7 @@ int api_suite_mail(void)
 	ADD(test_recipient_refused_for_good_fails_at_once);
 	ADD(test_name_cannot_inject_headers_or_markup);
 	ADD(test_expiry_notices_follow_the_expiry_preference);
+	ADD(test_mail_over_starttls_with_sign_in);
 #undef ADD
 	return 0;
 }
