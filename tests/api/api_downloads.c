@@ -195,6 +195,21 @@ static void test_plans_show_max_downloads_with_the_seeded_values(void)
 	}
 }
 
+static void test_subscription_status_shows_the_plans_max_downloads(void)
+{
+	api_user u;
+	api_resp r;
+
+	if (api_viewer(&u, "dl-status", PLAN_PREMIUM) != 0)
+		return;
+	api_get(&r, API "/subscriptions/status", u.token);
+	EXPECT_OK(r, 200);
+	EXPECT(api_jint(r.json, "data.subscription.plan.maxDownloads") == 10,
+	       "a Premium subscription's plan shows maxDownloads 10: %s", r.body);
+	api_free(&r);
+	api_user_free(&u);
+}
+
 static void test_admin_plan_writes_accept_and_validate_max_downloads(void)
 {
 	static const char *const bad[] = {"-1", "1001", "\"3\"", "2.5", "true"};
@@ -789,6 +804,7 @@ int api_suite_downloads(void)
 	if (CU_add_test(s, #t, t) == NULL)                                                         \
 		return -1;
 	ADD(test_plans_show_max_downloads_with_the_seeded_values);
+	ADD(test_subscription_status_shows_the_plans_max_downloads);
 	ADD(test_admin_plan_writes_accept_and_validate_max_downloads);
 	ADD(test_download_is_201_with_licence_capped_quality_and_playable_manifest);
 	ADD(test_same_device_and_title_renews_and_never_counts_twice);
