@@ -39,13 +39,15 @@ enum plan_col {
 	PC_ACTIVE,
 	PC_CREATED_AT,
 	PC_UPDATED_AT,
+	PC_MAX_DOWNLOADS,
 	PC_NCOLS,
 };
 
 #define PLAN_COLS                                                                                  \
 	"p.id, p.name, p.description, p.price, p.currency, p.validity_days, p.access_level, "      \
 	"p.max_devices, p.max_streams, p.resolution, p.features, p.download_allowed, "             \
-	"p.ads_enabled, p.is_popular, p.display_order, p.is_active, p.created_at, p.updated_at"
+	"p.ads_enabled, p.is_popular, p.display_order, p.is_active, p.created_at, p.updated_at, "  \
+	"p.max_downloads"
 
 static json_object *plan_json(const sp_res *res, size_t row)
 {
@@ -80,6 +82,12 @@ static json_object *plan_json(const sp_res *res, size_t row)
 	json_object_object_add(p, "features", features);
 	json_object_object_add(p, "downloadAllowed",
 	                       json_object_new_boolean(sp_res_ll(res, row, PC_DOWNLOAD, 0) == 1));
+	/* downloadAllowed false allows none, whatever the number */
+	json_object_object_add(
+	    p, "maxDownloads",
+	    json_object_new_int(sp_res_ll(res, row, PC_DOWNLOAD, 0) == 1
+	                            ? (int)sp_res_ll(res, row, PC_MAX_DOWNLOADS, 0)
+	                            : 0));
 	json_object_object_add(p, "adsEnabled",
 	                       json_object_new_boolean(sp_res_ll(res, row, PC_ADS, 0) == 1));
 	json_object_object_add(p, "isPopular",
@@ -263,6 +271,7 @@ static void parse_plan(sp_req *r, struct plan_in *p, int creating)
 	                         "must be one of 480p, 720p, 1080p, 4K", &p->resolution));
 	p->has_features = SP_V_GIVEN(v_features(r, &p->features));
 	p->has_download = SP_V_GIVEN(sp_v_bool(r, o, "downloadAllowed", 0, &p->download));
+	p->has_downloads = SP_V_GIVEN(sp_v_int(r, o, "maxDownloads", 0, 0, 1000, &p->downloads));
 	p->has_ads = SP_V_GIVEN(sp_v_bool(r, o, "adsEnabled", 0, &p->ads));
 	p->has_popular = SP_V_GIVEN(sp_v_bool(r, o, "isPopular", 0, &p->popular));
 	p->has_order = SP_V_GIVEN(sp_v_int(r, o, "displayOrder", 0, -100000, 100000, &p->order));
@@ -315,15 +324,15 @@ int plans_create(sp_req *r)
 	const struct plan_in *p = r->in;
 	long long id;
 
-	if (sp_db_exec(
-	        "INSERT INTO plans (name, description, price, currency, validity_days, "
-	        "access_level, max_devices, max_streams, resolution, features, "
-	        "download_allowed, ads_enabled, is_popular, display_order, is_active) VALUES "
-	        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        "ssssliiiisiiili", p->name, p->has_description ? p->description : NULL, p->price,
-	        p->has_currency ? p->currency : "USD", p->validity, p->level, (int)p->devices,
-	        (int)p->streams, p->resolution, p->features ? p->features : "[]", p->download,
-	        p->ads, p->popular, p->order, p->has_active ? p->active : 1) != 1) {
+	if (sp_db_exec("INSERT INTO plans (name, description, price, currency, validity_days, "
+	               "access_level, max_devices, max_streams, resolution, features, "
+	               "download_allowed, ads_enabled, is_popular, display_order, is_active, "
+	               "max_downloads) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	               "ssssliiiisiiilil", p->name, p->has_description ? p->description : NULL,
+	               p->price, p->has_currency ? p->currency : "USD", p->validity, p->level,
+	               (int)p->devices, (int)p->streams, p->resolution,
+	               p->features ? p->features : "[]", p->download, p->ads, p->popular, p->order,
+	               p->has_active ? p->active : 1, p->has_downloads ? p->downloads : 0LL) != 1) {
 		if (sp_db_errno() == SP_ER_DUP_ENTRY)
 			return name_taken(r);
 		return sp_unavailable(r);
@@ -365,13 +374,14 @@ int plans_update(sp_req *r)
 	    "resolution), features = IF(?, ?, features), download_allowed = IF(?, ?, "
 	    "download_allowed), ads_enabled = IF(?, ?, ads_enabled), is_popular = IF(?, ?, "
 	    "is_popular), display_order = IF(?, ?, display_order), is_active = IF(?, ?, "
-	    "is_active) WHERE id = ?",
-	    "isisisisiliiiliiiiisiiiiiiiliil", p->has_name, p->name, p->has_description,
+	    "is_active), max_downloads = IF(?, ?, max_downloads) WHERE id = ?",
+	    "isisisisiliiiliiiiisiiiiiiiliiill", p->has_name, p->name, p->has_description,
 	    p->description, p->has_price, p->price, p->has_currency, p->currency, p->has_validity,
 	    p->validity, p->has_level, p->level, p->has_devices, p->devices, p->has_streams,
 	    (int)p->streams, p->has_resolution, p->resolution, p->has_features,
 	    p->features ? p->features : "[]", p->has_download, p->download, p->has_ads, p->ads,
-	    p->has_popular, p->popular, p->has_order, p->order, p->has_active, p->active, id);
+	    p->has_popular, p->popular, p->has_order, p->order, p->has_active, p->active,
+	    p->has_downloads, p->downloads, id);
 	if (n < 0) {
 		if (sp_db_errno() == SP_ER_DUP_ENTRY)
 			return name_taken(r);

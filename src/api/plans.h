@@ -23,11 +23,11 @@ struct plan_id_in {
 struct plan_in {
 	char name[201], description[4001], currency[4], price[24];
 	char *features; /* JSON text, malloc'd (released with the request) */
-	long long validity, devices, streams, order;
+	long long validity, devices, streams, order, downloads;
 	int level, resolution, download, ads, popular, active;
 	int has_name, has_description, has_currency, has_price, has_features, has_validity,
 	    has_devices, has_streams, has_order, has_level, has_resolution, has_download, has_ads,
-	    has_popular, has_active;
+	    has_popular, has_active, has_downloads;
 };
 
 /* PUT /subscriptions/plans/:planId: the plan and the fields to change. */

@@ -1,12 +1,14 @@
 /*
  * The streaming area: start a session (tier, device and concurrent-stream
  * limits, exactly), heartbeat, stop, list and end sessions, and the signed
- * HLS master playlist URL the player opens.
+ * HLS master playlist URL the player opens; and offline download licences
+ * (their handlers in downloads.c), which share the device rules.
  */
 #include "sp_app.h"
 #include "sp_cache.h"
 #include "sp_config.h"
 #include "sp_db.h"
+#include "sp_download.h"
 #include "sp_history.h"
 #include "sp_keys.h"
 #include "sp_kv.h"
@@ -17,6 +19,7 @@
 #include "sp_title.h"
 #include "sp_user.h"
 #include "sp_valid.h"
+#include "stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,7 @@
 
 /* What a start asks for: the title (path), the device and a quality (body). */
 struct start_in {
-	long long content_id;
+	long long content_id; /* first, as in struct download_in: content_meta_key reads both */
 	char device_id[129], device_name[401], device_type[129];
 	int quality; /* -1: the best the plan allows */
 };
@@ -59,6 +62,12 @@ static const sp_route routes[] = {
      SP_NO_INPUT},
     {"DELETE", "/stream/sessions/:sessionId", stream_end, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
      SP_INPUT(parse_session_path, struct session_in)},
+    /* offline downloads (downloads.c): a licence per device and title, its media token */
+    {"POST", "/content/:id/download", download_start, SP_AUTH_REQUIRED, 0, content_meta_key, NULL,
+     SP_INPUT(download_parse, struct download_in)},
+    {"GET", "/downloads", download_list, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
+    {"DELETE", "/downloads/:id", download_revoke, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_INPUT(download_parse_id, struct licence_in)},
 };
 
 static json_object *session_json(const sp_session *s)
@@ -82,8 +91,7 @@ static json_object *session_json(const sp_session *s)
 
 /* ---------------------------------------------------------------- input */
 
-/* A device id: 1-128 printable characters. */
-static void v_device(sp_req *r, const char *field, char *out, size_t n)
+void stream_v_device(sp_req *r, const char *field, char *out, size_t n)
 {
 	if (sp_v_text(r, r->json, field, 1, 1, 128, out, n) == SP_V_OK && out[0] == '\x01')
 		sp_field_error_add(r, field, "must be printable text");
@@ -95,7 +103,7 @@ static int parse_start(sp_req *r, void *in)
 	char qtext[16];
 
 	sp_v_path_id(r, "id", "Content not found", &q->content_id);
-	v_device(r, "deviceId", q->device_id, sizeof q->device_id);
+	stream_v_device(r, "deviceId", q->device_id, sizeof q->device_id);
 	sp_v_text(r, r->json, "deviceName", 1, 1, 100, q->device_name, sizeof q->device_name);
 	if (sp_v_text(r, r->json, "deviceType", 0, 1, 32, q->device_type, sizeof q->device_type) !=
 	    SP_V_OK)
@@ -148,13 +156,16 @@ static int parse_session_path(sp_req *r, void *in)
 
 /* ---------------------------------------------------------------- start */
 
-/* The title's level and renditions, fetched in the gate's round trip (sp_title). */
+/*
+ * The title's level and renditions, fetched in the gate's round trip
+ * (sp_title); a start's and a download's input both open with the title.
+ */
 static int content_meta_key(sp_req *r, long long uid, char *key, size_t n)
 {
-	const struct start_in *q = r->in;
+	const long long *content_id = r->in;
 
 	(void)uid;
-	sp_title_key(q->content_id, key, n);
+	sp_title_key(*content_id, key, n);
 	return 0;
 }
 
@@ -216,7 +227,7 @@ static int upgrade_plan(int max, char *id, size_t idn, char *name, size_t nn, lo
 }
 
 /* 403 with the registered devices, so the player can offer to free one. */
-static int device_limit(sp_req *r, const sp_level *l)
+int stream_device_limit(sp_req *r, const sp_level *l)
 {
 	json_object *arr = NULL, *extra = json_object_new_object();
 	char msg[96];
@@ -274,12 +285,8 @@ static int concurrent_limit(sp_req *r, const sp_level *l, sp_session *live, size
 	return sp_fail_ex(r, 429, "CONCURRENT_LIMIT_EXCEEDED", msg, extra);
 }
 
-/*
- * top: the best rendition the title has within the plan; the result: what
- * was asked (-1 none), capped at top, one the title has (the playlist's
- * default).
- */
-static int pick_quality(int renditions, int plan_best, int asked, int *top)
+/* (the result is also the playlist's default) */
+int stream_pick_quality(int renditions, int plan_best, int asked, int *top)
 {
 	int granted;
 
@@ -305,7 +312,7 @@ static int admit(sp_req *r, const sp_level *l, sp_session *s, char replaced[33],
 	case SP_START_OK:
 		return 0;
 	case SP_START_DEVICE_LIMIT:
-		return device_limit(r, l);
+		return stream_device_limit(r, l);
 	case SP_START_LIMIT:
 		rc = concurrent_limit(r, l, live, n_live);
 		free(live);
@@ -374,7 +381,7 @@ static int stream_start(sp_req *r)
 	/* the session keeps 100 and 32 bytes: cut whole characters, never inside one */
 	sp_utf8_copy(s.device_name, sizeof s.device_name, q->device_name);
 	sp_utf8_copy(s.device_type, sizeof s.device_type, q->device_type);
-	s.quality = pick_quality(t.renditions, l.resolution, q->quality, &top);
+	s.quality = stream_pick_quality(t.renditions, l.resolution, q->quality, &top);
 	s.max_quality = l.resolution; /* moved by each heartbeat to the plan then in force */
 	if (admit(r, &l, &s, replaced, &current) != 0)
 		return -1;
@@ -526,6 +533,7 @@ static int stream_sessions(sp_req *r)
 static int init(void)
 {
 	sp_kv_on_connect(sp_stream_resync);
+	sp_kv_on_connect(sp_download_resync);
 	sp_cache_register_group(SP_GROUP_CATALOG);
 	return 0;
 }

@@ -5,7 +5,9 @@
  * the session's current cap (the plan in force at its last heartbeat),
  * while the session is live; the web server's static handler then sends
  * the file. A token past its expiry still works while its session is live
- * (heartbeats keep a long film playing), never for an ended session.
+ * (heartbeats keep a long film playing), never for an ended session. A
+ * token bound to a download licence works while the licence is live and
+ * never past its expiry.
  *
  * The client asks for /media/t/<token>/<content>/<file>; the web server
  * rewrites that to /media/<content>/<file>?t=<token> (so the file is found
@@ -16,6 +18,7 @@
  */
 #include "sp_app.h"
 #include "sp_db.h"
+#include "sp_download.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_media.h"
@@ -85,6 +88,26 @@ static const char *query_token(const char *qs, size_t *len)
 }
 
 /*
+ * A token bound to a download licence: never past its exp (the licence's
+ * expiry; unlike a stream's, it is not kept alive by anything), and only
+ * while the licence is live, not revoked (Redis's copy, else MariaDB).
+ * Its rendition was checked against the token, which carries the
+ * licence's quality.
+ */
+static int licence_allows(const sp_media_claims *c, enum sp_media_check check, const char **why)
+{
+	int live;
+
+	*why = "download licence expired";
+	if (check != SP_MEDIA_VALID)
+		return 0;
+	live = sp_download_is_live(c->licence, c->content_id);
+	*why = live < 0 ? "cannot tell whether the download licence is live"
+	                : "download licence revoked";
+	return live;
+}
+
+/*
  * The decision: 1 allow, 0 refuse (403), -1 neither Redis nor MariaDB could
  * say whether the session is live (503). The path is the original
  * (/media/t/<token>/<content>/<file>) or the rewritten one
@@ -138,6 +161,8 @@ static int allowed(FCGX_ParamArray env, const char **why)
 	need = needed_quality(slash + 1);
 	if (need < 0 || need > c.max_quality)
 		return 0;
+	if (c.licence)
+		return licence_allows(&c, check, why);
 	/* the session must still be live: Redis, else MariaDB; neither answering is no answer */
 	live = sp_stream_is_live(c.sid, &cap);
 	*why = live < 0                    ? "cannot tell whether the session is live"
@@ -179,6 +204,7 @@ int main(void)
 	if ((rc = sp_program_start("media-auth", SP_PROGRAM_SERVER)) != 0)
 		return rc;
 	sp_kv_on_connect(sp_stream_resync);
+	sp_kv_on_connect(sp_download_resync);
 	if (sp_program_listen(&fr) != 0)
 		return 1;
 	while (sp_program_accept(&fr) >= 0) {

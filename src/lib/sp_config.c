@@ -303,6 +303,7 @@ static int load_numbers(sp_settings *c, char *err, size_t errlen)
 	RATE("ratelimit.search", "20/60", c->rl_search);
 	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
 	LONG("stream.token_ttl", 14400, 1, 86400 * 7, c->stream_token_ttl);
+	LONG("download.ttl_days", 30, 1, 365, c->download_ttl_days);
 	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
 	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
 	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);

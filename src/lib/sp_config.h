@@ -39,7 +39,8 @@ typedef struct sp_settings {
 
 	char *cors_origins; /* comma-separated exact origins */
 	long stream_stale_seconds;
-	long stream_token_ttl; /* seconds a media URL stays valid */
+	long stream_token_ttl;  /* seconds a media URL stays valid */
+	long download_ttl_days; /* days an offline download licence stays valid */
 	/* the mailer (sp-worker mailer) */
 	char *smtp_url;           /* smtp:// or smtps:// relay */
 	char *smtp_starttls;      /* require | try | off (smtp:// only) */

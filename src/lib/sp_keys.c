@@ -90,6 +90,11 @@ void sp_key_stream_devices(char *out, size_t n, long long uid)
 	snprintf(out, n, "ss:dev:%lld", uid);
 }
 
+void sp_key_download(char *out, size_t n, long long licence_id)
+{
+	snprintf(out, n, "dl:%lld", licence_id);
+}
+
 void sp_key_group_version(char *out, size_t n, const char *group)
 {
 	snprintf(out, n, "%s:ver", group);

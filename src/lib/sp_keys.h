@@ -45,6 +45,10 @@ void sp_key_stream_devices(char *out, size_t n, long long uid);   /* set: regist
 #define SP_KEY_STREAM_USER_PATTERN   "ss:u:*"
 #define SP_KEY_STREAM_BOOT           "ss:boot" /* set once loaded; absent after a Redis restart */
 
+/* ---- offline download licences (sp_download): a live licence's copy, "<user>|<content>",
+ * living until the licence expires; deleted when it is revoked */
+void sp_key_download(char *out, size_t n, long long licence_id);
+
 /* ---- cache groups (sp_cache) */
 void sp_key_group_version(char *out, size_t n, const char *group);
 void sp_key_group_counter(char *out, size_t n, const char *group);

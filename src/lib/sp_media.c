@@ -8,6 +8,7 @@
 #include "sp_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* media.secret, or a key derived from jwt.secret so one secret suffices. */
@@ -48,6 +49,28 @@ void sp_media_token(const sp_media_claims *c, char *out, size_t n)
 	snprintf(out, n, "%s.%s", payload, hex);
 }
 
+void sp_media_licence_sid(long long id, char *out, size_t n)
+{
+	snprintf(out, n, "dl%lld", id);
+}
+
+/*
+ * What a token's sid names: a stream session (32 lowercase hex; *licence
+ * 0) or a download licence ("dl" and a canonical positive id), else -1.
+ * The two shapes cannot be confused: 'l' is not a hex digit.
+ */
+static int sid_kind(const char *sid, long long *licence)
+{
+	*licence = 0;
+	if (strlen(sid) == 32 && strspn(sid, "0123456789abcdef") == 32)
+		return 0;
+	if (strncmp(sid, "dl", 2) != 0 || sid[2] < '1' || sid[2] > '9' ||
+	    strspn(sid + 2, "0123456789") != strlen(sid + 2) || strlen(sid + 2) > 18)
+		return -1;
+	*licence = atoll(sid + 2);
+	return 0;
+}
+
 enum sp_media_check sp_media_check(const char *token, size_t len, long long now,
                                    sp_media_claims *out)
 {
@@ -55,7 +78,7 @@ enum sp_media_check sp_media_check(const char *token, size_t len, long long now,
 	const char *dot;
 	size_t plen;
 	int q;
-	long long cid, exp;
+	long long cid, exp, licence;
 	char sid[33];
 	int used = 0;
 
@@ -68,13 +91,14 @@ enum sp_media_check sp_media_check(const char *token, size_t len, long long now,
 	if (dot == NULL || strlen(dot + 1) != 64)
 		return SP_MEDIA_BAD;
 	plen = (size_t)(dot - buf);
-	if (sscanf(buf, "%32[0-9a-f].%lld.%d.%lld%n", sid, &cid, &q, &exp, &used) != 4 ||
-	    (size_t)used != plen || strlen(sid) != 32 || q < 0 || q > 3 || cid <= 0)
+	if (sscanf(buf, "%32[0-9a-z].%lld.%d.%lld%n", sid, &cid, &q, &exp, &used) != 4 ||
+	    (size_t)used != plen || sid_kind(sid, &licence) != 0 || q < 0 || q > 3 || cid <= 0)
 		return SP_MEDIA_BAD;
 	sign(buf, plen, hex);
 	if (!sp_ct_equal(hex, 64, dot + 1, 64))
 		return SP_MEDIA_BAD;
 	snprintf(out->sid, sizeof out->sid, "%s", sid);
+	out->licence = licence;
 	out->content_id = cid;
 	out->max_quality = q;
 	out->exp = exp;

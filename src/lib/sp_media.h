@@ -9,13 +9,16 @@
 #include <stddef.h>
 
 typedef struct sp_media_claims {
-	char sid[33];
+	char sid[33];      /* a stream session id (32 hex), or "dl<id>" naming a download licence */
+	long long licence; /* the licence id of a "dl<id>" token, else 0 (filled by the checks) */
 	long long content_id;
 	int max_quality; /* 0 480p .. 3 4K */
 	long long exp;   /* Unix seconds */
 } sp_media_claims;
 
 /* "<sid>.<content>.<maxq>.<exp>.<64 hex of HMAC>"; out needs 160 bytes. */
+/* The sid of a token bound to download licence id ("dl<id>"); out needs 24 bytes. */
+void sp_media_licence_sid(long long id, char *out, size_t n);
 void sp_media_token(const sp_media_claims *c, char *out, size_t n);
 enum sp_media_check {
 	SP_MEDIA_VALID,   /* well formed, correctly signed, unexpired */

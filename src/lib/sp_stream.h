@@ -116,6 +116,17 @@ int sp_stream_list(long long uid, sp_session **out, size_t *n);
  * may fetch now (set at start, moved by heartbeats; 3 when never set).
  */
 int sp_stream_is_live(const char *sid, int *cap);
+/*
+ * The device rule of streaming, for anything else a device is used for (a
+ * download licence): inside the caller's transaction, with the user's row
+ * lock held (users FOR UPDATE), a known device is marked used, a new one
+ * registered while the plan has a free device slot. name, type: NULL keeps
+ * a known device's (a new one is named by its id). 1 registered, 0 the
+ * device limit is reached, -1 a database error. After the commit call
+ * sp_stream_forget_devices, so Redis's device set learns the new device.
+ */
+int sp_stream_device_claim(const sp_level *l, long long uid, const char *device_id,
+                           const char *name, const char *type);
 /* A device was removed: it no longer holds a slot in the cached device set. */
 void sp_stream_forget_devices(long long uid);
 /* After Redis (re)connects: reload live sessions if Redis lost them, rebuild dirty users. */

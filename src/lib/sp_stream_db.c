@@ -125,11 +125,11 @@ int sp_stream_db_is_live(const char *sid, int *cap)
 /* ---------------------------------------------------------------- start */
 
 /*
- * Inside a start's transaction (the user's row lock held): 1 when s's
- * device may stream (known, or a free slot), 0 when the device limit is
+ * Inside the caller's transaction, the user's row lock held: 1 when the
+ * device may be used (known, or a free slot), 0 when the device limit is
  * reached, -1 on a database error.
  */
-static int device_check(const sp_level *l, const sp_session *s)
+static int device_check(const sp_level *l, long long uid, const char *device_id)
 {
 	enum { DC_DEVICES, DC_KNOWN };
 	sp_res res;
@@ -139,12 +139,35 @@ static int device_check(const sp_level *l, const sp_session *s)
 	if (sp_db_query(&res,
 	                "SELECT COUNT(*), COALESCE(SUM(device_id = ?), 0) FROM devices WHERE "
 	                "user_id = ?",
-	                "sl", s->device_id, s->user_id) != 0)
+	                "sl", device_id, uid) != 0)
 		return -1;
 	devices = sp_res_ll(&res, 0, DC_DEVICES, 0);
 	known = sp_res_ll(&res, 0, DC_KNOWN, 0) > 0;
 	sp_res_free(&res);
 	return known || devices < l->max_devices ? 1 : 0;
+}
+
+/* Registers the device (or marks it used, and renames it when a name is given). 0 ok. */
+static int device_register(long long uid, const char *device_id, const char *name, const char *type)
+{
+	return sp_db_exec("INSERT INTO devices (user_id, device_id, device_name, device_type) "
+	                  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE device_name = "
+	                  "IF(? = 1, VALUES(device_name), device_name), device_type = IF(? = 1, "
+	                  "VALUES(device_type), device_type), last_used = UTC_TIMESTAMP(3)",
+	                  "lsssii", uid, device_id, name ? name : device_id,
+	                  type ? type : "unknown", name != NULL, type != NULL) < 0
+	           ? -1
+	           : 0;
+}
+
+int sp_stream_device_claim(const sp_level *l, long long uid, const char *device_id,
+                           const char *name, const char *type)
+{
+	int ok = device_check(l, uid, device_id);
+
+	if (ok <= 0)
+		return ok;
+	return device_register(uid, device_id, name, type) == 0 ? 1 : -1;
 }
 
 /*
@@ -179,7 +202,7 @@ static enum sp_start_rc locked_check(const sp_level *l, const sp_session *s, cha
 		if (replaced)
 			snprintf(replaced, 33, "%s", cur[i].id);
 	}
-	device_ok = device_check(l, s);
+	device_ok = device_check(l, s->user_id, s->device_id);
 	if (device_ok < 0)
 		goto out;
 	if (device_ok == 0) {
@@ -213,13 +236,7 @@ static int insert_session(const sp_session *s)
 	        "sllsssii", s->id, s->user_id, s->content_id, s->device_id, s->device_name,
 	        s->device_type, s->quality, s->max_quality) != 1)
 		return -1;
-	return sp_db_exec("INSERT INTO devices (user_id, device_id, device_name, device_type) "
-	                  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE device_name = "
-	                  "VALUES(device_name), device_type = VALUES(device_type), last_used = "
-	                  "UTC_TIMESTAMP(3)",
-	                  "lsss", s->user_id, s->device_id, s->device_name, s->device_type) < 0
-	           ? -1
-	           : 0;
+	return device_register(s->user_id, s->device_id, s->device_name, s->device_type);
 }
 
 enum sp_start_rc sp_stream_db_start(const sp_level *l, sp_session *s, char replaced[33],

@@ -31,6 +31,8 @@ json_object *sp_sub_json(const sp_res *res, size_t row, size_t c)
 	json_object_object_add(
 	    plan, "resolution",
 	    json_object_new_string(sp_resolution_name((int)sp_res_ll(res, row, c + 19, 0))));
+	json_object_object_add(plan, "maxDownloads",
+	                       json_object_new_int((int)sp_res_ll(res, row, c + 22, 0)));
 	json_object_object_add(s, "plan", plan);
 	json_object_object_add(s, "status", sp_json_str_or_null(status));
 	json_object_object_add(s, "startDate", sp_json_dbtime(sp_res_str(res, row, c + 2)));

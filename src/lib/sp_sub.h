@@ -15,8 +15,8 @@
 	"s.currency, s.payment_method, s.payment_date, s.cancelled_at, s.cancel_reason, "          \
 	"s.created_at, p.id, p.name, p.access_level, p.price, p.max_streams, p.max_devices, "      \
 	"p.resolution, GREATEST(0, CEIL(TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(3), s.end_date) / "    \
-	"86400)), s.ended_at"
-#define SP_SUB_NCOLS 22
+	"86400)), s.ended_at, IF(p.download_allowed = 1, p.max_downloads, 0)"
+#define SP_SUB_NCOLS 23
 
 json_object *sp_sub_json(const sp_res *res, size_t row, size_t col0);
 /*

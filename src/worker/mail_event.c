@@ -29,6 +29,8 @@ static enum mail_build vars_streams(const struct mail_event *, int64_t, sp_mail_
                                     size_t);
 static enum mail_build vars_locked(const struct mail_event *, int64_t, sp_mail_vars *, char *,
                                    size_t);
+static enum mail_build vars_downloads(const struct mail_event *, int64_t, sp_mail_vars *, char *,
+                                      size_t);
 
 /* The events that are mailed, what each adds to the common values, and which are expiry notices. */
 static const struct kind {
@@ -46,6 +48,7 @@ static const struct kind {
     {"subscription.expiring", vars_subscription, 1},
     {"subscription.expired", vars_subscription, 1},
     {"stream.limit_exceeded", vars_streams, 0},
+    {"download.revoked", vars_downloads, 0},
 };
 
 /* ---------------------------------------------------------------- values */
@@ -169,6 +172,19 @@ static enum mail_build vars_streams(const struct mail_event *ev, int64_t now, sp
 	(void)now, (void)why, (void)n;
 	var_int(vs, "endedSessions", member(p, "endedSessions"));
 	var_int(vs, "maxStreams", member(p, "maxConcurrentStreams"));
+	sp_mail_var(vs, "plan", json_object_get_string(member(p, "plan")));
+	json_object_put(p);
+	return MAIL_BUILT;
+}
+
+static enum mail_build vars_downloads(const struct mail_event *ev, int64_t now, sp_mail_vars *vs,
+                                      char *why, size_t n)
+{
+	json_object *p = json_tokener_parse(ev->payload);
+
+	(void)now, (void)why, (void)n;
+	var_int(vs, "count", member(p, "count"));
+	var_int(vs, "maxDownloads", member(p, "maxDownloads"));
 	sp_mail_var(vs, "plan", json_object_get_string(member(p, "plan")));
 	json_object_put(p);
 	return MAIL_BUILT;

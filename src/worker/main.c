@@ -18,8 +18,9 @@
 static const worker_job jobs[] = {
     {"sessions", "close stream sessions without a heartbeat for stream.stale_seconds", job_sessions,
      LOCK_CLUSTER},
-    {"enforce", "end the oldest streams of users over their plan's limit", job_enforce,
-     LOCK_CLUSTER},
+    {"enforce",
+     "end the oldest streams and revoke the newest downloads of users over their plan's limits",
+     job_enforce, LOCK_CLUSTER},
     {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets,
      LOCK_CLUSTER},
     {"partitions", "keep monthly watch-event partitions ahead; archive those past warm_days",

@@ -34,8 +34,10 @@ int job_lifecycle(int64_t now_ms);
 
 /*
  * Ends the user's oldest streams beyond what the plan now allows, with a
- * stream.limit_exceeded event (enforce.c; also run by lifecycle after an
- * expiry). Streams ended, or -1 when MariaDB could not tell the plan.
+ * stream.limit_exceeded event, and revokes the newest download licences
+ * beyond its maxDownloads, with a download.revoked event (enforce.c; also
+ * run by lifecycle after an expiry). Streams ended, or -1 when MariaDB
+ * could not tell the plan.
  */
 int enforce_user(long long uid);
 

@@ -97,6 +97,38 @@ static void test_any_changed_part_fails(void)
 	CU_ASSERT_EQUAL(sp_media_verify("garbage", 7, c.exp - 10, &out), -1);
 }
 
+/* A token bound to a download licence names it ("dl<id>"), never a stream session. */
+static void test_licence_token_names_its_licence(void)
+{
+	sp_media_claims c = claims(), out;
+	char tok[192], bad[192];
+
+	sp_media_licence_sid(9876, c.sid, sizeof c.sid);
+	CU_ASSERT_STRING_EQUAL(c.sid, "dl9876");
+	sp_media_token(&c, tok, sizeof tok);
+	CU_ASSERT_EQUAL_FATAL(sp_media_check(tok, strlen(tok), c.exp - 1, &out), SP_MEDIA_VALID);
+	CU_ASSERT_EQUAL(out.licence, 9876);
+	CU_ASSERT_STRING_EQUAL(out.sid, "dl9876");
+	CU_ASSERT_EQUAL(sp_media_check(tok, strlen(tok), c.exp, &out), SP_MEDIA_EXPIRED);
+	CU_ASSERT_EQUAL(out.licence, 9876);
+	/* another licence claimed without re-signing */
+	strcpy(bad, tok);
+	bad[2] = '1';
+	CU_ASSERT_EQUAL(sp_media_check(bad, strlen(bad), c.exp - 1, &out), SP_MEDIA_BAD);
+	/* a stream token names no licence */
+	c = claims();
+	sp_media_token(&c, tok, sizeof tok);
+	CU_ASSERT_EQUAL(sp_media_check(tok, strlen(tok), c.exp - 1, &out), SP_MEDIA_VALID);
+	CU_ASSERT_EQUAL(out.licence, 0);
+	/* ids of another shape are no sid at all, even correctly signed */
+	strcpy(c.sid, "dl0123");
+	sp_media_token(&c, tok, sizeof tok);
+	CU_ASSERT_EQUAL(sp_media_check(tok, strlen(tok), c.exp - 1, &out), SP_MEDIA_BAD);
+	strcpy(c.sid, "dx123");
+	sp_media_token(&c, tok, sizeof tok);
+	CU_ASSERT_EQUAL(sp_media_check(tok, strlen(tok), c.exp - 1, &out), SP_MEDIA_BAD);
+}
+
 void suite_media(void)
 {
 	CU_pSuite s = CU_add_suite("media", setup, teardown);
@@ -105,4 +137,5 @@ void suite_media(void)
 	ADD_TEST(s, test_expired_token_fails);
 	ADD_TEST(s, test_check_tells_expired_from_forged);
 	ADD_TEST(s, test_any_changed_part_fails);
+	ADD_TEST(s, test_licence_token_names_its_licence);
 }
