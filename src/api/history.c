@@ -217,7 +217,7 @@ static int put_progress(sp_req *r)
 		}
 		if (sp_level_get(r, &l) != 0)
 			return sp_unavailable(r);
-		if (sp_title_deny(r, &l, t.level) != 0 || check_session(r, q->session_id) != 0)
+		if (sp_title_deny(r, &l, &t) != 0 || check_session(r, q->session_id) != 0)
 			return -1;
 		checked_with(&t, &l, checked, sizeof checked);
 		w.checked = checked;

@@ -239,5 +239,6 @@ int api_suite_jobs(void);
 int api_suite_mail(void);
 int api_suite_webhooks(void);
 int api_suite_lifecycle(void);
+int api_suite_parental(void);
 
 #endif
