@@ -8,6 +8,7 @@
  */
 #include "api_client.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,16 +273,40 @@ static void test_a_right_pin_clears_the_count(void)
 
 struct racer {
 	const api_user *u;
+	pthread_barrier_t *go;
 	long status;
 };
 
+/* One wrong-PIN PUT on its own libcurl handle (the shared client is not for threads). */
 static void *race_wrong_pin(void *arg)
 {
 	struct racer *x = arg;
-	api_resp r;
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	api_buf b = {NULL, 0};
+	char url[300], auth[2048];
 
-	x->status = pc_put(&r, x->u, "{\"enabled\":false,\"pin\":\"9999\"}");
-	api_free(&r);
+	snprintf(url, sizeof url, "%s" PC, api_base());
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", x->u->token);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, auth);
+	if (c) {
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"enabled\":false,\"pin\":\"9999\"}");
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, api_buf_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	}
+	pthread_barrier_wait(x->go);
+	if (c && curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+	if (c)
+		curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	free(b.data);
 	return NULL;
 }
 
@@ -289,21 +314,25 @@ static void test_wrong_pins_are_counted_exactly_under_concurrency(void)
 {
 	api_user u;
 	pthread_t t[RACERS];
+	pthread_barrier_t go;
 	struct racer x[RACERS];
 	int wrong = 0, locked = 0;
 
 	CU_ASSERT_EQUAL_FATAL(ultimate(&u, "pc-race"), 0);
 	pc_put_ok(&u, "{\"enabled\":true,\"maxAge\":7,\"pin\":\"2468\"}");
+	pthread_barrier_init(&go, NULL, RACERS);
 	for (int i = 0; i < RACERS; i++) {
 		x[i].u = &u;
+		x[i].go = &go;
 		x[i].status = 0;
-		pthread_create(&t[i], NULL, race_wrong_pin, &x[i]);
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&t[i], NULL, race_wrong_pin, &x[i]), 0);
 	}
 	for (int i = 0; i < RACERS; i++) {
 		pthread_join(t[i], NULL);
 		wrong += x[i].status == 403;
 		locked += x[i].status == 429;
 	}
+	pthread_barrier_destroy(&go);
 	EXPECT(wrong == 5 && locked == RACERS - 5,
 	       "%d parallel wrong PINs: %d checked (403), %d locked (429); want 5 and %d", RACERS,
 	       wrong, locked, RACERS - 5);
