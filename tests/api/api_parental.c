@@ -612,6 +612,64 @@ static void test_details_and_stream_start_are_age_restricted(void)
 	api_user_free(&b);
 }
 
+/* PUT progress for title id (a minute of an hour), expecting 200. */
+static void watch_a_minute(const api_user *u, long long id)
+{
+	api_resp r;
+	char path[96];
+
+	snprintf(path, sizeof path, API "/watch-history/%lld/progress", id);
+	api_send(&r, "PUT", path, u->token, "{\"watchedDuration\":600,\"totalDuration\":3600}");
+	EXPECT_OK(r, 200);
+	api_free(&r);
+}
+
+/* 1 when the history list at path (twice: the second from the cache) names title id. */
+static int history_lists(const api_user *u, const char *path, const char *arr, long long id)
+{
+	api_resp r;
+	json_object *a;
+	char want[24];
+	int found = 0;
+
+	get_twice(u, path, &r);
+	snprintf(want, sizeof want, "%lld", id);
+	a = api_jget(r.json, arr);
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		found |= api_streq(api_jstr(json_object_array_get_idx(a, i), "content.id"), want);
+	api_free(&r);
+	return found;
+}
+
+static void test_watch_history_lists_hide_titles_above_the_cap(void)
+{
+	api_user u;
+	long long r_id = title_rated("R"), g_id = title_rated("G");
+	static const char *const paths[][2] = {
+	    {API "/watch-history/continue-watching", "data.continueWatching"},
+	    {API "/watch-history/recent", "data.recent"}};
+
+	CU_ASSERT_FATAL(r_id > 0 && g_id > 0);
+	CU_ASSERT_EQUAL_FATAL(ultimate(&u, "pc-history"), 0);
+	watch_a_minute(&u, g_id);
+	watch_a_minute(&u, r_id);
+	for (int i = 0; i < 2; i++)
+		EXPECT(history_lists(&u, paths[i][0], paths[i][1], r_id),
+		       "%s: the R title is missing", paths[i][0]);
+	pc_put_ok(&u, "{\"enabled\":true,\"maxAge\":13,\"pin\":\"2580\"}");
+	for (int i = 0; i < 2; i++) {
+		EXPECT(!history_lists(&u, paths[i][0], paths[i][1], r_id),
+		       "%s: the R title is listed with maxAge 13", paths[i][0]);
+		EXPECT(history_lists(&u, paths[i][0], paths[i][1], g_id), "%s: the G title is gone",
+		       paths[i][0]);
+	}
+	pc_put_ok(&u, "{\"enabled\":false,\"pin\":\"2580\"}");
+	for (int i = 0; i < 2; i++)
+		EXPECT(history_lists(&u, paths[i][0], paths[i][1], r_id),
+		       "%s: turned off, the R title is still hidden", paths[i][0]);
+	api_user_free(&u);
+}
+
 /* The age cap is checked before the level: a Free account is not offered a plan for it. */
 static void test_age_is_checked_before_the_level(void)
 {
@@ -659,6 +717,7 @@ int api_suite_parental(void)
 	ADD(test_recommendations_hide_titles_above_the_cap);
 	ADD(test_details_and_stream_start_are_age_restricted);
 	ADD(test_age_is_checked_before_the_level);
+	ADD(test_watch_history_lists_hide_titles_above_the_cap);
 #undef ADD
 	return 0;
 }
