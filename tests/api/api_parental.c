@@ -670,6 +670,33 @@ static void test_watch_history_lists_hide_titles_above_the_cap(void)
 	api_user_free(&u);
 }
 
+/*
+ * Redis away: the level (and its cap) comes from MariaDB, so the filter
+ * holds; a change made meanwhile reaches the cached level when Redis is
+ * back (the reconnect republishes the levels of users changed lately),
+ * although Redis may still hold the level cached before the change.
+ */
+static void test_age_cap_holds_while_redis_is_down_and_after(void)
+{
+	api_user u;
+	long long all = titles_up_to(18), young = titles_up_to(10);
+
+	CU_ASSERT_EQUAL_FATAL(ultimate(&u, "pc-redis"), 0);
+	pc_put_ok(&u, "{\"enabled\":false,\"maxAge\":10,\"pin\":\"2580\"}");
+	EXPECT(listing_total(&u, -1) == all, "the full listing is not the whole catalogue");
+	if (api_redis_stop() != 0) {
+		EXPECT(0, "Redis stopped");
+		goto out;
+	}
+	pc_put_ok(&u, "{\"enabled\":true,\"pin\":\"2580\"}");
+	EXPECT(listing_total(&u, 10) == young, "Redis down: the listing is not filtered");
+	api_redis_start_and_wait();
+	EXPECT(listing_total(&u, 10) == young, "Redis back: the listing is not filtered");
+out:
+	api_redis_ensure_started();
+	api_user_free(&u);
+}
+
 /* The age cap is checked before the level: a Free account is not offered a plan for it. */
 static void test_age_is_checked_before_the_level(void)
 {
@@ -691,9 +718,15 @@ static void test_age_is_checked_before_the_level(void)
 	api_user_free(&u);
 }
 
+static int suite_cleanup(void)
+{
+	api_redis_ensure_started();
+	return 0;
+}
+
 int api_suite_parental(void)
 {
-	CU_pSuite s = CU_add_suite("parental", NULL, NULL);
+	CU_pSuite s = CU_add_suite("parental", NULL, suite_cleanup);
 
 	if (s == NULL)
 		return -1;
@@ -718,6 +751,7 @@ int api_suite_parental(void)
 	ADD(test_details_and_stream_start_are_age_restricted);
 	ADD(test_age_is_checked_before_the_level);
 	ADD(test_watch_history_lists_hide_titles_above_the_cap);
+	ADD(test_age_cap_holds_while_redis_is_down_and_after);
 #undef ADD
 	return 0;
 }
