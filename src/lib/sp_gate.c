@@ -35,9 +35,10 @@
  * for that very scope ("have" lists the scopes held as "|2|2a13|"), the
  * answer is "=" instead of the value. The step (a heartbeat, a watch
  * position) runs only for a request found allowed: not limited, not
- * revoked, its token version cached and current; it is given the prefetched value ("" none, "=" a copy this
- * process holds) and the cached level with its keys and arguments (the
- * heartbeat takes its session's rendition cap from that level).
+ * revoked, its token version cached and current; it is given the
+ * prefetched value ("" none, "=" a copy this process holds) and the cached
+ * level with its keys and arguments (the heartbeat takes its session's
+ * rendition cap from that level).
  */
 static sp_kv_script gate_script = {
     "gate",
