@@ -221,59 +221,6 @@ static int auth_register(sp_req *r)
 
 /* ---------------------------------------------------------------- login */
 
-/*
- * Lockout that parallel guesses cannot outrun: before its bcrypt, a sign-in
- * reserves one of the auth.max_failed_logins attempts with a conditional
- * UPDATE (atomic under MariaDB's row lock), so no more passwords than that
- * are ever evaluated per lockout. A failure keeps its reservation as the
- * failure; a right password resets the count. The count lives in MariaDB so
- * a Redis outage cannot reset it. 1 reserved, 0 refused, -1 unavailable.
- */
-static int reserve_attempt(long long uid)
-{
-	long long n =
-	    sp_db_exec("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ? AND "
-	               "failed_logins < ? AND (locked_until IS NULL OR locked_until <= "
-	               "UTC_TIMESTAMP(3))",
-	               "ll", uid, (long long)sp_cfg.max_failed_logins);
-
-	return n < 0 ? -1 : n == 1;
-}
-
-/*
- * After a wrong password (its attempt already counted): the failure that
- * filled the count locks the account for auth.lockout_seconds and starts
- * the count again; the conditional UPDATE lets exactly one of concurrent
- * failures do it, so one account.locked event is written.
- */
-static int record_failure(long long uid, const char *email)
-{
-	json_object *ev;
-	long long n;
-
-	if (sp_db_begin() != 0)
-		return -1;
-	n = sp_db_exec("UPDATE users SET failed_logins = 0, locked_until = UTC_TIMESTAMP(3) + "
-	               "INTERVAL ? SECOND WHERE id = ? AND failed_logins >= ?",
-	               "lll", (long long)sp_cfg.lockout_seconds, uid,
-	               (long long)sp_cfg.max_failed_logins);
-	if (n < 0) {
-		sp_db_rollback();
-		return -1;
-	}
-	if (n == 1) {
-		ev = json_object_new_object();
-		json_object_object_add(ev, "email", json_object_new_string(email));
-		json_object_object_add(ev, "lockoutSeconds",
-		                       json_object_new_int64(sp_cfg.lockout_seconds));
-		if (sp_outbox_add("account.locked", uid, ev) != 0) {
-			sp_db_rollback();
-			return -1;
-		}
-	}
-	return sp_db_commit();
-}
-
 /* 403 ACCOUNT_LOCKED saying how long (seconds, or the whole lockout when not yet known). */
 static int locked(sp_req *r, long long uid, long long secs)
 {
@@ -335,7 +282,7 @@ static int auth_login(sp_req *r)
 	}
 	uid = sp_res_ll(&res, 0, LOGIN_USER + SP_UC_ID, 0);
 	locked_for = sp_res_ll(&res, 0, LOGIN_LOCKED_FOR, 0);
-	rc = locked_for > 0 ? 0 : reserve_attempt(uid);
+	rc = locked_for > 0 ? 0 : sp_user_reserve_attempt(uid);
 	if (rc <= 0) {
 		sp_res_free(&res);
 		return rc < 0 ? sp_unavailable(r) : locked(r, uid, locked_for);
@@ -343,7 +290,7 @@ static int auth_login(sp_req *r)
 	ok = sp_password_verify(password, sp_res_str(&res, 0, LOGIN_HASH));
 	if (!ok) {
 		sp_res_free(&res);
-		if (record_failure(uid, email) != 0)
+		if (sp_user_record_failure(uid, email) != 0)
 			return sp_unavailable(r);
 		return sp_fail(r, 401, "UNAUTHORIZED", "Invalid email or password");
 	}

@@ -1,7 +1,8 @@
 /*
  * The content catalogue: browse with filters, sort, full-text search and
- * paging (level checked in SQL), details with recommendations, featured and
- * trending; pages are cached per level and dropped on any admin write.
+ * paging (level and parental age cap checked in SQL), details with
+ * recommendations, featured and trending; pages are cached per level and
+ * age cap (the scope) and dropped on any admin write.
  */
 #include "content_json.h"
 #include "sp_app.h"
@@ -11,6 +12,7 @@
 #include "sp_db.h"
 #include "sp_keys.h"
 #include "sp_tier.h"
+#include "sp_title.h"
 #include "sp_valid.h"
 
 #include <ctype.h>
@@ -71,23 +73,22 @@ static const sp_route routes[] = {
 #define DETAILS_TTL 3600
 
 /*
- * The caller's level for the catalogue: anonymous callers are Free. Sets
- * *cached when it came from the gate's cache (so a prefetched page, keyed
- * by that same level, may be used).
+ * The caller's level (with its age cap) for the catalogue: anonymous callers
+ * are Free without a cap. Sets *cached when it came from the gate's cache
+ * (so a prefetched page, keyed by that same level and cap, may be used).
+ * scope names the caller's pages (sp_level_scope).
  */
-static int caller_level(sp_req *r, int *level, int *cached)
+static int caller_level(sp_req *r, sp_level *l, int *cached, char scope[SP_SCOPE_MAX])
 {
-	sp_level l;
-
 	*cached = 1;
-	if (!r->authenticated) {
-		*level = SP_LEVEL_FREE;
-		return 0;
+	memset(l, 0, sizeof *l);
+	l->age_cap = SP_AGE_NONE;
+	if (r->authenticated) {
+		if (sp_level_get(r, l) != 0)
+			return -1;
+		*cached = l->from_cache;
 	}
-	if (sp_level_get(r, &l) != 0)
-		return -1;
-	*level = l.level;
-	*cached = l.from_cache;
+	sp_level_scope(l, scope, SP_SCOPE_MAX);
 	return 0;
 }
 
@@ -191,7 +192,7 @@ static int parse_list(sp_req *r, void *in)
 	return 0;
 }
 
-/* The normalised query as a cache key; {L} becomes the caller's level. */
+/* The normalised query as a cache key; {L} becomes the caller's scope (level and age cap). */
 static void list_cache_key(const struct list_q *q, const char *level, char *key, size_t n)
 {
 	char h[65];
@@ -218,9 +219,9 @@ static int list_key(sp_req *r, long long uid, char *key, size_t n)
  * statement. Optional filters are "(? IS NULL OR ...)" so one text serves.
  */
 #define LIST_FROM                                                                                  \
-	" FROM content c WHERE c.is_active = 1 AND (? = 1 OR c.access_level <= ?) AND (? IS NULL " \
-	"OR c.type = ?) AND (? < 0 OR c.access_level = ?) AND (? IS NULL OR EXISTS (SELECT 1 "     \
-	"FROM content_genres g WHERE g.content_id = c.id AND g.genre = ?))"
+	" FROM content c WHERE c.is_active = 1 AND (? = 1 OR c.access_level <= ?) AND c.min_age "  \
+	"<= ? AND (? IS NULL OR c.type = ?) AND (? < 0 OR c.access_level = ?) AND (? IS NULL OR "  \
+	"EXISTS (SELECT 1 FROM content_genres g WHERE g.content_id = c.id AND g.genre = ?))"
 #define LIST_SEARCH " AND MATCH(c.title, c.description) AGAINST (? IN BOOLEAN MODE)"
 #define LIST_SQL(search, order)                                                                    \
 	"SELECT " CONTENT_COLS LIST_FROM search " ORDER BY " order ", c.id LIMIT ? OFFSET ?"
@@ -241,15 +242,18 @@ static const char *const count_sql[2] = {"SELECT COUNT(*)" LIST_FROM,
 static int content_list(sp_req *r)
 {
 	const struct list_q *q = r->in;
-	int level, cached, all;
+	int level, age, cached, all;
 	const char *type, *genre;
 	long long total;
 	sp_res res;
+	sp_level l;
 	json_object *arr, *data, *extra, *pg;
-	char key[128], lv[4];
+	char key[128], scope[SP_SCOPE_MAX];
 
-	if (caller_level(r, &level, &cached) != 0)
+	if (caller_level(r, &l, &cached, scope) != 0)
 		return sp_unavailable(r);
+	level = l.level;
+	age = sp_level_age_limit(&l);
 	if (r->prefetched && cached) {
 		cache_hit(r);
 		return 0;
@@ -264,19 +268,19 @@ static int content_list(sp_req *r)
 		memset(&res, 0, sizeof res);
 	} else {
 		if ((q->has_search
-		         ? sp_db_query(&res, count_sql[1], "iissiisss", all, level, type, type,
-		                       q->level_f, q->level_f, genre, genre, q->search)
-		         : sp_db_query(&res, count_sql[0], "iissiiss", all, level, type, type,
+		         ? sp_db_query(&res, count_sql[1], "iiissiisss", all, level, age, type,
+		                       type, q->level_f, q->level_f, genre, genre, q->search)
+		         : sp_db_query(&res, count_sql[0], "iiissiiss", all, level, age, type, type,
 		                       q->level_f, q->level_f, genre, genre)) != 0)
 			return sp_unavailable(r);
 		total = sp_res_ll(&res, 0, 0, 0);
 		sp_res_free(&res);
 		if ((q->has_search
-		         ? sp_db_query(&res, list_sql[1][q->sort][q->desc], "iissiisssll", all,
-		                       level, type, type, q->level_f, q->level_f, genre, genre,
+		         ? sp_db_query(&res, list_sql[1][q->sort][q->desc], "iiissiisssll", all,
+		                       level, age, type, type, q->level_f, q->level_f, genre, genre,
 		                       q->search, q->limit, (q->page - 1) * q->limit)
-		         : sp_db_query(&res, list_sql[0][q->sort][q->desc], "iissiissll", all,
-		                       level, type, type, q->level_f, q->level_f, genre, genre,
+		         : sp_db_query(&res, list_sql[0][q->sort][q->desc], "iiissiissll", all,
+		                       level, age, type, type, q->level_f, q->level_f, genre, genre,
 		                       q->limit, (q->page - 1) * q->limit)) != 0)
 			return sp_unavailable(r);
 	}
@@ -297,8 +301,7 @@ static int content_list(sp_req *r)
 	                       json_object_new_int64((total + q->limit - 1) / q->limit));
 	json_object_object_add(extra, "pagination", pg);
 	sp_ok_ex(r, 200, NULL, data, extra);
-	snprintf(lv, sizeof lv, "%d", level);
-	list_cache_key(q, lv, key, sizeof key);
+	list_cache_key(q, scope, key, sizeof key);
 	sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, LIST_TTL);
 	return 0;
 }
@@ -332,18 +335,20 @@ static int reply_items(sp_req *r, sp_res *res, int level)
 static int content_featured(sp_req *r)
 {
 	const struct limit_in *q = r->in;
-	int level, cached;
+	int cached;
 	sp_res res;
+	sp_level l;
+	char scope[SP_SCOPE_MAX];
 
-	if (caller_level(r, &level, &cached) != 0)
+	if (caller_level(r, &l, &cached, scope) != 0)
 		return sp_unavailable(r);
-	/* featured titles are shown to everyone, each with canAccess for the caller */
+	/* featured titles are shown at every level, each with canAccess; never above the age cap */
 	if (sp_db_query(&res,
 	                "SELECT " CONTENT_COLS " FROM content c WHERE c.is_active = 1 AND "
-	                "c.is_featured = 1 ORDER BY c.views DESC, c.id LIMIT ?",
-	                "l", q->limit) != 0)
+	                "c.is_featured = 1 AND c.min_age <= ? ORDER BY c.views DESC, c.id LIMIT ?",
+	                "il", sp_level_age_limit(&l), q->limit) != 0)
 		return sp_unavailable(r);
-	return reply_items(r, &res, level);
+	return reply_items(r, &res, l.level);
 }
 
 /* The trending page of a limit as a cache key, per level like a listing page. */
@@ -396,17 +401,19 @@ static int raw_days(char days[7][16])
  * aggregated yet (usually today alone: a range of one day of one
  * partition), so each day counts once, from one source, and a late
  * aggregate job hides no day. Titles nobody watched in that window follow
- * by all-time views, so the list is never empty. The page is cached per
- * level for LIST_TTL like a listing, so trending may trail by that much.
+ * by all-time views, so the list is never empty. Titles above the caller's
+ * age cap are left out. The page is cached per scope for LIST_TTL like a
+ * listing, so trending may trail by that much.
  */
 static int content_trending(sp_req *r)
 {
 	const struct limit_in *q = r->in;
-	int level, cached;
-	char d[7][16], key[128], lv[4];
+	int cached;
+	char d[7][16], key[128], scope[SP_SCOPE_MAX];
 	sp_res res;
+	sp_level l;
 
-	if (caller_level(r, &level, &cached) != 0)
+	if (caller_level(r, &l, &cached, scope) != 0)
 		return sp_unavailable(r);
 	if (r->prefetched && cached) {
 		cache_hit(r);
@@ -422,13 +429,13 @@ static int content_trending(sp_req *r)
 	        "DAY AND d.day < UTC_DATE() GROUP BY d.content_id UNION ALL SELECT e.content_id, "
 	        "COUNT(*) FROM watch_events e WHERE e.event = 'start' AND e.created_at >= ? AND "
 	        "DATE(e.created_at) IN (?, ?, ?, ?, ?, ?, ?) GROUP BY e.content_id) w GROUP BY "
-	        "content_id) t ON t.content_id = c.id WHERE c.is_active = 1 ORDER BY COALESCE(t.n, "
-	        "0) DESC, c.views DESC, c.id LIMIT ?",
-	        "ssssssssl", d[0], d[0], d[1], d[2], d[3], d[4], d[5], d[6], q->limit) != 0)
+	        "content_id) t ON t.content_id = c.id WHERE c.is_active = 1 AND c.min_age <= ? "
+	        "ORDER BY COALESCE(t.n, 0) DESC, c.views DESC, c.id LIMIT ?",
+	        "ssssssssil", d[0], d[0], d[1], d[2], d[3], d[4], d[5], d[6],
+	        sp_level_age_limit(&l), q->limit) != 0)
 		return sp_unavailable(r);
-	reply_items(r, &res, level);
-	snprintf(lv, sizeof lv, "%d", level);
-	trending_cache_key(q->limit, lv, key, sizeof key);
+	reply_items(r, &res, l.level);
+	trending_cache_key(q->limit, scope, key, sizeof key);
 	sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, LIST_TTL);
 	return 0;
 }
@@ -444,18 +451,20 @@ static int details_key(sp_req *r, long long uid, char *key, size_t n)
 }
 
 /* Other titles the caller may watch, sharing a genre, most viewed first. */
-static json_object *recommendations(long long id, int level)
+static json_object *recommendations(long long id, const sp_level *l)
 {
+	int level = l->level;
 	sp_res res;
 	json_object *recs;
 
 	if (sp_db_query(&res,
 	                "SELECT " CONTENT_COLS
 	                " FROM content c WHERE c.is_active = 1 AND c.id <> ? "
-	                "AND c.access_level <= ? AND EXISTS (SELECT 1 FROM content_genres g1 JOIN "
-	                "content_genres g2 ON g2.genre = g1.genre WHERE g1.content_id = c.id AND "
-	                "g2.content_id = ?) ORDER BY c.views DESC, c.id LIMIT 10",
-	                "lil", id, level, id) != 0)
+	                "AND c.access_level <= ? AND c.min_age <= ? AND EXISTS (SELECT 1 FROM "
+	                "content_genres g1 JOIN content_genres g2 ON g2.genre = g1.genre WHERE "
+	                "g1.content_id = c.id AND g2.content_id = ?) ORDER BY c.views DESC, c.id "
+	                "LIMIT 10",
+	                "liil", id, level, sp_level_age_limit(l), id) != 0)
 		return NULL;
 	recs = json_object_new_array();
 	for (size_t i = 0; i < res.nrows; i++)
@@ -467,12 +476,13 @@ static json_object *recommendations(long long id, int level)
 static int content_details(sp_req *r)
 {
 	const struct content_id_in *q = r->in;
-	int level, cached, admin = r->authenticated && strcmp(r->role, "admin") == 0;
+	int cached, admin = r->authenticated && strcmp(r->role, "admin") == 0;
 	sp_res res;
+	sp_level l;
 	json_object *item, *recs, *data;
-	char key[96], lv[4];
+	char key[96], scope[SP_SCOPE_MAX];
 
-	if (caller_level(r, &level, &cached) != 0)
+	if (caller_level(r, &l, &cached, scope) != 0)
 		return sp_unavailable(r);
 	/* admins also see deactivated titles, so their answers are never cached */
 	if (r->prefetched && cached && !admin) {
@@ -487,9 +497,15 @@ static int content_details(sp_req *r)
 		sp_res_free(&res);
 		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
 	}
-	item = content_detail_json(&res, 0, level);
+	/* never cached: a scope's details hold only the titles its age cap shows */
+	if (sp_title_age_hidden(&l, (int)sp_res_ll(&res, 0, CC_MIN_AGE, SP_AGE_MAX))) {
+		sp_res_free(&res);
+		return sp_fail(r, 403, "AGE_RESTRICTED",
+		               "This title is above the age limit set by parental controls");
+	}
+	item = content_detail_json(&res, 0, l.level);
 	sp_res_free(&res);
-	if ((recs = recommendations(q->id, level)) == NULL) {
+	if ((recs = recommendations(q->id, &l)) == NULL) {
 		json_object_put(item);
 		return sp_unavailable(r);
 	}
@@ -500,8 +516,7 @@ static int content_details(sp_req *r)
 	json_object_object_add(data, "recommendations", recs);
 	sp_ok(r, 200, NULL, data);
 	if (!admin) {
-		snprintf(lv, sizeof lv, "%d", level);
-		sp_key_catalog_item(key, sizeof key, q->id, lv);
+		sp_key_catalog_item(key, sizeof key, q->id, scope);
 		sp_cache_put(SP_GROUP_CATALOG, key, r->body_out.data, DETAILS_TTL);
 	}
 	return 0;

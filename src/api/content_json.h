@@ -20,7 +20,7 @@
 /* Detail columns follow the listing columns. */
 #define CONTENT_DETAIL_COLS                                                                        \
 	CONTENT_COLS ", c.cast_members, c.producer, c.studio, c.subtitles, c.tags, c.likes, "      \
-	             "c.is_active, c.created_at, c.updated_at"
+	             "c.is_active, c.created_at, c.updated_at, c.min_age"
 
 /* The columns of CONTENT_COLS, then of CONTENT_DETAIL_COLS, by name. */
 enum content_col {
@@ -52,6 +52,7 @@ enum content_col {
 	CC_ACTIVE,
 	CC_CREATED_AT,
 	CC_UPDATED_AT,
+	CC_MIN_AGE, /* the minimum viewer age of its rating (parental controls) */
 };
 
 /* The body of a title's create or update; has_* says which fields were given. */

@@ -155,7 +155,7 @@ int download_start(sp_req *r)
 	if (sp_level_get(r, &l) != 0)
 		return sp_unavailable(r);
 	/* the same title rule as a stream start */
-	if (sp_title_deny(r, &l, t.level) != 0)
+	if (sp_title_deny(r, &l, &t) != 0)
 		return -1;
 	memset(&d, 0, sizeof d);
 	d.user_id = r->user_id;

@@ -217,7 +217,7 @@ static int put_progress(sp_req *r)
 		}
 		if (sp_level_get(r, &l) != 0)
 			return sp_unavailable(r);
-		if (sp_title_deny(r, &l, t.level) != 0 || check_session(r, q->session_id) != 0)
+		if (sp_title_deny(r, &l, &t) != 0 || check_session(r, q->session_id) != 0)
 			return -1;
 		checked_with(&t, &l, checked, sizeof checked);
 		w.checked = checked;
@@ -239,7 +239,8 @@ static int put_progress(sp_req *r)
 
 /*
  * Each read answer is cached per viewer (sp_key_history) as "<level>|<json>",
- * level -1 when the answer does not depend on it: the longest page a list
+ * level -1 when the answer does not depend on it (a list's number also
+ * carries the parental age cap, list_scope): the longest page a list
  * can ask for (slices serve smaller limits) and the stats. The gate brings
  * it in its round trip. Every write of the viewer's history drops them
  * (sp_history: a generation bump), a content write too (they belong to the
@@ -358,29 +359,43 @@ static json_object *item_json(const sp_res *res, size_t i)
 }
 
 /*
+ * What a list's cached answer was built for: the level (-1 when it does
+ * not matter) and, with parental controls, the age cap, as one number
+ * ("<number>|" heads the answer): the level alone without a cap, so the
+ * answers of accounts without controls keep their shape.
+ */
+static int list_scope(int level, const sp_level *l)
+{
+	return l->age_cap == SP_AGE_NONE ? level : 1000 + (level + 1) * 100 + l->age_cap;
+}
+
+/*
  * The list from MariaDB, the longest page it may be asked for: titles
  * started or paused that the level still plays (level >= 0), or everything
- * watched lately (level -1); NULL when MariaDB is down. Rendered once as
+ * watched lately (level -1); never a title above the age cap (age, 18
+ * without one); NULL when MariaDB is down. Rendered once as
  * "<end of item 1>,<end of item 2>,...|<item 1>,<item 2>,...", so that a
  * page of any limit is a prefix of the items, served without parsing.
  */
-static char *load_list(long long uid, int level)
+static char *load_list(long long uid, int level, int age)
 {
 	sp_buf ends, items;
 	sp_res res;
 	char *out;
-	int rc = level >= 0
-	             ? sp_db_query(&res,
-	                           "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
-	                           "c.id = wp.content_id WHERE wp.user_id = ? AND wp.status <> "
-	                           "'completed' AND c.is_active = 1 AND c.access_level <= ? ORDER "
-	                           "BY wp.updated_at DESC, wp.id DESC LIMIT 20",
-	                           "li", uid, level)
-	             : sp_db_query(&res,
-	                           "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
-	                           "c.id = wp.content_id WHERE wp.user_id = ? AND c.is_active = 1 "
-	                           "ORDER BY wp.updated_at DESC, wp.id DESC LIMIT 50",
-	                           "l", uid);
+	int rc =
+	    level >= 0
+	        ? sp_db_query(&res,
+	                      "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
+	                      "c.id = wp.content_id WHERE wp.user_id = ? AND wp.status <> "
+	                      "'completed' AND c.is_active = 1 AND c.access_level <= ? AND "
+	                      "c.min_age <= ? ORDER BY wp.updated_at DESC, wp.id DESC LIMIT 20",
+	                      "lii", uid, level, age)
+	        : sp_db_query(&res,
+	                      "SELECT " ITEM_COLS " FROM watch_progress wp JOIN content c ON "
+	                      "c.id = wp.content_id WHERE wp.user_id = ? AND c.is_active = 1 "
+	                      "AND c.min_age <= ? ORDER BY wp.updated_at DESC, wp.id DESC "
+	                      "LIMIT 50",
+	                      "li", uid, age);
 
 	if (rc != 0)
 		return NULL;
@@ -419,10 +434,21 @@ static void reply_page(sp_req *r, const char *list, const char *key, long long l
 	free(body);
 }
 
-/* A list from the viewer's cached answer, else from MariaDB (then cached). */
+/*
+ * A list from the viewer's cached answer, else from MariaDB (then cached):
+ * level 0 lists what the caller's level plays, -1 anything; either within
+ * the caller's age cap.
+ */
 static int answer_list(sp_req *r, const char *answer, const char *key, int level, long long limit)
 {
-	const char *hit = cached(r, level);
+	sp_level l;
+	const char *hit;
+	int scope;
+
+	if (sp_level_get(r, &l) != 0)
+		return sp_unavailable(r);
+	scope = list_scope(level < 0 ? -1 : l.level, &l);
+	hit = cached(r, scope);
 	char gen[32], *list;
 
 	if (hit) {
@@ -430,23 +456,22 @@ static int answer_list(sp_req *r, const char *answer, const char *key, int level
 		return 0;
 	}
 	if (before_read(r->user_id, gen, sizeof gen) != 0 ||
-	    (list = load_list(r->user_id, level)) == NULL)
+	    (list = load_list(r->user_id, level < 0 ? -1 : l.level, sp_level_age_limit(&l))) ==
+	        NULL)
 		return sp_unavailable(r);
-	store(r->user_id, answer, gen, level, list);
+	store(r->user_id, answer, gen, scope, list);
 	reply_page(r, list, key, limit);
 	free(list);
 	return 0;
 }
 
-/* Titles started or paused, most recent first: only those the caller's plan still plays. */
+/* Titles started or paused, most recent first: only those the caller's plan still plays (and
+ * its age cap shows). */
 static int continue_watching(sp_req *r)
 {
 	const struct limit_in *q = r->in;
-	sp_level l;
 
-	if (sp_level_get(r, &l) != 0)
-		return sp_unavailable(r);
-	return answer_list(r, SP_HISTORY_CW, "continueWatching", l.level, q->limit);
+	return answer_list(r, SP_HISTORY_CW, "continueWatching", 0, q->limit);
 }
 
 /* Everything watched lately, finished or not, most recent first. */

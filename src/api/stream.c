@@ -371,7 +371,7 @@ static int stream_start(sp_req *r)
 	}
 	if (sp_level_get(r, &l) != 0)
 		return sp_unavailable(r);
-	if (sp_title_deny(r, &l, t.level) != 0)
+	if (sp_title_deny(r, &l, &t) != 0)
 		return -1;
 	memset(&s, 0, sizeof s);
 	sp_random_hex(s.id, 16);

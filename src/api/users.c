@@ -3,11 +3,13 @@
  * decoded and stored re-encoded, served by the web server), registered devices.
  */
 #include "sp_app.h"
+#include "sp_auth.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_image.h"
 #include "sp_log.h"
 #include "sp_multipart.h"
+#include "sp_parental.h"
 #include "sp_stream.h"
 #include "sp_tier.h"
 #include "sp_user.h"
@@ -34,12 +36,31 @@ struct device_in {
 	char id[129];
 };
 
+/* PUT /users/parental-controls: each field's SP_V_* result, and its value. */
+struct parental_in {
+	int rc_enabled, rc_max_age, rc_pin;
+	int enabled;
+	long long max_age;
+	char pin[8];
+};
+
+/* POST /users/parental-controls/reset-pin */
+struct reset_pin_in {
+	const char *password; /* points into the body */
+	char new_pin[8];
+};
+
 static int users_profile(sp_req *r);
 static int users_picture(sp_req *r);
 static int users_devices(sp_req *r);
 static int users_device_delete(sp_req *r);
 static int parse_profile(sp_req *r, void *in);
 static int parse_device(sp_req *r, void *in);
+static int parental_get(sp_req *r);
+static int parental_put(sp_req *r);
+static int parental_reset_pin(sp_req *r);
+static int parse_parental(sp_req *r, void *in);
+static int parse_reset_pin(sp_req *r, void *in);
 
 static const sp_route routes[] = {
     {"PUT", "/users/profile", users_profile, SP_AUTH_REQUIRED, 0, NULL, NULL,
@@ -49,6 +70,12 @@ static const sp_route routes[] = {
     {"GET", "/users/devices", users_devices, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL, SP_NO_INPUT},
     {"DELETE", "/users/devices/:deviceId", users_device_delete, SP_AUTH_REQUIRED, SP_NO_BODY, NULL,
      NULL, SP_INPUT(parse_device, struct device_in)},
+    {"GET", "/users/parental-controls", parental_get, SP_AUTH_REQUIRED, SP_NO_BODY, NULL, NULL,
+     SP_NO_INPUT},
+    {"PUT", "/users/parental-controls", parental_put, SP_AUTH_REQUIRED, 0, NULL, NULL,
+     SP_INPUT(parse_parental, struct parental_in)},
+    {"POST", "/users/parental-controls/reset-pin", parental_reset_pin, SP_AUTH_REQUIRED, 0, NULL,
+     NULL, SP_INPUT(parse_reset_pin, struct reset_pin_in)},
 };
 
 #define PICTURE_MAX (5L * 1024 * 1024)
@@ -382,6 +409,197 @@ static int users_device_delete(sp_req *r)
 	sp_stream_forget_devices(r->user_id);
 	sp_ok(r, 200, "Device removed; its slot is free", NULL);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- parental controls */
+
+/* A PIN field: a string of 4 to 6 digits, copied into out (8 bytes). */
+static int v_pin(sp_req *r, const char *field, int required, char *out)
+{
+	json_object *v;
+
+	if (r->json == NULL || !json_object_object_get_ex(r->json, field, &v) || v == NULL) {
+		if (required)
+			sp_field_error_add(r, field, "is required");
+		return required ? SP_V_INVALID : SP_V_ABSENT;
+	}
+	if (!json_object_is_type(v, json_type_string) || !sp_pin_valid(json_object_get_string(v))) {
+		sp_field_error_add(r, field, "must be a string of 4 to 6 digits");
+		return SP_V_INVALID;
+	}
+	snprintf(out, 8, "%s", json_object_get_string(v));
+	return SP_V_OK;
+}
+
+static int parse_parental(sp_req *r, void *in)
+{
+	struct parental_in *q = in;
+
+	q->rc_enabled = sp_v_bool(r, r->json, "enabled", 0, &q->enabled);
+	q->rc_max_age = sp_v_int(r, r->json, "maxAge", 0, 0, SP_AGE_MAX, &q->max_age);
+	if (q->rc_max_age == SP_V_OK && sp_age_index(q->max_age) < 0) {
+		sp_field_error_add(r, "maxAge", "must be one of 0, 7, 10, 13, 14, 17, 18");
+		q->rc_max_age = SP_V_INVALID;
+	}
+	q->rc_pin = v_pin(r, "pin", 0, q->pin);
+	return 0;
+}
+
+static int parse_reset_pin(sp_req *r, void *in)
+{
+	struct reset_pin_in *q = in;
+
+	sp_v_password(r, r->json, "password", 0, &q->password);
+	v_pin(r, "newPin", 1, q->new_pin);
+	return 0;
+}
+
+/* 200 with the account's controls as they now are. */
+static int reply_parental(sp_req *r, const char *msg)
+{
+	sp_parental p;
+	json_object *data;
+
+	if (sp_parental_get(r->user_id, &p) != 0)
+		return sp_unavailable(r);
+	data = json_object_new_object();
+	json_object_object_add(data, "parentalControls", sp_parental_json(&p));
+	sp_ok(r, 200, msg, data);
+	return 0;
+}
+
+static int parental_get(sp_req *r)
+{
+	return reply_parental(r, NULL);
+}
+
+/* 429 PIN_LOCKED with Retry-After. */
+static int pin_locked(sp_req *r, long long secs)
+{
+	char ra[24], msg[128];
+
+	snprintf(ra, sizeof ra, "%lld", secs > 0 ? secs : 1);
+	sp_add_header(r, "Retry-After", ra);
+	snprintf(msg, sizeof msg,
+	         "Too many wrong PINs: parental controls are locked; try again in %lld s", secs);
+	return sp_fail(r, 429, "PIN_LOCKED", msg);
+}
+
+/* The first setting needs all three fields: 1 when it may go on, else the 400 is answered. */
+static int first_use_complete(sp_req *r, const struct parental_in *q)
+{
+	if (q->rc_enabled != SP_V_OK)
+		sp_field_error_add(r, "enabled",
+		                   "is required when parental controls are first set");
+	if (q->rc_max_age != SP_V_OK)
+		sp_field_error_add(r, "maxAge", "is required when parental controls are first set");
+	if (q->rc_pin != SP_V_OK)
+		sp_field_error_add(r, "pin", "is required when parental controls are first set");
+	if (r->n_errors == 0)
+		return 1;
+	sp_fail_validation(r);
+	return 0;
+}
+
+/* A later change: the stored PIN must come with it (checked under the lockout). */
+static int parental_change(sp_req *r, const struct parental_in *q, const sp_parental *p)
+{
+	if (p->locked_s > 0)
+		return pin_locked(r, p->locked_s);
+	if (q->rc_pin != SP_V_OK)
+		return sp_fail(r, 403, "INVALID_PIN", "The parental controls PIN is required");
+	switch (sp_parental_check_pin(r->user_id, p->pin_hash, q->pin)) {
+	case SP_PIN_ERROR:
+		return sp_unavailable(r);
+	case SP_PIN_LOCKED:
+		return pin_locked(r, sp_parental_locked_for(r->user_id));
+	case SP_PIN_WRONG:
+		return sp_fail(r, 403, "INVALID_PIN", "The parental controls PIN is wrong");
+	case SP_PIN_OK:
+		break;
+	}
+	if (sp_parental_update(r->user_id, q->rc_enabled == SP_V_OK ? q->enabled : -1,
+	                       q->rc_max_age == SP_V_OK ? (int)q->max_age : -1) != 0)
+		return sp_unavailable(r);
+	sp_parental_published(r->user_id);
+	return reply_parental(r, "Parental controls updated");
+}
+
+static int parental_put(sp_req *r)
+{
+	const struct parental_in *q = r->in;
+	sp_parental p;
+	char hash[128];
+
+	if (sp_parental_get(r->user_id, &p) != 0)
+		return sp_unavailable(r);
+	if (p.pin_set)
+		return parental_change(r, q, &p);
+	if (!first_use_complete(r, q))
+		return -1;
+	if (sp_user_hash_password(q->pin, hash, sizeof hash) != 0)
+		return sp_unavailable(r);
+	switch (sp_parental_create(r->user_id, q->enabled, (int)q->max_age, hash)) {
+	case -1:
+		return sp_unavailable(r);
+	case 0:
+		/* a concurrent first setting won: this one is a change, checked by its PIN */
+		if (sp_parental_get(r->user_id, &p) != 0)
+			return sp_unavailable(r);
+		return parental_change(r, q, &p);
+	}
+	sp_parental_published(r->user_id);
+	return reply_parental(r, "Parental controls set");
+}
+
+/* 403 ACCOUNT_LOCKED, as a sign-in would answer. */
+static int account_locked(sp_req *r)
+{
+	return sp_fail(r, 403, "ACCOUNT_LOCKED",
+	               "Account is locked after repeated wrong passwords; try again later");
+}
+
+/*
+ * The account password replaces a forgotten PIN. It is checked as a
+ * sign-in checks it (bcrypt, constant time) and counted against the same
+ * lockout (auth.max_failed_logins), so reset-pin is no way around it.
+ */
+static int parental_reset_pin(sp_req *r)
+{
+	const struct reset_pin_in *q = r->in;
+	sp_res res;
+	char email[256], hash[128];
+	int ok, rc;
+
+	if (sp_db_query(&res,
+	                "SELECT email, password_hash, locked_until > UTC_TIMESTAMP(3) FROM users "
+	                "WHERE id = ?",
+	                "l", r->user_id) != 0)
+		return sp_unavailable(r);
+	if (res.nrows != 1) {
+		sp_res_free(&res);
+		return sp_fail(r, 404, "NOT_FOUND", "Account not found");
+	}
+	snprintf(email, sizeof email, "%s", sp_res_str(&res, 0, 0));
+	rc = sp_res_ll(&res, 0, 2, 0) == 1 ? 0 : sp_user_reserve_attempt(r->user_id);
+	if (rc <= 0) {
+		sp_res_free(&res);
+		return rc < 0 ? sp_unavailable(r) : account_locked(r);
+	}
+	ok = sp_password_verify(q->password, sp_res_str(&res, 0, 1));
+	sp_res_free(&res);
+	if (!ok) {
+		if (sp_user_record_failure(r->user_id, email) != 0)
+			return sp_unavailable(r);
+		sp_field_error_add(r, "password", "is incorrect");
+		return sp_fail_validation(r);
+	}
+	if (sp_db_exec("UPDATE users SET failed_logins = 0 WHERE id = ?", "l", r->user_id) < 0 ||
+	    sp_user_hash_password(q->new_pin, hash, sizeof hash) != 0 ||
+	    sp_parental_reset_pin(r->user_id, hash) < 0)
+		return sp_unavailable(r);
+	sp_parental_published(r->user_id);
+	return reply_parental(r, "Parental controls PIN replaced");
 }
 
 int main(int argc, char **argv)

@@ -27,20 +27,23 @@
  * count. The layout is named in sp_gate_impl.h: the head of ARGV says where
  * each part of KEYS starts, and each key's answer has the same index.
  *
- * A prefetch key may hold "{L}", replaced here by the level digit of the
- * cached level (a per-level page), or skipped if unknown. A versioned key
- * ("{V}") is read under its group's version (made if missing); when the
- * caller holds a copy of that version ("have"), the answer is "=" instead
- * of the value. The step (a heartbeat, a watch position) runs only for a
- * request found allowed: not limited, not revoked, its token version cached
- * and current; it is given the prefetched value ("" none, "=" a copy this
- * process holds) and the cached level with its keys and arguments (the
- * heartbeat takes its session's rendition cap from that level).
+ * A prefetch key may hold "{L}", replaced here by the catalogue scope of
+ * the cached level (level_scope: the level digit, with "a<cap>" after it
+ * when parental controls hide titles, so a page is per level and age cap),
+ * or skipped if unknown. A versioned key ("{V}") is read under its group's
+ * version (made if missing); when the caller holds a copy of that version
+ * for that very scope ("have" lists the scopes held as "|2|2a13|"), the
+ * answer is "=" instead of the value. The step (a heartbeat, a watch
+ * position) runs only for a request found allowed: not limited, not
+ * revoked, its token version cached and current; it is given the
+ * prefetched value ("" none, "=" a copy this process holds) and the cached
+ * level with its keys and arguments (the heartbeat takes its session's
+ * rendition cap from that level).
  */
 static sp_kv_script gate_script = {
     "gate",
-    SP_TIER_CAP_LUA SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_CACHE_GEN_DROP_LUA SP_HISTORY_WP_LUA
-        SP_GATE_LUA_HEAD
+    SP_TIER_CAP_LUA SP_TIER_SCOPE_LUA SP_STREAM_HB_LUA SP_CACHE_VER_LUA SP_CACHE_GEN_DROP_LUA
+        SP_HISTORY_WP_LUA SP_GATE_LUA_HEAD
     "local out, over = {}, false\n"
     "for i = 1, counters do\n"
     "  local limit, window = ARGV[limits + 2 * i - 2], ARGV[limits + 2 * i - 1]\n"
@@ -63,17 +66,17 @@ static sp_kv_script gate_script = {
     "  out[token + 3] = level\n"
     "end\n"
     "if prefetch > 0 then\n"
-    "  local key, hi = KEYS[prefetch], 1\n"
+    "  local key, scope = KEYS[prefetch], ''\n"
     "  if string.find(key, '{L}', 1, true) then\n"
-    "    local lv = string.match(level, '^L1|(%d)|')\n"
-    "    if lv then key = string.gsub(key, '{L}', lv); hi = tonumber(lv) + 1 else key = nil end\n"
+    "    scope = level_scope(level)\n"
+    "    if scope then key = string.gsub(key, '{L}', scope) else key = nil end\n"
     "  end\n"
     "  if version > 0 then\n"
     "    local ver = redis.call('GET', KEYS[version]) or newver(KEYS[version], KEYS[version + 1])\n"
     "    local v, ttl = '', 0\n"
     "    if key then\n"
     "      key = string.gsub(key, '{V}', ver)\n"
-    "      if ver == copies_version and string.sub(have, hi, hi) == '1' then\n"
+    "      if ver == copies_version and string.find(have, '|' .. scope .. '|', 1, true) then\n"
     "        v = '='\n"
     "      else\n"
     "        v = redis.call('GET', key) or ''\n"
@@ -167,40 +170,76 @@ void sp_gate_collect(sp_gate_call *c, sp_req *r, const sp_route *route, const sp
 
 /* ---------------------------------------------------------------- layout */
 
-/* Fills "{L}" with the level digit d and "{V}" with ver; -1 if it does not fit. */
-static int resolve(const char *key, char d, const char *ver, char *out, size_t n)
+/* Fills "{L}" with the scope and "{V}" with ver; -1 if it does not fit. */
+static int resolve(const char *key, const char *scope, const char *ver, char *out, size_t n)
 {
 	const char *l = strstr(key, "{L}"), *v;
 	char tmp[SP_KEY_MAX];
 
-	if (snprintf(tmp, sizeof tmp, "%s", key) >= (int)sizeof tmp)
+	if (l == NULL && snprintf(tmp, sizeof tmp, "%s", key) >= (int)sizeof tmp)
 		return -1;
-	if (l) {
-		size_t at = (size_t)(l - key);
-		tmp[at] = d;
-		memmove(tmp + at + 1, tmp + at + 3, strlen(tmp + at + 3) + 1);
-	}
+	if (l && snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(l - key), key, scope, l + 3) >=
+	             (int)sizeof tmp)
+		return -1;
 	v = strstr(tmp, "{V}");
 	if (v == NULL)
 		return snprintf(out, n, "%s", tmp) >= (int)n ? -1 : 0;
 	return snprintf(out, n, "%.*s%s%s", (int)(v - tmp), tmp, ver, v + 3) >= (int)n ? -1 : 0;
 }
 
-/* Which of the prefetch key's per-level pages this process holds a copy of. */
+/*
+ * The age-capped scopes this process has answered pages for: a hint, so
+ * that a process serving no account with parental controls checks the four
+ * plain levels only, as before. A scope missing here only costs one value
+ * sent again by Redis (it is then noted and its copy kept).
+ */
+static unsigned capped_seen[SP_LEVEL_ULTIMATE + 1];
+
+static void note_scope(const char *scope)
+{
+	const char *a = strchr(scope, 'a');
+	int i = a ? sp_age_index(atoi(a + 1)) : -1;
+
+	if (i >= 0 && scope[0] >= '0' && scope[0] <= '0' + SP_LEVEL_ULTIMATE)
+		capped_seen[scope[0] - '0'] |= 1u << i;
+}
+
+/* Adds "<scope>|" to have when this process holds a copy of key under that scope. */
+static void have_add(const char *key, const char *scope, const char *ver, char *have, size_t n)
+{
+	char k[SP_KEY_MAX];
+	size_t len, at = strlen(have);
+
+	if (resolve(key, scope, ver, k, sizeof k) == 0 && sp_cache_local_get(k, &len))
+		snprintf(have + at, n - at, "%s|", scope);
+}
+
+/*
+ * Which of the prefetch key's pages this process holds a copy of, as
+ * "|<scope>|<scope>|" ("||" for a key without "{L}" when held): the script
+ * answers "=" only for the scope it finds in the caller's cached level.
+ */
 static void local_have(const char *key, char *have, size_t n)
 {
 	const char *ver = sp_cache_local_version();
-	char k[SP_KEY_MAX];
-	size_t len;
-	int levels = strstr(key, "{L}") ? SP_LEVEL_ULTIMATE + 1 : 1;
+	char scope[SP_SCOPE_MAX];
 
-	have[0] = '\0';
-	for (int d = 0; d < levels && (size_t)d + 1 < n; d++) {
-		have[d] = ver[0] && resolve(key, (char)('0' + d), ver, k, sizeof k) == 0 &&
-		                  sp_cache_local_get(k, &len)
-		              ? '1'
-		              : '0';
-		have[d + 1] = '\0';
+	snprintf(have, n, "|");
+	if (ver[0] == '\0')
+		return;
+	if (strstr(key, "{L}") == NULL) {
+		have_add(key, "", ver, have, n);
+		return;
+	}
+	for (int d = 0; d <= SP_LEVEL_ULTIMATE; d++) {
+		snprintf(scope, sizeof scope, "%d", d);
+		have_add(key, scope, ver, have, n);
+		for (int i = 0; i < SP_AGE_CAPS; i++) {
+			if (!(capped_seen[d] & (1u << i)))
+				continue;
+			snprintf(scope, sizeof scope, "%da%d", d, sp_age_caps[i]);
+			have_add(key, scope, ver, have, n);
+		}
 	}
 }
 
@@ -358,7 +397,7 @@ static void read_versioned(sp_req *r, const sp_gate_call *c, const sp_kv_result 
 	const char *val = sp_kv_str_at(ans, (size_t)c->at_prefetch, &vlen);
 	const char *ver = sp_kv_str_at(ans, (size_t)c->at_version + SP_GATE_VERSION, &len);
 	long long ttl = sp_kv_int_at(ans, (size_t)c->at_version + SP_GATE_COUNTER, 0);
-	char k[SP_KEY_MAX], d = '0';
+	char k[SP_KEY_MAX], scope[SP_SCOPE_MAX] = "";
 	const char *copy;
 
 	if (val == NULL || ver == NULL || len >= 64)
@@ -367,11 +406,12 @@ static void read_versioned(sp_req *r, const sp_gate_call *c, const sp_kv_result 
 	if (vlen == 0)
 		return;
 	if (strstr(c->prefetch, "{L}")) {
-		if (r->level_cached == NULL || strncmp(r->level_cached, "L1|", 3) != 0)
+		/* the scope the script filled in, from the same cached level */
+		if (sp_level_scope_of(r->level_cached, scope, sizeof scope) != 0)
 			return;
-		d = r->level_cached[3];
+		note_scope(scope);
 	}
-	if (resolve(c->prefetch, d, ver, k, sizeof k) != 0)
+	if (resolve(c->prefetch, scope, ver, k, sizeof k) != 0)
 		return;
 	if (vlen == 1 && val[0] == '=') {
 		copy = c->local ? sp_cache_local_get(k, &len) : NULL;

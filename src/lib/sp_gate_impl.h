@@ -34,7 +34,8 @@
 	X(STEP_KIND, step_kind, tonumber)   /* which step function (sp_step_kind), 0 none */       \
 	X(TOKEN_VERSION, token_version, )   /* the token's version */                              \
 	X(COPIES_VERSION, copies_version, ) /* the version of this process's copies, "" none */    \
-	X(HAVE, have, ) /* per level digit + 1 (1 for a key without "{L}"): '1' a copy is held */
+	X(HAVE, have, ) /* the scopes of the copies held, "|2|2a13|" ("||": a key without "{L}")   \
+	                 */
 
 enum sp_gate_arg {
 #define SP_GATE_ARG_ENUM(id, name, conv) SP_GATE_ARG_##id,
@@ -102,7 +103,7 @@ typedef struct sp_gate_call {
 	char key_text[SP_GATE_MAX_KEYS][SP_KEY_MAX];
 	char num_text[SP_GATE_MAX_ARGS][24];
 	int n_num;
-	char have[8];
+	char have[256]; /* every scope fits: 4 levels x (1 + SP_AGE_CAPS) of at most 5 bytes */
 
 	/* what the answer said of the token (sp_gate_read) */
 	int token_unread; /* no usable answer for it: MariaDB checks the marks too */

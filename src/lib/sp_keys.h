@@ -54,7 +54,8 @@ void sp_key_group_version(char *out, size_t n, const char *group);
 void sp_key_group_counter(char *out, size_t n, const char *group);
 void sp_key_group_members(char *out, size_t n, const char *group);
 
-/* ---- catalogue entries (group SP_GROUP_CATALOG); level is a digit or "{L}" */
+/* ---- catalogue entries (group SP_GROUP_CATALOG); level is a scope (sp_level_scope: "2",
+ * "2a13") or "{L}" */
 void sp_key_catalog_list(char *out, size_t n, const char *level, const char *query_hash);
 void sp_key_catalog_item(char *out, size_t n, long long content_id, const char *level);
 void sp_key_catalog_meta(char *out, size_t n, long long content_id);

@@ -16,9 +16,10 @@ typedef struct sp_title {
 	int level;         /* 0 Free .. 3 Ultimate */
 	int renditions;    /* bitmask: 1 480p, 2 720p, 4 1080p, 8 4K */
 	long long seconds; /* its length */
+	int min_age;       /* the minimum viewer age of its rating (content.min_age) */
 } sp_title;
 
-/* The facts as cached, "level|renditions|seconds" (48 bytes are enough). */
+/* The facts as cached, "level|renditions|seconds|min_age" (48 bytes are enough). */
 void sp_title_text(const sp_title *t, char *out, size_t n);
 /* The cache key to prefetch in the gate's round trip (a route's prefetch hook). */
 void sp_title_key(long long content_id, char *key, size_t n);
@@ -29,9 +30,17 @@ void sp_title_key(long long content_id, char *key, size_t n);
  */
 int sp_title_get(sp_req *r, long long content_id, sp_title *t);
 /*
- * 0 when a caller at l may watch a title at content_level; else -1 with
- * the 403 answered: SUBSCRIPTION_REQUIRED at Free, TIER_TOO_LOW above it.
+ * The rule for every request that plays or keeps a title (stream start,
+ * progress writes, downloads): 0 when a caller at l may have title t; else
+ * -1 with the 403 answered. Checked in this order: the parental age cap
+ * first (AGE_RESTRICTED: the title is hidden from this account altogether,
+ * so no plan is offered for it), then the level (SUBSCRIPTION_REQUIRED at
+ * Free, TIER_TOO_LOW above it). A new rule reads a new field of t or l.
  */
-int sp_title_deny(sp_req *r, const sp_level *l, int content_level);
+int sp_title_deny(sp_req *r, const sp_level *l, const sp_title *t);
+/* 1 when the age cap of l hides a title of min_age (the listings' "c.min_age <= ?"). */
+int sp_title_age_hidden(const sp_level *l, int min_age);
+/* The value for "c.min_age <= ?": the cap, or SP_AGE_MAX when there is none. */
+int sp_level_age_limit(const sp_level *l);
 
 #endif

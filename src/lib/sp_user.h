@@ -76,4 +76,16 @@ int sp_user_set_password(long long uid, const char *hash, enum sp_password_notic
  */
 void sp_user_password_published(long long uid);
 
+/*
+ * The account lockout (auth.max_failed_logins, auth.lockout_seconds), for
+ * every check of the account password. Before its bcrypt, a check reserves
+ * an attempt: 1 reserved, 0 refused (locked, or every attempt taken by
+ * checks still running), -1 unavailable. After a wrong password,
+ * sp_user_record_failure locks the account once the count is full (and
+ * writes account.locked): 0 ok, -1 unavailable. A right password resets
+ * failed_logins to 0.
+ */
+int sp_user_reserve_attempt(long long uid);
+int sp_user_record_failure(long long uid, const char *email);
+
 #endif

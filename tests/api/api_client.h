@@ -240,5 +240,6 @@ int api_suite_mail(void);
 int api_suite_webhooks(void);
 int api_suite_lifecycle(void);
 int api_suite_downloads(void);
+int api_suite_parental(void);
 
 #endif

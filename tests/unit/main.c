@@ -29,6 +29,7 @@ int main(void)
 	suite_gate();
 	suite_mail();
 	suite_webhook();
+	suite_parental();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();

@@ -193,7 +193,7 @@ static void test_local_prefetch_names_the_copies_held_per_level(void)
 	lay_out(&token, &item, 0);
 	CU_ASSERT_EQUAL(call.local, 1);
 	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_COPIES_VERSION], "v1");
-	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_HAVE], "0010");
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_HAVE], "|2|");
 	end();
 	sp_cache_local(NULL);
 }
@@ -254,7 +254,7 @@ static sp_kv_result *answer(size_t n, long long count)
 		sp_kv_array_set_int(a, t + SP_GATE_DENY_JTI, 0);
 		sp_kv_array_set_int(a, t + SP_GATE_DENY_CHAIN, 0);
 		sp_kv_array_set_str(a, t + SP_GATE_TV, "3");
-		sp_kv_array_set_str(a, t + SP_GATE_LEVEL, "L1|2|9|2|2|2|4|0|Premium");
+		sp_kv_array_set_str(a, t + SP_GATE_LEVEL, "L2|2|9|2|2|2|4|0|-1|Premium");
 	}
 	return a;
 }
@@ -340,7 +340,7 @@ static void test_cached_token_version_and_level_are_taken(void)
 	CU_ASSERT_EQUAL(read_answer(token_request()), SP_GATE_GO);
 	CU_ASSERT_EQUAL(call.have_tv, 1);
 	CU_ASSERT_EQUAL(call.token_unread, 0);
-	CU_ASSERT_STRING_EQUAL(req.level_cached, "L1|2|9|2|2|2|4|0|Premium");
+	CU_ASSERT_STRING_EQUAL(req.level_cached, "L2|2|9|2|2|2|4|0|-1|Premium");
 	end();
 }
 
@@ -417,6 +417,60 @@ static void test_equals_answer_serves_the_local_copy(void)
 	lay_out(&token, &item, 0);
 	CU_ASSERT_EQUAL(read_answer(versioned("=", "v4", 0)), SP_GATE_GO);
 	CU_ASSERT_PTR_NULL(req.prefetched);
+	end();
+	sp_cache_local(NULL);
+}
+
+/* An answer for the item route whose cached level carries the parental age cap 13. */
+static sp_kv_result *capped(const char *value, const char *ver, long long ttl)
+{
+	sp_kv_result *a = versioned(value, ver, ttl);
+
+	sp_kv_array_set_str(a, (size_t)call.at_token + SP_GATE_LEVEL,
+	                    "L2|2|9|2|2|2|4|0|13|Premium");
+	return a;
+}
+
+static void test_age_capped_level_has_pages_of_its_own(void)
+{
+	size_t len = 0;
+
+	sp_cache_local("catalog");
+	sp_cache_local_clear();
+	sp_cache_req_begin();
+	begin();
+	lay_out(&token, &item, 0);
+	CU_ASSERT_EQUAL(read_answer(capped("{\"id\":13}", "v5", 30000)), SP_GATE_GO);
+	/* kept under the level and the cap, never under the plain level's name */
+	CU_ASSERT_PTR_NOT_NULL(sp_cache_local_get("catalog:v5:item:5:2a13", &len));
+	CU_ASSERT_PTR_NULL(sp_cache_local_get("catalog:v5:item:5:2", &len));
+	end();
+	/* the plain level's copy and the capped one are both named, each by its scope */
+	sp_cache_local_store("catalog:v5:item:5:2", "{\"id\":18}", 9, 60000);
+	begin();
+	lay_out(&token, &item, 0);
+	CU_ASSERT_STRING_EQUAL(call.args[SP_GATE_ARG_HAVE], "|2|2a13|");
+	end();
+	sp_cache_local(NULL);
+}
+
+static void test_equals_answer_never_serves_another_scope(void)
+{
+	sp_cache_local("catalog");
+	sp_cache_local_clear();
+	sp_cache_req_begin();
+	sp_cache_seen("catalog", "v6", 2);
+	sp_cache_local_store("catalog:v6:item:5:2", "{\"all\":1}", 9, 60000);
+	sp_cache_local_store("catalog:v6:item:5:2a13", "{\"young\":1}", 11, 60000);
+	begin();
+	lay_out(&token, &item, 0);
+	CU_ASSERT_EQUAL(read_answer(capped("=", "v6", 0)), SP_GATE_GO);
+	CU_ASSERT_STRING_EQUAL(req.prefetched ? req.prefetched : "", "{\"young\":1}");
+	end();
+	begin();
+	lay_out(&token, &item, 0);
+	CU_ASSERT_EQUAL(read_answer(versioned("=", "v6", 0)), SP_GATE_GO);
+	CU_ASSERT_STRING_EQUAL(req.prefetched ? req.prefetched : "", "{\"all\":1}");
 	end();
 	sp_cache_local(NULL);
 }
@@ -517,6 +571,8 @@ void suite_gate(void)
 	ADD_TEST(s, test_prefetched_value_reaches_the_request);
 	ADD_TEST(s, test_versioned_value_is_kept_as_a_local_copy);
 	ADD_TEST(s, test_equals_answer_serves_the_local_copy);
+	ADD_TEST(s, test_age_capped_level_has_pages_of_its_own);
+	ADD_TEST(s, test_equals_answer_never_serves_another_scope);
 	ADD_TEST(s, test_step_answer_is_handed_to_the_route);
 	ADD_TEST(s, test_no_answer_fails_open_and_leaves_the_token_to_mariadb);
 	ADD_TEST(s, test_short_or_garbled_answer_is_read_safely);

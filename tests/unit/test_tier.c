@@ -39,6 +39,7 @@ static void test_level_cache_round_trip(void)
 	a.resolution = 2;
 	a.sub_id = 77;
 	a.end_ms = 1800000000123LL;
+	a.age_cap = 13;
 	strcpy(a.plan_name, "Premium | Family");
 	sp_level_encode(&a, buf, sizeof buf);
 	CU_ASSERT_EQUAL_FATAL(sp_level_decode(buf, &b), 0);
@@ -48,7 +49,30 @@ static void test_level_cache_round_trip(void)
 	CU_ASSERT_EQUAL(b.max_devices, 4);
 	CU_ASSERT_EQUAL(b.sub_id, 77);
 	CU_ASSERT_EQUAL(b.end_ms, 1800000000123LL);
+	CU_ASSERT_EQUAL(b.age_cap, 13);
 	CU_ASSERT_STRING_EQUAL(b.plan_name, "Premium | Family");
+}
+
+/* Accounts without controls keep the plain level's pages; a cap gets its own. */
+static void test_level_scope_names_level_and_age_cap(void)
+{
+	sp_level l;
+	char scope[SP_SCOPE_MAX], buf[256];
+
+	memset(&l, 0, sizeof l);
+	l.level = 2;
+	l.age_cap = SP_AGE_NONE;
+	sp_level_scope(&l, scope, sizeof scope);
+	CU_ASSERT_STRING_EQUAL(scope, "2");
+	l.age_cap = 0;
+	sp_level_scope(&l, scope, sizeof scope);
+	CU_ASSERT_STRING_EQUAL(scope, "2a0");
+	l.level = 3;
+	l.age_cap = 17;
+	sp_level_encode(&l, buf, sizeof buf);
+	CU_ASSERT_EQUAL(sp_level_scope_of(buf, scope, sizeof scope), 0);
+	CU_ASSERT_STRING_EQUAL(scope, "3a17");
+	CU_ASSERT_EQUAL(sp_level_scope_of("L1|2|9|2|2|2|4|0|Premium", scope, sizeof scope), -1);
 }
 
 static void test_level_cache_rejects_garbage(void)
@@ -56,8 +80,11 @@ static void test_level_cache_rejects_garbage(void)
 	sp_level b;
 
 	CU_ASSERT_EQUAL(sp_level_decode("garbage", &b), -1);
-	CU_ASSERT_EQUAL(sp_level_decode("L1|9|1|1|1|0|0|0|x", &b), -1); /* level out of range */
-	CU_ASSERT_EQUAL(sp_level_decode("L1|1|2", &b), -1);
+	CU_ASSERT_EQUAL(sp_level_decode("L2|9|1|1|1|0|0|0|-1|x", &b), -1); /* level out of range */
+	CU_ASSERT_EQUAL(sp_level_decode("L2|1|2", &b), -1);
+	CU_ASSERT_EQUAL(sp_level_decode("L2|1|1|1|1|0|0|0|12|x", &b), -1); /* not an age cap */
+	CU_ASSERT_EQUAL(sp_level_decode("L2|1|1|1|1|0|0|0|18|x", &b), -1); /* 18 is no cap */
+	CU_ASSERT_EQUAL(sp_level_decode("L1|1|1|1|1|0|0|0|x", &b), -1);    /* before age caps */
 	CU_ASSERT_EQUAL(sp_level_decode(NULL, &b), -1);
 }
 
@@ -69,4 +96,5 @@ void suite_tier(void)
 	ADD_TEST(s, test_resolution_order);
 	ADD_TEST(s, test_level_cache_round_trip);
 	ADD_TEST(s, test_level_cache_rejects_garbage);
+	ADD_TEST(s, test_level_scope_names_level_and_age_cap);
 }

@@ -23,6 +23,7 @@ void suite_client_key(void);
 void suite_gate(void);
 void suite_mail(void);
 void suite_webhook(void);
+void suite_parental(void);
 
 #define ADD_TEST(s, fn) CU_add_test(s, #fn, fn)
 
