@@ -577,7 +577,7 @@ static void test_recommendations_hide_titles_above_the_cap(void)
 	api_user_free(&b);
 }
 
-static void test_details_and_stream_start_are_age_restricted(void)
+static void test_details_stream_start_and_download_are_age_restricted(void)
 {
 	api_user a, b;
 	api_resp r;
@@ -597,6 +597,14 @@ static void test_details_and_stream_start_are_age_restricted(void)
 	api_stream_start(&r, &a, r_id, "pc-dev-1", NULL, NULL);
 	EXPECT_ERROR(r, 403, "AGE_RESTRICTED");
 	api_free(&r);
+	snprintf(path, sizeof path, API "/content/%lld/download", r_id);
+	api_send(&r, "POST", path, a.token, "{\"deviceId\":\"pc-dev-1\"}");
+	EXPECT_ERROR(r, 403, "AGE_RESTRICTED");
+	api_free(&r);
+	EXPECT(api_db_ll_l("SELECT COUNT(*) FROM download_licences WHERE user_id = ?",
+	                   atoll(a.id)) == 0,
+	       "the refused download left no licence");
+	snprintf(path, sizeof path, API "/content/%lld", r_id);
 	/* the same title for another account, and a G title for this one */
 	api_get(&r, path, b.token);
 	EXPECT_OK(r, 200);
@@ -607,6 +615,10 @@ static void test_details_and_stream_start_are_age_restricted(void)
 	api_free(&r);
 	api_stream_start(&r, &a, g_id, "pc-dev-1", NULL, NULL);
 	EXPECT_OK(r, 200);
+	api_free(&r);
+	snprintf(path, sizeof path, API "/content/%lld/download", g_id);
+	api_send(&r, "POST", path, a.token, "{\"deviceId\":\"pc-dev-1\"}");
+	EXPECT_OK(r, 201);
 	api_free(&r);
 	api_user_free(&a);
 	api_user_free(&b);
@@ -748,7 +760,7 @@ int api_suite_parental(void)
 	ADD(test_search_hides_titles_above_the_cap);
 	ADD(test_featured_and_trending_hide_titles_above_the_cap);
 	ADD(test_recommendations_hide_titles_above_the_cap);
-	ADD(test_details_and_stream_start_are_age_restricted);
+	ADD(test_details_stream_start_and_download_are_age_restricted);
 	ADD(test_age_is_checked_before_the_level);
 	ADD(test_watch_history_lists_hide_titles_above_the_cap);
 	ADD(test_age_cap_holds_while_redis_is_down_and_after);
