@@ -146,16 +146,8 @@ int download_start(sp_req *r)
 	sp_level l;
 	sp_licence d;
 
-	switch (sp_title_get(r, q->content_id, &t)) {
-	case -1:
-		return sp_unavailable(r);
-	case 0:
-		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
-	}
-	if (sp_level_get(r, &l) != 0)
-		return sp_unavailable(r);
 	/* the same title rule as a stream start */
-	if (sp_title_deny(r, &l, &t) != 0)
+	if (sp_title_admit(r, q->content_id, &t, &l) != 0)
 		return -1;
 	memset(&d, 0, sizeof d);
 	d.user_id = r->user_id;

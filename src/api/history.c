@@ -209,15 +209,8 @@ static int put_progress(sp_req *r)
 	watch_of(r, r->user_id, &w);
 	/* held by the gate's step: every check below passed for this title and level lately */
 	if (!r->step_done || !sp_history_held(r->step_status, r->step_text, &w, &p)) {
-		switch (sp_title_get(r, q->content_id, &t)) {
-		case -1:
-			return sp_unavailable(r);
-		case 0:
-			return sp_fail(r, 404, "NOT_FOUND", "Content not found");
-		}
-		if (sp_level_get(r, &l) != 0)
-			return sp_unavailable(r);
-		if (sp_title_deny(r, &l, &t) != 0 || check_session(r, q->session_id) != 0)
+		if (sp_title_admit(r, q->content_id, &t, &l) != 0 ||
+		    check_session(r, q->session_id) != 0)
 			return -1;
 		checked_with(&t, &l, checked, sizeof checked);
 		w.checked = checked;

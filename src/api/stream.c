@@ -363,15 +363,7 @@ static int stream_start(sp_req *r)
 	sp_session s;
 	char replaced[33];
 
-	switch (sp_title_get(r, q->content_id, &t)) {
-	case -1:
-		return sp_unavailable(r);
-	case 0:
-		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
-	}
-	if (sp_level_get(r, &l) != 0)
-		return sp_unavailable(r);
-	if (sp_title_deny(r, &l, &t) != 0)
+	if (sp_title_admit(r, q->content_id, &t, &l) != 0)
 		return -1;
 	memset(&s, 0, sizeof s);
 	sp_random_hex(s.id, 16);

@@ -59,6 +59,19 @@ int sp_level_age_limit(const sp_level *l)
 	return l->age_cap == SP_AGE_NONE ? SP_AGE_MAX : l->age_cap;
 }
 
+int sp_title_admit(sp_req *r, long long content_id, sp_title *t, sp_level *l)
+{
+	switch (sp_title_get(r, content_id, t)) {
+	case -1:
+		return sp_fail_unavailable(r);
+	case 0:
+		return sp_fail(r, 404, "NOT_FOUND", "Content not found");
+	}
+	if (sp_level_get(r, l) != 0)
+		return sp_fail_unavailable(r);
+	return sp_title_deny(r, l, t);
+}
+
 int sp_title_deny(sp_req *r, const sp_level *l, const sp_title *t)
 {
 	char msg[128];

@@ -38,6 +38,12 @@ int sp_title_get(sp_req *r, long long content_id, sp_title *t);
  * Free, TIER_TOO_LOW above it). A new rule reads a new field of t or l.
  */
 int sp_title_deny(sp_req *r, const sp_level *l, const sp_title *t);
+/*
+ * The whole check of a request about one title: the title (404 NOT_FOUND
+ * when there is no such active title), the caller's level, then
+ * sp_title_deny. 0 allowed, t and l filled; -1 answered (404, 403, 503).
+ */
+int sp_title_admit(sp_req *r, long long content_id, sp_title *t, sp_level *l);
 /* 1 when the age cap of l hides a title of min_age (the listings' "c.min_age <= ?"). */
 int sp_title_age_hidden(const sp_level *l, int min_age);
 /* The value for "c.min_age <= ?": the cap, or SP_AGE_MAX when there is none. */
