@@ -162,6 +162,31 @@ static int notices(const char *now, struct tally *t)
 /* ---------------------------------------------------------------- expiry */
 
 /*
+ * Opens the change's transaction with s locked, if it still stands as read:
+ * active, at the same end date and, when renewing, still auto-renewing.
+ * 1 locked, 0 changed meanwhile (rolled back), -1 error.
+ */
+static int lock_unchanged(const struct sub *s, int renewing)
+{
+	sp_res res;
+	size_t n;
+
+	if (sp_db_begin() != 0 ||
+	    sp_db_query(&res,
+	                "SELECT id FROM subscriptions WHERE id = ? AND status = 'active' AND "
+	                "end_date = ? AND (? = 0 OR auto_renew = 1) FOR UPDATE",
+	                "lsi", s->id, s->end, renewing) != 0) {
+		sp_db_rollback();
+		return -1;
+	}
+	n = res.nrows;
+	sp_res_free(&res);
+	if (n == 0)
+		sp_db_rollback();
+	return n > 0;
+}
+
+/*
  * Closes s (still active with the end date read) as expired, with its
  * event; then the user is at Free at once and loses the streams the Free
  * plan does not allow. 1 done, 0 changed meanwhile, -1 error.
@@ -169,20 +194,10 @@ static int notices(const char *now, struct tally *t)
 static int expire(const struct sub *s, const char *now, const char *reason, struct tally *t)
 {
 	json_object *ev;
-	sp_res res;
+	int locked = lock_unchanged(s, 0);
 
-	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res,
-	                "SELECT id FROM subscriptions WHERE id = ? AND status = 'active' AND "
-	                "end_date = ? FOR UPDATE",
-	                "ls", s->id, s->end) != 0)
-		goto fail;
-	if (res.nrows == 0) {
-		sp_res_free(&res);
-		sp_db_rollback();
-		return 0;
-	}
-	sp_res_free(&res);
+	if (locked <= 0)
+		return locked;
 	if (sp_db_exec("UPDATE subscriptions SET status = 'expired', ended_at = ?, auto_renew = 0 "
 	               "WHERE id = ?",
 	               "sl", now, s->id) != 1)
@@ -240,20 +255,10 @@ static json_object *renewed_event(const struct sub *s, const sp_charge_result *p
  */
 static int record_renewal(const struct sub *s, const char *now, const sp_charge_result *paid)
 {
-	sp_res res;
+	int locked = lock_unchanged(s, 1);
 
-	if (sp_db_begin() != 0 ||
-	    sp_db_query(&res,
-	                "SELECT id FROM subscriptions WHERE id = ? AND status = 'active' AND "
-	                "auto_renew = 1 AND end_date = ? FOR UPDATE",
-	                "ls", s->id, s->end) != 0)
-		goto fail;
-	if (res.nrows == 0) {
-		sp_res_free(&res);
-		sp_db_rollback();
-		return 0;
-	}
-	sp_res_free(&res);
+	if (locked <= 0)
+		return locked;
 	/* assignments run left to right: start_date takes the old end_date */
 	if (sp_db_exec("UPDATE subscriptions SET start_date = end_date, end_date = end_date + "
 	               "INTERVAL ? DAY, transaction_id = ?, amount = ?, currency = ?, payment_date "
