@@ -268,7 +268,7 @@ static const struct family {
     {"sp_db_reconnects_total", "counter",
      "MariaDB connections opened after a process's first (after a drop or a restart)."},
     {"sp_mail_outcomes_total", "counter",
-     "Mailer outcomes per event attempt: sent, skipped, retry, failed."},
+     "Mailer outcomes per event attempt: sent, skipped, retry, failed, lease_lost."},
     {"sp_webhook_attempts_total", "counter",
      "Webhook delivery attempts by outcome: delivered, retry, failed."},
     {DROPPED, "counter", "Metric updates dropped because a process had too many series."},
