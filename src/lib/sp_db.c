@@ -5,6 +5,7 @@
 #include "sp_db.h"
 #include "sp_config.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_util.h"
 
 #include <stdarg.h>
@@ -39,6 +40,7 @@ static int in_txn;
 static int txn_broken; /* the connection died inside a transaction */
 static int64_t last_used_ms;
 static int64_t retry_after_ms;
+static int connected_before; /* a later connect is a reconnect, counted */
 
 static void drop_connection(void)
 {
@@ -100,6 +102,9 @@ int sp_db_connect(void)
 		return -1;
 	}
 	last_used_ms = now;
+	if (connected_before)
+		sp_metrics_inc_now("sp_db_reconnects_total");
+	connected_before = 1;
 	return 0;
 }
 

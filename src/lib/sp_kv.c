@@ -8,6 +8,7 @@
 #include "sp_config.h"
 #include "sp_keys.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_util.h"
 
 #include <stdarg.h>
@@ -26,6 +27,7 @@ static void (*hooks[MAX_HOOKS])(void);
 static int n_hooks;
 static int in_hook;
 static int quiet;
+static int connected_before; /* a later connect is a reconnect, counted */
 
 int sp_kv_quiet(int on)
 {
@@ -86,6 +88,10 @@ int sp_kv_connect(void)
 		return -1;
 	}
 	redisSetTimeout(ctx, tv);
+	/* counted locally: the next metrics flush takes it to Redis over this connection */
+	if (connected_before)
+		sp_metrics_inc_now("sp_redis_reconnects_total");
+	connected_before = 1;
 	/* scripts are reloaded lazily on this connection */
 	/* a hook's own commands must not run the hooks again */
 	if (!in_hook) {

@@ -263,6 +263,14 @@ static const struct family {
     {"sp_stream_limit_db_overrule_total", "counter",
      "Stream starts admitted by Redis but refused by the final check in MariaDB."},
     {"sp_bcrypt_hashes_total", "counter", "bcrypt hashes computed."},
+    {"sp_redis_reconnects_total", "counter",
+     "Redis connections opened after a process's first (after a drop or a restart)."},
+    {"sp_db_reconnects_total", "counter",
+     "MariaDB connections opened after a process's first (after a drop or a restart)."},
+    {"sp_mail_outcomes_total", "counter",
+     "Mailer outcomes per event attempt: sent, skipped, retry, failed, lease_lost."},
+    {"sp_webhook_attempts_total", "counter",
+     "Webhook delivery attempts by outcome: delivered, retry, failed."},
     {DROPPED, "counter", "Metric updates dropped because a process had too many series."},
 };
 

@@ -8,6 +8,7 @@
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_smtp.h"
 #include "sp_util.h"
 
@@ -119,9 +120,12 @@ static int64_t backoff_ms(int attempt)
 static void log_outcome(const struct mail_event *ev, const char *outcome, const char *detail,
                         const char *next_at)
 {
-	char msg[32];
+	char msg[32], name[80];
 	sp_buf kv;
 
+	/* a fixed set of outcomes: sent, skipped, retry, failed, lease_lost */
+	snprintf(name, sizeof name, "sp_mail_outcomes_total{outcome=\"%s\"}", outcome);
+	sp_metrics_inc(name);
 	sp_buf_init(&kv);
 	sp_buf_addf(&kv, "\"job\":\"mailer\",\"outcome\":\"%s\",\"event_id\":%lld,\"type\":\"",
 	            outcome, ev->id);

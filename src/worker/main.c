@@ -7,6 +7,7 @@
 #include "sp_db.h"
 #include "sp_kv.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_program.h"
 #include "sp_util.h"
 
@@ -123,6 +124,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
 		if (strcmp(jobs[i].name, argv[1]) == 0) {
 			rc = run_locked(&jobs[i], now);
+			/* the job's counts (mail, webhook outcomes) go to /metrics before exit */
+			sp_metrics_flush(1);
 			sp_db_close();
 			sp_kv_close();
 			return rc;

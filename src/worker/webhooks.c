@@ -15,6 +15,7 @@
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_util.h"
 #include "sp_webhook.h"
 
@@ -238,7 +239,10 @@ struct attempt {
 
 static void log_outcome(const struct attempt *a, const char *outcome, const char *next)
 {
-	char kv[512], status[24] = "null";
+	char kv[512], status[24] = "null", name[80];
+
+	snprintf(name, sizeof name, "sp_webhook_attempts_total{outcome=\"%s\"}", outcome);
+	sp_metrics_inc(name);
 
 	if (a->status > 0)
 		snprintf(status, sizeof status, "%ld", a->status);

@@ -5,6 +5,7 @@
  */
 #include "api_client.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1103,6 +1104,324 @@ static void test_metrics_answer_200_right_after_redis_restart(void)
 	api_free(&r);
 }
 
+/* ---------------------------------------------------------------- operator series */
+
+/* Sum of every sample of family (all label sets) in /metrics text. */
+static double metric_sum(const char *text, const char *family)
+{
+	size_t n = strlen(family);
+	double sum = 0;
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, family, n) == 0 && (p[n] == '{' || p[n] == ' ')) {
+			const char *v = strchr(p, ' ');
+			sum += v ? strtod(v + 1, NULL) : 0;
+		}
+	return sum;
+}
+
+/* Polls /metrics up to 5 s until series exceeds floor; its last value (-1: no answer). */
+static double metric_above(const char *series, double floor)
+{
+	double t0 = api_now_s(), v = -1;
+
+	while (api_now_s() - t0 < 5) {
+		char *t = metrics_text();
+		v = t ? metric_value(t, series) : -1;
+		free(t);
+		if (v > floor)
+			break;
+		usleep(200000);
+	}
+	return v;
+}
+
+#define PROBE_ROWS                                                                                 \
+	"INSERT INTO outbox (event_type, payload, status) VALUES ('metrics.probe', '{}', "         \
+	"'failed'), ('metrics.probe', '{}', 'failed');"                                            \
+	"SET @o = (SELECT MAX(id) FROM outbox WHERE event_type = 'metrics.probe');"                \
+	"INSERT INTO webhooks (url, secret_sealed, events, cursor_outbox_id, failures) VALUES "    \
+	"('http://127.0.0.1:9/metrics-probe', 'not-a-seal', '[\"metrics.probe\"]', @o, 1);"        \
+	"SET @w = LAST_INSERT_ID();"                                                               \
+	"INSERT INTO webhook_deliveries (webhook_id, outbox_id, status, next_attempt_at) VALUES "  \
+	"(@w, @o, 'pending', UTC_TIMESTAMP(3) - INTERVAL 1 SECOND), (@w, @o - 1, 'failed', "       \
+	"UTC_TIMESTAMP(3))"
+#define PROBE_CLEANUP                                                                              \
+	"DELETE FROM webhooks WHERE url = 'http://127.0.0.1:9/metrics-probe';"                     \
+	"DELETE FROM outbox WHERE event_type = 'metrics.probe'"
+
+/* The webhooks job's outcome for the probe's pending delivery, as it left it in MariaDB. */
+static const char *probe_outcome(void)
+{
+	char *st =
+	    api_db_str_l("SELECT CONCAT(d.status, ':', d.attempts) FROM webhook_deliveries d "
+	                 "JOIN webhooks w ON w.id = d.webhook_id WHERE w.url = "
+	                 "'http://127.0.0.1:9/metrics-probe' AND d.outbox_id = "
+	                 "(SELECT MAX(id) FROM outbox WHERE event_type = 'metrics.probe') "
+	                 "AND ? = 1",
+	                 1);
+	const char *o = st == NULL                           ? "?"
+	                : strncmp(st, "failed:", 7) == 0     ? "failed"
+	                : strncmp(st, "delivered:", 10) == 0 ? "delivered"
+	                : strcmp(st, "pending:0") != 0       ? "retry"
+	                                                     : "not attempted";
+	free(st);
+	return o;
+}
+
+/*
+ * Failed outbox events, webhook deliveries pending and parked, and a failing
+ * webhook, read from MariaDB at scrape time; then a webhooks run whose
+ * attempt (the secret cannot be opened) is counted by outcome.
+ */
+static void test_metrics_show_outbox_and_webhook_state(void)
+{
+	char err[256], series[96], *before, *after;
+	const char *outcome;
+	double was;
+
+	before = metrics_text();
+	EXPECT(before != NULL, "GET /metrics answers 200");
+	EXPECT(api_db_script(PROBE_ROWS, err, sizeof err) == 0, "probe rows: %s", err);
+	after = metrics_text();
+	EXPECT(after != NULL, "GET /metrics answers 200 after the probe rows");
+	if (before && after) {
+		static const struct {
+			const char *series;
+			double rise;
+		} want[] = {{"sp_outbox_failed", 2},
+		            {"sp_webhook_deliveries{status=\"pending\"}", 1},
+		            {"sp_webhook_deliveries{status=\"failed\"}", 1},
+		            {"sp_webhooks_failing", 1}};
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+			double b = metric_value(before, want[i].series),
+			       a = metric_value(after, want[i].series);
+			EXPECT(strstr(after, want[i].series) != NULL && a == b + want[i].rise,
+			       "%s: %g before, %g after; expected +%g", want[i].series, b, a,
+			       want[i].rise);
+		}
+		was = metric_sum(after, "sp_webhook_attempts_total");
+		EXPECT(api_run_tool("worker", "webhooks") == 0, "sp-worker webhooks exits 0");
+		outcome = probe_outcome();
+		snprintf(series, sizeof series, "sp_webhook_attempts_total{outcome=\"%s\"}",
+		         outcome);
+		free(after);
+		after = metrics_text();
+		EXPECT(after && strstr(after, series) &&
+		           metric_sum(after, "sp_webhook_attempts_total") > was,
+		       "after a webhooks run whose attempt ended %s, %s counts it: %.2000s",
+		       outcome, series, after ? after : "(no answer)");
+	}
+	free(before);
+	free(after);
+	EXPECT(api_db_script(PROBE_CLEANUP, err, sizeof err) == 0, "probe cleanup: %s", err);
+}
+
+/* A mailer run counts each event's outcome, the one its row ends in. */
+static void test_metrics_count_mail_outcomes(void)
+{
+	char err[256], series[96], *text, *st;
+	double was;
+	long long id;
+
+	text = metrics_text();
+	was = text ? metric_sum(text, "sp_mail_outcomes_total") : 0;
+	free(text);
+	EXPECT(
+	    api_db_script("INSERT INTO outbox (event_type, payload) VALUES ('metrics.probe', '{}')",
+	                  err, sizeof err) == 0,
+	    "probe event: %s", err);
+	id = api_db_ll("SELECT MAX(id) FROM outbox WHERE event_type = 'metrics.probe'");
+	EXPECT(api_run_tool("worker", "mailer") == 0, "sp-worker mailer exits 0");
+	st = api_db_str_l("SELECT IF(status = 'pending', IF(attempts > 0, 'retry', 'untouched'), "
+	                  "status) FROM outbox WHERE id = ?",
+	                  id);
+	snprintf(series, sizeof series, "sp_mail_outcomes_total{outcome=\"%s\"}", st ? st : "?");
+	text = metrics_text();
+	EXPECT(text && strstr(text, series) && metric_sum(text, "sp_mail_outcomes_total") > was,
+	       "the mailer left the probe %s; /metrics should count it in %s: %.2000s",
+	       st ? st : "?", series, text ? text : "(no answer)");
+	free(text);
+	free(st);
+	EXPECT(api_db_script(PROBE_CLEANUP, err, sizeof err) == 0, "probe cleanup: %s", err);
+}
+
+/* A Redis restart empties the metrics hash; the programs' reconnects are counted anew. */
+static void test_metrics_count_redis_reconnects(void)
+{
+	double v;
+
+	if (redis_down() != 0)
+		return;
+	api_redis_start_and_wait();
+	v = metric_above("sp_redis_reconnects_total", 0);
+	EXPECT(v >= 1,
+	       "after a Redis restart sp_redis_reconnects_total should count the "
+	       "reconnects, got %g",
+	       v);
+}
+
+/* Connections killed in MariaDB: the programs open new ones, counted. */
+static void test_metrics_count_mariadb_reconnects(void)
+{
+	char sql[64], err[256], *text = metrics_text();
+	double was = text ? metric_value(text, "sp_db_reconnects_total") : 0, v;
+	long long id = 0;
+	int killed = 0;
+
+	free(text);
+	EXPECT(text != NULL, "GET /metrics answers 200");
+	while ((id = api_db_ll_l("SELECT MIN(id) FROM information_schema.PROCESSLIST WHERE id > ? "
+	                         "AND id <> CONNECTION_ID() AND user = SUBSTRING_INDEX(USER(), "
+	                         "'@', 1)",
+	                         id)) > 0) {
+		snprintf(sql, sizeof sql, "KILL %lld", id);
+		killed += api_db_script(sql, err, sizeof err) == 0;
+	}
+	EXPECT(killed > 0, "no program connection to kill");
+	sleep(3); /* past the idle check, so the next use pings and reconnects */
+	v = metric_above("sp_db_reconnects_total", was);
+	EXPECT(v > was, "after %d killed connections sp_db_reconnects_total stayed %g", killed, v);
+}
+
+/* Every target expression of the dashboard's panels, appended to exprs (one per line). */
+static int dashboard_exprs(json_object *dash, char *exprs, size_t size)
+{
+	size_t len = 0;
+
+	json_object *panels = NULL;
+	int n = 0;
+
+	if (!json_object_object_get_ex(dash, "panels", &panels) ||
+	    !json_object_is_type(panels, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(panels); i++) {
+		json_object *targets = NULL, *p = json_object_array_get_idx(panels, i);
+		if (!json_object_object_get_ex(p, "targets", &targets))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(targets); k++) {
+			json_object *e = NULL;
+			if (json_object_object_get_ex(json_object_array_get_idx(targets, k), "expr",
+			                              &e))
+				n++, len +=
+				     (size_t)snprintf(exprs + len, len < size ? size - len : 0,
+				                      "%s\n", json_object_get_string(e));
+		}
+	}
+	return n;
+}
+
+/* 1 when /metrics text declares the series name (a histogram's for _bucket/_sum/_count). */
+static int declared(const char *text, const char *name)
+{
+	static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+	char line[160];
+	size_t n = strlen(name);
+
+	snprintf(line, sizeof line, "# TYPE %s ", name);
+	if (strstr(text, line))
+		return 1;
+	for (size_t i = 0; i < 3; i++) {
+		size_t k = strlen(suffix[i]);
+		if (n > k && strcmp(name + n - k, suffix[i]) == 0) {
+			snprintf(line, sizeof line, "# TYPE %.*s histogram", (int)(n - k), name);
+			if (strstr(text, line))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The expressions as recording rules ($__rate_interval as 5m) through promtool check rules. */
+static int promtool_rules_ok(const char *exprs, char *out, size_t outn)
+{
+	char path[] = "/tmp/sp-rules-XXXXXX", cmd[256];
+	int fd = mkstemp(path), n = 0, st;
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (f == NULL)
+		return 0;
+	fputs("groups:\n  - name: dashboard\n    rules:\n", f);
+	for (const char *p = exprs, *e; (e = strchr(p, '\n')) != NULL; p = e + 1) {
+		fprintf(f, "      - record: dashboard:expr%d\n        expr: '", n++);
+		for (const char *c = p; c < e; c++) {
+			if (strncmp(c, "$__rate_interval", 16) == 0) {
+				fputs("5m", f);
+				c += 15;
+			} else if (*c == '\'') {
+				fputs("''", f); /* YAML single quotes */
+			} else {
+				fputc(*c, f);
+			}
+		}
+		fputs("'\n", f);
+	}
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "promtool check rules %s 2>&1", path);
+	f = popen(cmd, "r");
+	out[0] = '\0';
+	if (f) {
+		out[fread(out, 1, outn - 1, f)] = '\0';
+		st = pclose(f);
+	} else
+		st = -1;
+	unlink(path);
+	return st == 0;
+}
+
+/*
+ * conf/grafana/streaming.json parses, its expressions are valid PromQL, and
+ * every sp_ name in them is a series the running service declares, so the
+ * dashboard cannot drift from the code.
+ */
+static void test_grafana_dashboard_uses_only_exported_series(void)
+{
+	json_object *dash = json_object_from_file("conf/grafana/streaming.json");
+	static char exprs[32768];
+	char *text, out[2048];
+	int n;
+
+	EXPECT(dash != NULL, "conf/grafana/streaming.json parses as JSON (run from the worktree)");
+	if (dash == NULL)
+		return;
+	exprs[0] = '\0';
+	n = dashboard_exprs(dash, exprs, sizeof exprs);
+	EXPECT(n >= 10, "the dashboard has panel expressions: %d", n);
+	EXPECT(n > 0 && promtool_rules_ok(exprs, out, sizeof out),
+	       "dashboard expressions are valid PromQL: %s", out);
+	text = metrics_text();
+	EXPECT(text != NULL, "GET /metrics answers 200");
+	for (const char *p = exprs; text && p && *p; p++) {
+		char name[128];
+		size_t k = 0;
+		if (strncmp(p, "sp_", 3) != 0 ||
+		    (p > exprs && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == ':')))
+			continue;
+		while ((isalnum((unsigned char)p[k]) || p[k] == '_') && k < sizeof name - 1)
+			k++;
+		snprintf(name, sizeof name, "%.*s", (int)k, p);
+		EXPECT(declared(text, name),
+		       "the dashboard uses %s, which /metrics does not declare", name);
+		p += k - 1;
+	}
+	free(text);
+	json_object_put(dash);
+}
+
+static void test_prometheus_scrape_config_passes_promtool(void)
+{
+	FILE *f = popen("promtool check config conf/prometheus/prometheus.yml 2>&1", "r");
+	char out[1024] = "";
+	int st = -1;
+
+	if (f) {
+		out[fread(out, 1, sizeof out - 1, f)] = '\0';
+		st = pclose(f);
+	}
+	EXPECT(st == 0, "promtool check config conf/prometheus/prometheus.yml: %s", out);
+	EXPECT(strstr(out, "SUCCESS") != NULL, "promtool reports success: %s", out);
+}
+
 /* ---------------------------------------------------------------- registry */
 
 /* Static files, the web client and media alike: a same-origin MSE player (hls.js) may
@@ -1165,6 +1484,12 @@ int api_suite_http(void)
 	ADD(test_logout_during_redis_outage_stays_revoked_after_recovery);
 	ADD(test_logout_before_redis_outage_stays_revoked);
 	ADD(test_metrics_answer_200_right_after_redis_restart);
+	ADD(test_metrics_show_outbox_and_webhook_state);
+	ADD(test_metrics_count_mail_outcomes);
+	ADD(test_metrics_count_redis_reconnects);
+	ADD(test_metrics_count_mariadb_reconnects);
+	ADD(test_grafana_dashboard_uses_only_exported_series);
+	ADD(test_prometheus_scrape_config_passes_promtool);
 	ADD(test_static_files_csp_allows_a_same_origin_mse_player);
 #undef ADD
 	return 0;
