@@ -263,6 +263,8 @@ static const struct family {
     {"sp_stream_limit_db_overrule_total", "counter",
      "Stream starts admitted by Redis but refused by the final check in MariaDB."},
     {"sp_bcrypt_hashes_total", "counter", "bcrypt hashes computed."},
+    {"sp_history_held_total", "counter",
+     "Watch-progress reports held in Redis between two MariaDB writes (gate step)."},
     {"sp_redis_reconnects_total", "counter",
      "Redis connections opened after a process's first (after a drop or a restart)."},
     {"sp_db_reconnects_total", "counter",

@@ -1261,6 +1261,32 @@ static void test_metrics_count_redis_reconnects(void)
 	       v);
 }
 
+/* A progress report held in Redis between two MariaDB writes is counted. */
+static void test_metrics_count_held_progress_reports(void)
+{
+	char *text = metrics_text(), path[96];
+	double was = text ? metric_value(text, "sp_history_held_total") : 0, v;
+	long long cid = api_title(0, 0);
+	api_user u;
+	api_resp r;
+
+	free(text);
+	if (api_viewer(&u, "metrics-held", 1) != 0)
+		return;
+	snprintf(path, sizeof path, "/api/v1/watch-history/%lld/progress", cid);
+	for (int i = 1; i <= 3; i++) {
+		char body[96];
+		snprintf(body, sizeof body, "{\"watchedDuration\":%d,\"totalDuration\":1000}",
+		         100 * i);
+		api_send(&r, "PUT", path, u.token, body);
+		EXPECT_OK(r, 200);
+		api_free(&r);
+	}
+	v = metric_above("sp_history_held_total", was + 1);
+	EXPECT(v >= was + 2, "two reports after the first write were held: %g, was %g", v, was);
+	api_user_free(&u);
+}
+
 /* Connections killed in MariaDB: the programs open new ones, counted. */
 static void test_metrics_count_mariadb_reconnects(void)
 {
@@ -1487,6 +1513,7 @@ int api_suite_http(void)
 	ADD(test_metrics_show_outbox_and_webhook_state);
 	ADD(test_metrics_count_mail_outcomes);
 	ADD(test_metrics_count_redis_reconnects);
+	ADD(test_metrics_count_held_progress_reports);
 	ADD(test_metrics_count_mariadb_reconnects);
 	ADD(test_grafana_dashboard_uses_only_exported_series);
 	ADD(test_prometheus_scrape_config_passes_promtool);
