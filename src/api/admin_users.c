@@ -13,8 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The plan in force is the active subscription (one per user, uq_subs_one_active) not past its end.
- */
+/* The plan in force: the active subscription (one per user) not past its end. */
 #define ADMIN_USER_COLS                                                                            \
 	"u.id, u.name, u.email, u.role, u.is_active, u.locked_until IS NOT NULL AND "              \
 	"u.locked_until > UTC_TIMESTAMP(3), u.failed_logins, u.created_at, u.last_login_at, "      \
