@@ -461,6 +461,21 @@ void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, jso
 	finish_json(r, status, root);
 }
 
+void sp_ok_page(sp_req *r, json_object *data, size_t count, long long page, long long limit,
+                long long total)
+{
+	json_object *extra = json_object_new_object(), *pg = json_object_new_object();
+
+	json_object_object_add(extra, "count", json_object_new_int64((int64_t)count));
+	json_object_object_add(pg, "page", json_object_new_int64(page));
+	json_object_object_add(pg, "limit", json_object_new_int64(limit));
+	json_object_object_add(pg, "total", json_object_new_int64(total));
+	json_object_object_add(pg, "pages",
+	                       json_object_new_int64(limit > 0 ? (total + limit - 1) / limit : 0));
+	json_object_object_add(extra, "pagination", pg);
+	sp_ok_ex(r, 200, NULL, data, extra);
+}
+
 void sp_reply_raw(sp_req *r, int status, const char *body_json)
 {
 	if (r->responded)

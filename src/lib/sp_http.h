@@ -152,6 +152,12 @@ void sp_add_header(sp_req *r, const char *name, const char *value);
 void sp_ok(sp_req *r, int status, const char *message, json_object *data);
 /* Like sp_ok; extra's members are added at the top level (count, pagination). */
 void sp_ok_ex(sp_req *r, int status, const char *message, json_object *data, json_object *extra);
+/*
+ * A page of a list: data, then count (items on this page) and pagination
+ * {page, limit, total, pages} at the top level, as the Conventions ask.
+ */
+void sp_ok_page(sp_req *r, json_object *data, size_t count, long long page, long long limit,
+                long long total);
 /* A whole response body given as already-serialised JSON (a cache hit). */
 void sp_reply_raw(sp_req *r, int status, const char *body_json);
 /* Like sp_ok with data given as already-serialised JSON (a cache hit). */

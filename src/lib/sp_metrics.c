@@ -397,6 +397,29 @@ static size_t add_buckets(sp_buf *b, const struct parsed *ps, size_t n, size_t i
 	return j;
 }
 
+int sp_metrics_totals(const char *const *series, size_t n, double *out)
+{
+	sp_kv_result *all;
+
+	sp_metrics_flush(1);
+	all = sp_kv_hgetall(SP_KEY_METRICS);
+	if (sp_kv_failed(all)) {
+		sp_kv_free(all);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++)
+		out[k] = 0;
+	for (size_t i = 0; i + 1 < sp_kv_count(all); i += 2) {
+		const char *name = sp_kv_str_at(all, i, NULL),
+		           *value = sp_kv_str_at(all, i + 1, NULL);
+		for (size_t k = 0; name && value && k < n; k++)
+			if (strcmp(name, series[k]) == 0)
+				out[k] = strtod(value, NULL);
+	}
+	sp_kv_free(all);
+	return 0;
+}
+
 int sp_metrics_render(char **out)
 {
 	sp_kv_result *all;

@@ -5,6 +5,8 @@
 #ifndef SP_METRICS_H
 #define SP_METRICS_H
 
+#include <stddef.h>
+
 /* Adds 1 to a counter named in Prometheus form, e.g. "cache_hits_total{cache=\"me\"}". */
 void sp_metrics_inc(const char *name);
 void sp_metrics_add(const char *name, double v);
@@ -26,6 +28,12 @@ void sp_metrics_flush(int force);
 int sp_metrics_pending(void);
 /* Milliseconds until the next flush is due (0: now), -1 when nothing waits. */
 long sp_metrics_due_in_ms(void);
+/*
+ * The totals of the given series (full names, e.g. sp_cache_hits_total{cache="catalog"}) as
+ * /metrics shows them, summed over every process (this one's counts sent first); a series
+ * never counted is 0. 0 ok, -1 Redis unavailable.
+ */
+int sp_metrics_totals(const char *const *series, size_t n, double *out);
 /* Writes the Prometheus text of everything recorded into out (malloc'd). 0 ok. */
 int sp_metrics_render(char **out);
 

@@ -131,6 +131,25 @@ int sp_stream_device_claim(const sp_level *l, long long uid, const char *device_
 void sp_stream_forget_devices(long long uid);
 /* After Redis (re)connects: reload live sessions if Redis lost them, rebuild dirty users. */
 void sp_stream_resync(void);
+/* A user with live sessions, as the admin's overview lists them. */
+typedef struct sp_streamer {
+	long long user_id;
+	long long sessions;
+	char name[101];
+	char email[255];
+} sp_streamer;
+
+/*
+ * Everyone's live sessions now, from MariaDB, the record that /metrics'
+ * sp_stream_sessions_live counts too: a session whose row is not ended and
+ * whose heartbeat is within stream.stale_seconds (Redis refreshes that
+ * heartbeat at least every quarter window, so MariaDB answers the same with
+ * Redis up or down). *sessions, *users: live sessions and distinct users;
+ * top[0..*ntop): up to max users with the most, most first (ties by id).
+ * 0 ok, -1 unavailable.
+ */
+int sp_stream_live_summary(long long *sessions, long long *users, sp_streamer *top, size_t max,
+                           size_t *ntop);
 /* Ends the oldest sessions beyond max for a user (worker "enforce"); returns how many. */
 int sp_stream_trim(long long uid, int max, const char *reason);
 /* Sweeps stale sessions from Redis and closes their MariaDB rows; returns rows closed. */

@@ -425,6 +425,42 @@ int sp_stream_db_live_users(long long **uids, size_t *n)
 	return 0;
 }
 
+int sp_stream_live_summary(long long *sessions, long long *users, sp_streamer *top, size_t max,
+                           size_t *ntop)
+{
+	sp_res res;
+	long long stale = (long long)sp_cfg.stream_stale_seconds;
+
+	*ntop = 0;
+	if (sp_db_query(&res,
+	                "SELECT COUNT(*), COUNT(DISTINCT user_id) FROM stream_sessions WHERE "
+	                "ended_at IS NULL AND last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? "
+	                "SECOND",
+	                "l", stale) != 0)
+		return -1;
+	*sessions = sp_res_ll(&res, 0, 0, 0);
+	*users = sp_res_ll(&res, 0, 1, 0);
+	sp_res_free(&res);
+	if (sp_db_query(&res,
+	                "SELECT s.user_id, COUNT(*) AS n, u.name, u.email FROM stream_sessions s "
+	                "JOIN users u ON u.id = s.user_id WHERE s.ended_at IS NULL AND "
+	                "s.last_heartbeat_at > UTC_TIMESTAMP(3) - INTERVAL ? SECOND GROUP BY "
+	                "s.user_id, u.name, u.email ORDER BY n DESC, s.user_id LIMIT ?",
+	                "ll", stale, (long long)max) != 0)
+		return -1;
+	for (size_t i = 0; i < res.nrows && i < max; i++) {
+		top[i].user_id = sp_res_ll(&res, i, 0, 0);
+		top[i].sessions = sp_res_ll(&res, i, 1, 0);
+		snprintf(top[i].name, sizeof top[i].name, "%s",
+		         sp_res_str(&res, i, 2) ? sp_res_str(&res, i, 2) : "");
+		snprintf(top[i].email, sizeof top[i].email, "%s",
+		         sp_res_str(&res, i, 3) ? sp_res_str(&res, i, 3) : "");
+		(*ntop)++;
+	}
+	sp_res_free(&res);
+	return 0;
+}
+
 /* MariaDB's heartbeat lags Redis by at most a quarter window: past a whole one is stale. */
 long sp_stream_db_close_stale(int64_t now_ms)
 {

@@ -134,18 +134,36 @@ int sp_user_devices(long long uid, json_object **out)
 
 int sp_user_set_active(long long uid, int active)
 {
+	sp_user_change c = {NULL, active ? 1 : 0, 0};
+
+	return sp_user_change_apply(uid, &c);
+}
+
+/*
+ * The gate trusts a token version cached in Redis and reads is_active only
+ * on a miss, so what must stop a token bumps the version. SET assigns left
+ * to right: the version is computed from the row as it was.
+ */
+#define USER_CHANGE_SQL                                                                            \
+	"UPDATE users SET token_version = token_version + IF((? = 0 AND is_active = 1) OR (? <> "  \
+	"'' AND role <> ?), 1, 0), is_active = IF(? < 0, is_active, ?), role = IF(? = '', role, "  \
+	"?), failed_logins = IF(? = 1, 0, failed_logins), locked_until = IF(? = 1, NULL, "         \
+	"locked_until) WHERE id = ?"
+
+int sp_user_change_apply(long long uid, const sp_user_change *c)
+{
 	sp_res res;
 	long tv;
+	const char *role = c->role ? c->role : "";
+	int active = c->active, unlock = c->unlock ? 1 : 0;
 
-	/* the gate trusts a token version cached in Redis and reads is_active only on a miss */
 	if (sp_db_begin() != 0 ||
-	    sp_db_exec("UPDATE users SET token_version = token_version + IF(? = 0 AND is_active = "
-	               "1, 1, 0), is_active = ? WHERE id = ?",
-	               "iil", active ? 1 : 0, active ? 1 : 0, uid) < 0 ||
-	    (!active && sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), "
-	                           "revoke_reason = 'deactivated' WHERE user_id = ? AND "
-	                           "revoked_at IS NULL",
-	                           "l", uid) < 0) ||
+	    sp_db_exec(USER_CHANGE_SQL, "issiissiil", active, role, role, active, active, role,
+	               role, unlock, unlock, uid) < 0 ||
+	    (active == 0 && sp_db_exec("UPDATE refresh_chains SET revoked_at = UTC_TIMESTAMP(3), "
+	                               "revoke_reason = 'deactivated' WHERE user_id = ? AND "
+	                               "revoked_at IS NULL",
+	                               "l", uid) < 0) ||
 	    sp_db_query(&res, "SELECT token_version FROM users WHERE id = ?", "l", uid) != 0) {
 		sp_db_rollback();
 		return -1;

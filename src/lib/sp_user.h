@@ -43,8 +43,25 @@ json_object *sp_user_preferences(const char *stored);
 int sp_user_devices(long long uid, json_object **out);
 /* Drops the user's cached documents (profile for /auth/me, subscription status). */
 void sp_user_caches_drop(long long uid);
+/* What an admin changes on an account (sp_user_change); NULL / -1 / 0 leave it as it is. */
+typedef struct sp_user_change {
+	const char *role; /* "user" or "admin" */
+	int active;       /* 1 activate, 0 deactivate */
+	int unlock;       /* 1 clears the login lockout (failed_logins, locked_until) */
+} sp_user_change;
+
 /*
- * Activates or deactivates an account: the one way to do either. Deactivation
+ * Applies c to account uid in one transaction: the one way to switch an
+ * account off or on, or change its role. A deactivation or a role change
+ * bumps the token version (a token carries its role), a deactivation also
+ * revokes every refresh chain, and the new version is published to Redis at
+ * once, so the account's next request is refused whatever the caches held
+ * (a refresh then issues tokens with the new role). 0 done, 1 no such user,
+ * -1 unavailable.
+ */
+int sp_user_change_apply(long long uid, const sp_user_change *c);
+/*
+ * Activates or deactivates an account (sp_user_change_apply with active only). Deactivation
  * also bumps the token version and revokes every refresh chain, and the new
  * version is published to Redis at once, so the account's next request is
  * refused whatever the caches held. 0 done, 1 no such user, -1 unavailable.

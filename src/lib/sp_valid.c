@@ -474,6 +474,20 @@ int sp_v_date(sp_req *r, json_object *o, const char *name, int required, char ou
 	return SP_V_OK;
 }
 
+int sp_v_query_date(sp_req *r, const char *name, char out[11])
+{
+	const char *v = sp_query(r, name);
+
+	if (v == NULL)
+		return SP_V_ABSENT;
+	if (strlen(v) != 10 || !calendar_date(v)) {
+		sp_field_error_add(r, name, "must be a date like 2025-01-08");
+		return SP_V_INVALID;
+	}
+	memcpy(out, v, 11);
+	return SP_V_OK;
+}
+
 int sp_v_url(sp_req *r, json_object *o, const char *name, char *out, size_t n)
 {
 	int rc = sp_v_text(r, o, name, 0, 1, 500, out, n);

@@ -60,6 +60,8 @@ int sp_v_strings(sp_req *r, json_object *o, const char *field, int required, siz
                  size_t max_n, long maxlen, json_object **out);
 /* A calendar date "YYYY-MM-DD" (a full ISO timestamp is accepted and cut to its date). */
 int sp_v_date(sp_req *r, json_object *o, const char *field, int required, char out[11]);
+/* A query parameter date "YYYY-MM-DD" (a real calendar day, nothing after it); absent keeps out. */
+int sp_v_query_date(sp_req *r, const char *name, char out[11]);
 /* An optional link: a path ("/...") or an http(s) URL of at most 500 characters. */
 int sp_v_url(sp_req *r, json_object *o, const char *field, char *out, size_t n);
 /* A price from 0 to 100000 with at most two decimals, as "12.34" in out. */

@@ -241,5 +241,6 @@ int api_suite_webhooks(void);
 int api_suite_lifecycle(void);
 int api_suite_downloads(void);
 int api_suite_parental(void);
+int api_suite_admin(void);
 
 #endif

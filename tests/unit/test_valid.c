@@ -131,6 +131,29 @@ static void test_query_int_bounds(void)
 	sp_req_free(&r);
 }
 
+static void test_query_date_real_days_only(void)
+{
+	static const char *const bad[] = {"2024-02-30",           "2024-13-01", "2024-1-01",
+	                                  "2024-01-01T00:00:00Z", "yesterday",  ""};
+	sp_req r;
+	char out[11] = "";
+
+	sp_req_init(&r, NULL, NULL, NULL, NULL);
+	r.query[0].name = strdup("from");
+	r.query[0].value = strdup("2024-02-29");
+	r.n_query = 1;
+	CU_ASSERT_EQUAL(sp_v_query_date(&r, "from", out), SP_V_OK);
+	CU_ASSERT_STRING_EQUAL(out, "2024-02-29");
+	CU_ASSERT_EQUAL(sp_v_query_date(&r, "to", out), SP_V_ABSENT);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		free(r.query[0].value);
+		r.query[0].value = strdup(bad[i]);
+		CU_ASSERT_EQUAL(sp_v_query_date(&r, "from", out), SP_V_INVALID);
+	}
+	CU_ASSERT_EQUAL(r.n_errors, 1); /* one entry per field */
+	sp_req_free(&r);
+}
+
 /* A JSON number parsed as a request body would carry it. */
 static int number(const char *text, long long min, long long max, long long *out)
 {
@@ -260,6 +283,7 @@ void suite_valid(void)
 	ADD_TEST(s, test_types_nul_and_lengths);
 	ADD_TEST(s, test_text_counts_characters_not_bytes);
 	ADD_TEST(s, test_query_int_bounds);
+	ADD_TEST(s, test_query_date_real_days_only);
 	ADD_TEST(s, test_number_range_is_checked_before_conversion);
 	ADD_TEST(s, test_shared_field_kinds);
 	ADD_TEST(s, test_path_id_never_issued_is_not_found);
