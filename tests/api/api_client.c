@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1024,4 +1025,17 @@ void api_free_kept(void)
 	for (int i = 0; i < n_kept; i++)
 		free(kept[i]);
 	n_kept = 0;
+}
+
+int api_shell(const char *fmt, ...)
+{
+	char cmd[3000];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -219,6 +219,8 @@ void api_redis_start_and_wait(void);
 /* "$SP_DEV" worker ARGS when tool is "worker", else the stack's sp-admin ARGS; the
  * exit status as system() returns it, -1 when SP_DEV is unusable. */
 int api_run_tool(const char *tool, const char *args);
+/* Runs a shell command made from fmt; its exit status (-1 when it did not exit). */
+int api_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "$SP_DEV" stop|start redis|mariadb|web, with extra environment assignments
  * ("SP_SECTION_KEY=value" strings that outlive the call, NULL-terminated, or
  * NULL) for that command only; 0 ok. */

@@ -60,21 +60,6 @@ static const char *dev_path(void)
 	return d;
 }
 
-/* Runs a shell command; its exit status (-1 when it did not exit). */
-static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int shell(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /*
  * scripts/dev worker JOB --now NOW with extra environment env ("A=1 B=2"),
  * its log lines (stderr) into log (malloc'd, "" when none); the exit status.
@@ -91,7 +76,8 @@ static int worker(const char *env, const char *job, const char *now, char **log)
 	if (d == NULL || fd < 0)
 		return -1;
 	close(fd);
-	rc = shell("%s SP_LOG_FILE= '%s' worker %s --now %s >'%s' 2>&1", env, d, job, now, path);
+	rc =
+	    api_shell("%s SP_LOG_FILE= '%s' worker %s --now %s >'%s' 2>&1", env, d, job, now, path);
 	if ((f = fopen(path, "r")) != NULL) {
 		fseek(f, 0, SEEK_END);
 		n = ftell(f);
@@ -131,13 +117,13 @@ static int scratch_up(int with_rows)
 
 	if (d == NULL)
 		return -1;
-	rc = shell("'%s' scratch-db create " SCRATCH " >/dev/null 2>&1", d);
+	rc = api_shell("'%s' scratch-db create " SCRATCH " >/dev/null 2>&1", d);
 	EXPECT(rc == 0, "scripts/dev scratch-db create " SCRATCH " exits 0, got %d", rc);
 	if (rc != 0)
 		return -1;
-	rc = shell("SP_DB_NAME=" SCRATCH " \"$(dirname '%s')/../sp-admin\" migrate --dir "
-	           "\"$(dirname '%s')/../sql/migrations\" >/dev/null 2>&1",
-	           d, d);
+	rc = api_shell("SP_DB_NAME=" SCRATCH " \"$(dirname '%s')/../sp-admin\" migrate --dir "
+	               "\"$(dirname '%s')/../sql/migrations\" >/dev/null 2>&1",
+	               d, d);
 	EXPECT(rc == 0, "sp-admin migrate into " SCRATCH " exits 0, got %d", rc);
 	if (rc != 0 || script(LAYOUT) != 0)
 		return -1;
@@ -149,7 +135,7 @@ static void scratch_down(void)
 	const char *d = getenv("SP_DEV");
 
 	if (d && *d && !strchr(d, '\''))
-		(void)shell("'%s' scratch-db drop " SCRATCH " >/dev/null 2>&1", d);
+		(void)api_shell("'%s' scratch-db drop " SCRATCH " >/dev/null 2>&1", d);
 }
 
 /* "name:bound,..." of the scratch watch_events partitions, in order (malloc'd). */

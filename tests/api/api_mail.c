@@ -25,20 +25,6 @@
 
 static int smtp_stopped;
 
-static int shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int shell(const char *fmt, ...)
-{
-	char cmd[3000];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *dev(void)
 {
 	const char *d = getenv("SP_DEV");
@@ -66,8 +52,8 @@ static int mailer(const char *env, const char *now, char **log)
 	if (d == NULL || fd < 0)
 		return -1;
 	close(fd);
-	rc = shell("%s SP_LOG_FILE= '%s' worker mailer %s%s >'%s' 2>&1", env ? env : "", d,
-	           now ? "--now " : "", now ? now : "", path);
+	rc = api_shell("%s SP_LOG_FILE= '%s' worker mailer %s%s >'%s' 2>&1", env ? env : "", d,
+	               now ? "--now " : "", now ? now : "", path);
 	if ((f = fopen(path, "r")) != NULL) {
 		fseek(f, 0, SEEK_END);
 		n = ftell(f);
@@ -364,7 +350,7 @@ static void lifecycle_at(long long id, long seconds)
 	         "id = %lld",
 	         seconds, id);
 	EXPECT(api_db_script(q, err, sizeof err) == 0, "%s: %s", q, err);
-	EXPECT(d && shell("'%s' worker lifecycle >/dev/null 2>&1", d) == 0, "worker lifecycle");
+	EXPECT(d && api_shell("'%s' worker lifecycle >/dev/null 2>&1", d) == 0, "worker lifecycle");
 }
 
 /* The lifecycle job's events, mailed with the real subscription's plan, price and dates. */
@@ -437,7 +423,7 @@ static void test_two_mailers_at_once_send_each_event_once(void)
 	for (int i = 0; i < RACERS; i++)
 		cancel(&u[i]);
 	/* two hosts: the per-host lock lets them run at once, so only the claims keep them apart */
-	rc = shell(
+	rc = api_shell(
 	    "(SP_WORKER_HOST=mail-a '%s' worker mailer >/dev/null 2>&1 & SP_WORKER_HOST=mail-b "
 	    "'%s' worker mailer >/dev/null 2>&1 & wait)",
 	    d, d);
@@ -865,14 +851,15 @@ static int relay_start(struct relay *t)
 	snprintf(scripts, sizeof scripts, "%s", d);
 	if (strrchr(scripts, '/'))
 		*strrchr(scripts, '/') = '\0';
-	if (shell("rm -rf '%s' && mkdir -p '%s' && openssl req -x509 -newkey rsa:2048 -nodes "
-	          "-keyout '%s' -out '%s' -days 1 -subj /CN=127.0.0.1 -addext "
-	          "subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
-	          t->dir, t->dir, key, t->cert) != 0)
+	if (api_shell("rm -rf '%s' && mkdir -p '%s' && openssl req -x509 -newkey rsa:2048 -nodes "
+	              "-keyout '%s' -out '%s' -days 1 -subj /CN=127.0.0.1 -addext "
+	              "subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+	              t->dir, t->dir, key, t->cert) != 0)
 		return -1;
-	shell("/usr/bin/python3 '%s/smtp-capture' --port %d --dir '%s' --pid-file '%s' --tls-cert "
-	      "'%s' --tls-key '%s' --auth relay-user:relay-secret-pw >'%s/log' 2>&1 &",
-	      scripts, t->port, t->mail, t->pid, t->cert, key, t->dir);
+	api_shell(
+	    "/usr/bin/python3 '%s/smtp-capture' --port %d --dir '%s' --pid-file '%s' --tls-cert "
+	    "'%s' --tls-key '%s' --auth relay-user:relay-secret-pw >'%s/log' 2>&1 &",
+	    scripts, t->port, t->mail, t->pid, t->cert, key, t->dir);
 	for (int i = 0; i < 100; i++) {
 		if (access(t->pid, F_OK) == 0)
 			return 0;
@@ -891,7 +878,7 @@ static void relay_stop(struct relay *t)
 		usleep(100000);
 	free(pid);
 	if (t->dir[0])
-		shell("rm -rf '%s'", t->dir);
+		api_shell("rm -rf '%s'", t->dir);
 }
 
 /* The real clock plus offset seconds as --now. */
