@@ -5,6 +5,7 @@
  */
 #include "admin_metrics.h"
 #include "sp_app.h"
+#include "sp_tier.h"
 #include "sp_db.h"
 #include "sp_json.h"
 #include "sp_metrics.h"
@@ -92,8 +93,9 @@ static int add_plans(json_object *d)
 
 		json_object_object_add(p, "planId", sp_json_str_or_null(sp_res_str(&res, i, 0)));
 		json_object_object_add(p, "name", sp_json_str_or_null(sp_res_str(&res, i, 1)));
-		json_object_object_add(p, "accessLevel",
-		                       json_object_new_int((int)sp_res_ll(&res, i, 2, 0)));
+		json_object_object_add(
+		    p, "accessLevel",
+		    json_object_new_string(sp_tier_name((int)sp_res_ll(&res, i, 2, 0))));
 		json_object_object_add(p, "activeSubscriptions",
 		                       json_object_new_int64(sp_res_ll(&res, i, 3, 0)));
 		json_object_array_add(arr, p);

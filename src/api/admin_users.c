@@ -5,6 +5,7 @@
  */
 #include "admin_users.h"
 #include "sp_app.h"
+#include "sp_tier.h"
 #include "sp_db.h"
 #include "sp_json.h"
 #include "sp_user.h"
@@ -49,8 +50,9 @@ static json_object *current_plan(const sp_res *res, size_t i)
 	p = json_object_new_object();
 	json_object_object_add(p, "planId", sp_json_str_or_null(sp_res_str(res, i, AU_PLAN_ID)));
 	json_object_object_add(p, "name", sp_json_str_or_null(sp_res_str(res, i, AU_PLAN_NAME)));
-	json_object_object_add(p, "accessLevel",
-	                       json_object_new_int((int)sp_res_ll(res, i, AU_PLAN_LEVEL, 0)));
+	json_object_object_add(
+	    p, "accessLevel",
+	    json_object_new_string(sp_tier_name((int)sp_res_ll(res, i, AU_PLAN_LEVEL, 0))));
 	json_object_object_add(p, "endDate", sp_json_dbtime(sp_res_str(res, i, AU_PLAN_END)));
 	return p;
 }
