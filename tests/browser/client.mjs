@@ -121,6 +121,14 @@ async function run() {
 		await a.page.getByRole('link', { name: 'Next' }).click();
 		await a.page.waitForFunction(() => /Page 2 of/.test(document.querySelector('.pager')?.textContent || ''));
 		check(true, 'the pager moves to page 2');
+		const first = await a.page.locator('#catalogue .tile strong').first().textContent();
+		const word = first.split(/\s+/).find((w) => w.length > 3) || first;
+		await a.page.getByLabel('Search titles').fill(word);
+		await a.page.getByLabel('Search titles').press('Enter');
+		await a.page.waitForFunction((w) => /Results for/.test(document.querySelector('h1')?.textContent || '')
+			&& document.querySelector('#catalogue'), word, { timeout: 10000 });
+		const hits = await a.page.locator('#catalogue .tile strong').allTextContents();
+		check(hits.includes(first), `search for "${word}" finds "${first}" (${hits.length} results)`);
 
 		// subscribe Basic through the API with the page's token
 		const plans = await apiIn(a.page, 'GET', '/subscriptions/plans');
