@@ -414,7 +414,7 @@ async function player(id) {
 		msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'This browser cannot play HLS video.'));
 	}
 	video.play().catch(() => { /* autoplay refused: the controls are there */ });
-	const every = Math.max(5, Number(s.heartbeatInterval) || 30) * 1000;
+	const every = Math.max(1, Number(s.heartbeatInterval) || 30) * 1000;
 	const mine = playback;
 	playback.timer = setInterval(async () => {
 		try {
@@ -454,7 +454,8 @@ async function route() {
 	return catalogue(params);
 }
 
-window.addEventListener('hashchange', () => { route(); main().focus({ preventScroll: true }); });
+// focus moves to the new page's content (a form focuses its first field itself)
+window.addEventListener('hashchange', () => { main().focus({ preventScroll: true }); route(); });
 route();
 
 export { LEVELS };
