@@ -210,6 +210,13 @@ function authPage(mode) {
 
 // ------------------------------------------------------------------ catalogue
 
+// the placeholder's letter: the title's first word that is not an article
+function initial(title) {
+	const words = String(title || '?').split(/\s+/);
+	const w = words.find((x) => !/^(the|a|an)$/i.test(x)) || words[0];
+	return w.slice(0, 1).toUpperCase();
+}
+
 function card(c) {
 	const locked = c.canAccess === false;
 	return h('li', { class: 'tile' + (locked ? ' locked' : '') },
@@ -217,8 +224,8 @@ function card(c) {
 			h('div', { class: 'thumb' },
 				// the seeded catalogue names artwork the web server does not hold
 				// yet, so tiles draw a placeholder instead of a broken image
-				h('span', { class: 'ph', 'aria-hidden': 'true' }, (c.title || '?').slice(0, 1)),
-				locked ? h('span', { class: 'lock' }, `🔒 ${c.accessLevel}`) : null),
+				h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title)),
+				locked ? h('span', { class: 'lock' }, `Needs ${c.accessLevel}`) : null),
 			h('div', { class: 'meta' },
 				h('strong', {}, c.title),
 				h('span', { class: 'muted' }, [c.type, c.releaseDate ? String(c.releaseDate).slice(0, 4) : null].filter(Boolean).join(' · ')),
