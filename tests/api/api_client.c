@@ -1039,3 +1039,34 @@ int api_shell(const char *fmt, ...)
 	st = system(cmd);
 	return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int api_run_worker(const char *env, const char *job, const char *now, char **log)
+{
+	const char *d = getenv("SP_DEV");
+	char path[] = "/tmp/api-worker-XXXXXX";
+	int fd = mkstemp(path), rc;
+	FILE *f;
+	long n;
+
+	*log = calloc(1, 1);
+	if (d == NULL || *d == '\0' || strchr(d, '\'') || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	rc = api_shell("%s SP_LOG_FILE= '%s' worker %s %s%s >'%s' 2>&1", env ? env : "", d, job,
+	               now ? "--now " : "", now ? now : "", path);
+	if ((f = fopen(path, "r")) != NULL) {
+		fseek(f, 0, SEEK_END);
+		n = ftell(f);
+		rewind(f);
+		free(*log);
+		*log = calloc(1, (size_t)n + 1);
+		if (n < 0 || fread(*log, 1, (size_t)n, f) != (size_t)n)
+			(*log)[0] = '\0';
+		fclose(f);
+	}
+	unlink(path);
+	return rc;
+}

@@ -221,6 +221,12 @@ void api_redis_start_and_wait(void);
 int api_run_tool(const char *tool, const char *args);
 /* Runs a shell command made from fmt; its exit status (-1 when it did not exit). */
 int api_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * "$SP_DEV" worker JOB [--now NOW] with extra environment env ("A=1 B=2",
+ * or NULL), its log lines (stderr) into *log (malloc'd, "" when none); the
+ * exit status.
+ */
+int api_run_worker(const char *env, const char *job, const char *now, char **log);
 /* "$SP_DEV" stop|start redis|mariadb|web, with extra environment assignments
  * ("SP_SECTION_KEY=value" strings that outlive the call, NULL-terminated, or
  * NULL) for that command only; 0 ok. */

@@ -66,30 +66,7 @@ static const char *dev_path(void)
  */
 static int worker(const char *env, const char *job, const char *now, char **log)
 {
-	const char *d = dev_path();
-	char path[] = "/tmp/api-jobs-XXXXXX";
-	int fd = mkstemp(path), rc;
-	FILE *f;
-	long n;
-
-	*log = calloc(1, 1);
-	if (d == NULL || fd < 0)
-		return -1;
-	close(fd);
-	rc =
-	    api_shell("%s SP_LOG_FILE= '%s' worker %s --now %s >'%s' 2>&1", env, d, job, now, path);
-	if ((f = fopen(path, "r")) != NULL) {
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		free(*log);
-		*log = calloc(1, (size_t)n + 1);
-		if (fread(*log, 1, (size_t)n, f) != (size_t)n)
-			(*log)[0] = '\0';
-		fclose(f);
-	}
-	unlink(path);
-	return rc;
+	return api_run_worker(env, job, now, log);
 }
 
 /* The partition job against the scratch database with warm_days 180, months_ahead 3. */

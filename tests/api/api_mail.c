@@ -42,30 +42,7 @@ static const char *dev(void)
  */
 static int mailer(const char *env, const char *now, char **log)
 {
-	char path[] = "/tmp/api-mail-XXXXXX";
-	int fd = mkstemp(path), rc = -1;
-	const char *d = dev();
-	FILE *f;
-	long n;
-
-	*log = calloc(1, 1);
-	if (d == NULL || fd < 0)
-		return -1;
-	close(fd);
-	rc = api_shell("%s SP_LOG_FILE= '%s' worker mailer %s%s >'%s' 2>&1", env ? env : "", d,
-	               now ? "--now " : "", now ? now : "", path);
-	if ((f = fopen(path, "r")) != NULL) {
-		fseek(f, 0, SEEK_END);
-		n = ftell(f);
-		rewind(f);
-		free(*log);
-		*log = calloc(1, (size_t)n + 1);
-		if (fread(*log, 1, (size_t)n, f) != (size_t)n)
-			(*log)[0] = '\0';
-		fclose(f);
-	}
-	unlink(path);
-	return rc;
+	return api_run_worker(env, "mailer", now, log);
 }
 
 /* Runs the mailer once, expecting it to succeed. */
