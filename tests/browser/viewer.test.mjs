@@ -1,103 +1,21 @@
-// Browser test of the web client (www/): Debian's Chromium, headless, driven
-// by playwright-core (tools/web) against a running stack.
+// Browser test of the viewer's path through the web client (www/).
 //
 //   SP_TEST_BASE=http://127.0.0.1:18080 SP_SCREENSHOTS=var/test/screenshots \
-//     node tests/browser/client.mjs
+//     node tests/browser/viewer.test.mjs
 //
 // Steps: sign up → the catalogue shows locked titles → subscribe Basic (through
 // the API with the page's own token) → play a title and see currentTime
 // advance → upgrade to Premium, a second screen fills the second slot, and a
 // third start (on the second screen) meets the limit screen; ending the other
 // session from it lets play start → leaving the player stops its session.
-// Any console error, page error or CSP violation fails the test, except the
-// one 429 the limit step asks for. Prints "browser: N passed, N failed".
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+	BASE, problems, check, expectErrors, shot, launch, newScreen, apiIn, logIn, waitPlaying, finish,
+} from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const require = createRequire(join(root, 'tools/web/package.json'));
-const { chromium } = require('playwright-core');
-
-const BASE = process.env.SP_TEST_BASE || 'http://127.0.0.1:18080';
-const SHOTS = process.env.SP_SCREENSHOTS || join(root, 'var/test/screenshots');
-const CHROMIUM = process.env.SP_CHROMIUM || '/usr/bin/chromium';
-mkdirSync(SHOTS, { recursive: true });
-
-let passed = 0, failed = 0, shotNo = 0;
-const problems = []; // console errors, page errors, CSP violations
-let allow429 = 0; // the limit step expects one 429 in the console
-
-function check(ok, what) {
-	if (ok) { passed++; console.log(`ok   ${what}`); } else { failed++; console.log(`FAIL ${what}`); }
-	return ok;
-}
-
-async function shot(page, name) {
-	shotNo++;
-	await page.screenshot({ path: join(SHOTS, `${String(shotNo).padStart(2, '0')}-${name}.png`), fullPage: true });
-}
-
-function watch(page, label) {
-	page.on('console', (m) => {
-		if (m.type() !== 'error') return;
-		const t = m.text();
-		if (allow429 > 0 && /status of 429/.test(t)) { allow429--; return; }
-		problems.push(`${label} console: ${t}`);
-	});
-	page.on('pageerror', (e) => problems.push(`${label} page error: ${e.message}`));
-	page.on('crash', () => problems.push(`${label} crashed`));
-}
-
-// The test stack trusts forwarded headers from loopback (as the API tests
-// use them): each run is its own client address, so the per-IP limits on
-// register and login never meet other suites' requests or earlier runs.
-const CLIENT_IP = `198.18.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-
-async function newScreen(browser, label) {
-	const ctx = await browser.newContext({
-		viewport: { width: 1280, height: 800 },
-		extraHTTPHeaders: { 'X-Forwarded-For': CLIENT_IP },
-	});
-	// reported through the console as errors too; recorded here so a violation
-	// can never pass unnoticed
-	await ctx.addInitScript(() => {
-		document.addEventListener('securitypolicyviolation', (e) => {
-			console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-		});
-	});
-	const page = await ctx.newPage();
-	watch(page, label);
-	return { ctx, page };
-}
-
-// the API with the page's own token
-const apiIn = (page, method, path, body) => page.evaluate(async ([method, path, body]) => {
-	const r = await fetch('/api/v1' + path, {
-		method,
-		headers: { Authorization: 'Bearer ' + sessionStorage.getItem('sp.token'), 'Content-Type': 'application/json' },
-		body: body === null ? undefined : JSON.stringify(body),
-	});
-	return { status: r.status, json: await r.json() };
-}, [method, path, body === undefined ? null : body]);
-
-async function waitPlaying(page, secs) {
-	try {
-		await page.waitForFunction(() => {
-			const v = document.getElementById('video');
-			return v && v.currentTime > 1.5;
-		}, null, { timeout: secs * 1000, polling: 250 });
-		return true;
-	} catch { return false; }
-}
+const P = 'viewer';
 
 async function run() {
-	const browser = await chromium.launch({
-		executablePath: CHROMIUM, headless: true,
-		args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
-	});
+	const browser = await launch();
 	try {
 		const a = await newScreen(browser, 'screen A');
 		const email = `web-${Date.now()}-${process.pid}@example.com`;
@@ -108,14 +26,14 @@ async function run() {
 		await a.page.getByLabel('Name').fill('Web Tester');
 		await a.page.getByLabel('Email').fill(email);
 		await a.page.getByLabel('Password').fill(password);
-		await shot(a.page, 'signup');
+		await shot(a.page, P, 'signup');
 		await a.page.getByRole('button', { name: 'Sign up' }).click();
 		await a.page.waitForSelector('#catalogue', { timeout: 15000 });
 		check(await a.page.evaluate(() => !!sessionStorage.getItem('sp.token')), 'sign up stores a token and shows the catalogue');
 		const locked = await a.page.locator('.tile.locked').count();
 		check(locked > 0 && (await a.page.locator('.tile.locked .lock').first().textContent()).match(/Basic|Premium|Ultimate/),
 			`a Free account sees locked titles with the plan that unlocks them (${locked} on page 1)`);
-		await shot(a.page, 'catalogue-free');
+		await shot(a.page, P, 'catalogue-free');
 
 		// paging and search
 		await a.page.getByRole('link', { name: 'Next' }).click();
@@ -145,31 +63,26 @@ async function run() {
 		await a.page.locator('#play').click();
 		const playingA = await waitPlaying(a.page, 30);
 		check(playingA, 'screen A plays: video.currentTime advances');
-		await shot(a.page, 'playing-basic');
+		await shot(a.page, P, 'playing-basic');
 
 		// Premium: two streams. A second screen logs in through the page and
 		// takes the second slot from another device (the API), then starts a
 		// third stream: the limit screen
 		const up = await apiIn(a.page, 'POST', '/subscriptions/subscribe', { planId: planId('Premium'), paymentMethod: 'card' });
 		check(up.status === 201, `upgrade to Premium → 201 (got ${up.status})`);
-		const b = await newScreen(browser, 'screen B');
-		await b.page.setViewportSize({ width: 390, height: 844 }); // a phone
-		await b.page.goto(BASE + '/#/login');
-		await b.page.getByLabel('Email').fill(email);
-		await b.page.getByLabel('Password').fill(password);
-		await b.page.getByRole('button', { name: 'Log in' }).click();
-		await b.page.waitForSelector('#catalogue', { timeout: 15000 });
+		const b = await newScreen(browser, 'screen B', { width: 390, height: 844 }); // a phone
+		await logIn(b.page, email, password);
 		const tv = await apiIn(b.page, 'POST', `/content/${title.id}/stream`, { deviceId: 'browser-test-tv', deviceName: 'Living-room TV' });
 		check(tv.status === 200, `a second device takes the second slot (got ${tv.status})`);
-		allow429 = 1;
+		expectErrors(1, /status of 429/);
 		await b.page.goto(`${BASE}/#/play/${title.id}`);
 		await b.page.waitForSelector('#limit', { timeout: 15000 });
 		const buttons = b.page.locator('#limit button[data-session]');
 		check(await buttons.count() === 2, 'the limit screen offers to end each of the 2 live sessions');
 		check(await b.page.locator('#limit a[data-plan]').count() === 1, 'the limit screen offers an upgrade');
-		await shot(b.page, 'limit-screen');
-		check(allow429 === 0, 'the 429 was the only error on the way');
-		allow429 = 0;
+		await shot(b.page, P, 'limit-screen');
+		check(expectErrors() === 0, 'the 429 was the only error on the way');
+		expectErrors(0, null);
 
 		// A is still fine up to here; its session is about to be ended
 		check(problems.length === 0, 'no console error or CSP violation on screen A while playing');
@@ -178,7 +91,7 @@ async function run() {
 		await b.page.locator(`#limit button[data-session="${tv.json.data.sessionId}"]`).click();
 		const playingB = await waitPlaying(b.page, 30);
 		check(playingB, 'ending the other session from the limit screen lets play start');
-		await shot(b.page, 'playing-after-ending-other');
+		await shot(b.page, P, 'playing-after-ending-other');
 
 		// leaving the player stops the session
 		await b.page.goto(BASE + '/#/');
@@ -198,21 +111,11 @@ async function run() {
 		await b.page.locator('#logout').click();
 		await b.page.waitForSelector('form input[name=email]', { timeout: 10000 });
 		check(await b.page.evaluate(() => !sessionStorage.getItem('sp.token')), 'log out drops the tokens');
-		await shot(b.page, 'logged-out');
+		await shot(b.page, P, 'logged-out');
 		await b.ctx.close();
 	} finally {
 		await browser.close();
 	}
-	for (const p of problems) console.log(`  ${p}`);
-	check(problems.length === 0, `no console error, page error or CSP violation (${problems.length})`);
 }
 
-try {
-	await run();
-} catch (e) {
-	failed++;
-	console.log(`FAIL ${e.stack || e}`);
-	for (const p of problems) console.log(`  ${p}`);
-}
-console.log(`browser: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await finish('viewer', run);

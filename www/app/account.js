@@ -1,0 +1,2 @@
+// The account pages (not built yet).
+export {};

@@ -1,0 +1,2 @@
+// The admin dashboard (not built yet).
+export {};

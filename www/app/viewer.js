@@ -1,0 +1,297 @@
+// The viewer's pages: sign up and log in, the catalogue (filters, search,
+// paging), a title's details, the plans, and the player with its limit
+// screen.
+import {
+	PAGE_SIZE, store, deviceId, api, h, main, show, errorBox, field, levelBadge,
+	renderNav, addRoute, onLeave,
+} from './core.js';
+
+// ------------------------------------------------------------------ auth pages
+
+function authPage(mode) {
+	const signup = mode === 'signup';
+	const msg = h('div', {});
+	const form = h('form', { class: 'card narrow', novalidate: true },
+		h('h1', {}, signup ? 'Create your account' : 'Log in'),
+		msg,
+		signup ? field('Name', 'name', 'text', { autocomplete: 'name', minlength: 2, maxlength: 100 }) : null,
+		field('Email', 'email', 'email', { autocomplete: 'email' }),
+		field('Password', 'password', 'password', {
+			autocomplete: signup ? 'new-password' : 'current-password',
+			'aria-describedby': signup ? 'pw-help' : undefined,
+		}),
+		signup ? h('p', { class: 'help', id: 'pw-help' }, 'At least 8 characters, with an upper-case letter, a lower-case letter and a digit.') : null,
+		h('button', { type: 'submit', class: 'button' }, signup ? 'Sign up' : 'Log in'),
+		h('p', { class: 'muted' }, signup ? 'Already have an account? ' : 'New here? ',
+			h('a', { href: signup ? '#/login' : '#/signup' }, signup ? 'Log in' : 'Create an account')));
+	form.addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		const fd = Object.fromEntries(new FormData(form));
+		const btn = form.querySelector('button[type=submit]');
+		btn.disabled = true;
+		msg.replaceChildren();
+		try {
+			const j = await api('POST', signup ? '/auth/register' : '/auth/login', fd);
+			store.save(j.data);
+			renderNav();
+			location.hash = '#/';
+		} catch (e) {
+			msg.replaceChildren(errorBox(e));
+			form.querySelector('input')?.focus();
+		} finally {
+			btn.disabled = false;
+		}
+	});
+	show(signup ? 'Sign up' : 'Log in', form);
+	form.querySelector('input').focus();
+}
+
+// ------------------------------------------------------------------ catalogue
+
+// the placeholder's letter: the title's first word that is not an article
+function initial(title) {
+	const words = String(title || '?').split(/\s+/);
+	const w = words.find((x) => !/^(the|a|an)$/i.test(x)) || words[0];
+	return w.slice(0, 1).toUpperCase();
+}
+
+function card(c) {
+	const locked = c.canAccess === false;
+	return h('li', { class: 'tile' + (locked ? ' locked' : '') },
+		h('a', { href: '#/content/' + encodeURIComponent(c.id), 'aria-label': `${c.title}${locked ? ` (needs ${c.accessLevel})` : ''}` },
+			h('div', { class: 'thumb' },
+				// the seeded catalogue names artwork the web server does not hold
+				// yet, so tiles draw a placeholder instead of a broken image
+				h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title)),
+				locked ? h('span', { class: 'lock' }, `Needs ${c.accessLevel}`) : null),
+			h('div', { class: 'meta' },
+				h('strong', {}, c.title),
+				h('span', { class: 'muted' }, [c.type, c.releaseDate ? String(c.releaseDate).slice(0, 4) : null].filter(Boolean).join(' · ')),
+				levelBadge(c.accessLevel))));
+}
+
+async function catalogue(params) {
+	const q = params.get('q') || '';
+	const page = Math.max(1, parseInt(params.get('page') || '1', 10) || 1);
+	const form = h('form', { class: 'search', role: 'search' },
+		h('label', { for: 'q', class: 'visually-hidden' }, 'Search titles'),
+		h('input', { id: 'q', name: 'q', type: 'search', value: q, placeholder: 'Search titles and descriptions' }),
+		h('button', { type: 'submit', class: 'button' }, 'Search'));
+	form.addEventListener('submit', (ev) => {
+		ev.preventDefault();
+		const v = form.q.value.trim();
+		location.hash = '#/' + (v ? '?q=' + encodeURIComponent(v) : '');
+	});
+	const results = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
+	show(q ? `Search: ${q}` : 'Browse', h('h1', {}, q ? `Results for “${q}”` : 'Browse'), form, results);
+	const qs = new URLSearchParams({ includeLocked: 'true', page: String(page), limit: String(PAGE_SIZE) });
+	if (q) qs.set('search', q);
+	try {
+		const j = await api('GET', '/content?' + qs);
+		const items = (j.data && j.data.content) || [];
+		const p = j.pagination || { page, pages: 1, total: items.length };
+		const list = items.length
+			? h('ul', { class: 'grid', id: 'catalogue' }, items.map(card))
+			: h('p', { class: 'muted' }, q ? 'Nothing matches that search.' : 'The catalogue is empty.');
+		const link = (n, label) => {
+			const s = new URLSearchParams();
+			if (q) s.set('q', q);
+			s.set('page', String(n));
+			return h('a', { href: '#/?' + s, class: 'button ghost', rel: label === 'Next' ? 'next' : 'prev' }, label);
+		};
+		const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
+			p.page > 1 ? link(p.page - 1, 'Previous') : h('span', {}),
+			h('span', { class: 'muted' }, `Page ${p.page} of ${Math.max(1, p.pages)} · ${p.total} titles`),
+			p.page < p.pages ? link(p.page + 1, 'Next') : h('span', {}));
+		results.replaceChildren(list, pager);
+	} catch (e) {
+		results.replaceChildren(errorBox(e));
+	}
+	results.removeAttribute('aria-busy');
+}
+
+// ------------------------------------------------------------------ details
+
+async function details(id) {
+	show('Loading');
+	try {
+		const j = await api('GET', '/content/' + encodeURIComponent(id));
+		const c = j.data.content;
+		const can = j.data.canAccess !== false;
+		const recs = j.data.recommendations || [];
+		const action = can
+			? (store.token ? h('a', { href: '#/play/' + encodeURIComponent(c.id), class: 'button', id: 'play' }, '▶ Play')
+				: h('a', { href: '#/login', class: 'button' }, 'Log in to play'))
+			: h('div', { class: 'alert info' }, `This title needs the ${c.accessLevel} plan or higher. `,
+				h('a', { href: '#/plans' }, 'See plans'));
+		show(c.title,
+			h('article', { class: 'details' },
+				h('h1', {}, c.title),
+				h('p', { class: 'muted' }, [c.type, c.releaseDate ? String(c.releaseDate).slice(0, 4) : null,
+					c.duration ? `${c.duration} min` : null, c.ageRating,
+					(c.genre || []).join(', ')].filter(Boolean).join(' · '), ' ', levelBadge(c.accessLevel)),
+				h('p', {}, c.description || ''),
+				c.director ? h('p', { class: 'muted' }, 'Director: ', c.director) : null,
+				action),
+			h('section', { 'aria-labelledby': 'recs-h' },
+				h('h2', { id: 'recs-h' }, 'More like this'),
+				recs.length ? h('ul', { class: 'grid' }, recs.map(card)) : h('p', { class: 'muted' }, 'No recommendations yet.')));
+	} catch (e) {
+		show('Not available', h('h1', {}, 'Not available'), errorBox(e), h('a', { href: '#/' }, 'Back to browse'));
+	}
+}
+
+// ------------------------------------------------------------------ plans
+
+async function plans() {
+	show('Plans', h('h1', {}, 'Plans'), h('p', { class: 'muted' }, 'Loading…'));
+	try {
+		const j = await api('GET', '/subscriptions/plans?sortBy=displayOrder');
+		const list = (j.data && j.data.plans) || [];
+		main().replaceChildren(h('h1', {}, 'Plans'),
+			h('ul', { class: 'plans' }, list.map((p) => h('li', { class: 'card plan' + (p.isPopular ? ' popular' : '') },
+				h('h2', {}, p.name), levelBadge(p.accessLevel),
+				h('p', { class: 'price' }, `${Number(p.price).toFixed(2)} ${p.currency || 'USD'}`, h('span', { class: 'muted' }, ` / ${p.validityDays} days`)),
+				h('ul', { class: 'features' },
+					h('li', {}, `Up to ${p.resolution}`),
+					h('li', {}, `${p.maxConcurrentStreams} screen${p.maxConcurrentStreams === 1 ? '' : 's'} at once`),
+					h('li', {}, `${p.maxDevicesAllowed} device${p.maxDevicesAllowed === 1 ? '' : 's'}`))))));
+	} catch (e) {
+		main().append(errorBox(e));
+	}
+}
+
+// ------------------------------------------------------------------ player
+
+let playback = null; // {sessionId, timer, video, hls}
+
+function currentPosition() {
+	return playback && playback.video ? Math.floor(playback.video.currentTime || 0) : 0;
+}
+
+async function stopPlayback() {
+	const p = playback;
+	playback = null;
+	if (!p) return;
+	clearInterval(p.timer);
+	const pos = p.video ? Math.floor(p.video.currentTime || 0) : 0;
+	if (p.hls) p.hls.destroy();
+	if (p.video) { p.video.pause(); p.video.removeAttribute('src'); p.video.load(); }
+	if (p.sessionId) {
+		try { await api('POST', '/stream/stop', { sessionId: p.sessionId, playbackPosition: pos }); } catch { /* gone already */ }
+	}
+}
+
+function limitScreen(id, err) {
+	const acts = err.body.actions || [];
+	const devices = err.body.activeDevices || [];
+	const byId = Object.fromEntries(devices.map((d) => [d.sessionId, d]));
+	const msg = h('div', {});
+	show('Too many screens',
+		h('section', { class: 'card', id: 'limit', 'aria-labelledby': 'limit-h' },
+			h('h1', { id: 'limit-h' }, 'Too many screens'),
+			h('p', {}, err.message),
+			msg,
+			h('ul', { class: 'sessions' }, acts.filter((a) => a.action === 'terminate_session').map((a) => {
+				const d = byId[a.sessionId] || {};
+				return h('li', {},
+					h('span', {}, d.deviceName || 'A device', d.startedAt ? h('span', { class: 'muted' }, ` · since ${new Date(d.startedAt).toLocaleTimeString()}`) : null),
+					h('button', {
+						type: 'button', class: 'button', 'data-session': a.sessionId,
+						onclick: async (ev) => {
+							ev.currentTarget.disabled = true;
+							try {
+								await api('DELETE', '/stream/sessions/' + encodeURIComponent(a.sessionId));
+								player(id);
+							} catch (e) {
+								msg.replaceChildren(errorBox(e));
+							}
+						},
+					}, a.label || 'End this session'));
+			})),
+			acts.filter((a) => a.action === 'upgrade').map((a) =>
+				h('p', {}, h('a', { href: '#/plans', class: 'button ghost', 'data-plan': a.planId }, a.label || 'Upgrade your plan'))),
+			h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back'))));
+	main().querySelector('button')?.focus();
+}
+
+async function player(id) {
+	await stopPlayback();
+	if (!store.token) { location.hash = '#/login'; return; }
+	show('Starting playback', h('p', { class: 'muted' }, 'Starting…'));
+	let s;
+	try {
+		const j = await api('POST', '/content/' + encodeURIComponent(id) + '/stream', {
+			deviceId: deviceId(), deviceName: 'Web browser', deviceType: 'web',
+		});
+		s = j.data;
+	} catch (e) {
+		if (e.status === 429 && e.code === 'CONCURRENT_LIMIT_EXCEEDED') return limitScreen(id, e);
+		const up = e.code === 'TIER_TOO_LOW' || e.code === 'SUBSCRIPTION_REQUIRED';
+		show('Cannot play', h('h1', {}, 'Cannot play this title'), errorBox(e),
+			up ? h('p', {}, h('a', { href: '#/plans', class: 'button' }, 'See plans')) : null,
+			h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back')));
+		return;
+	}
+	if (location.hash !== '#/play/' + encodeURIComponent(id)) {
+		// the user left while the start was on its way
+		api('POST', '/stream/stop', { sessionId: s.sessionId, playbackPosition: 0 }).catch(() => {});
+		return;
+	}
+	const video = h('video', { id: 'video', controls: true, playsinline: true, muted: true, autoplay: true });
+	const note = h('p', { class: 'muted' }, `Quality ${s.quality} · screen ${s.currentStreams} of ${s.maxConcurrentStreams}`);
+	const msg = h('div', {});
+	show('Playing', h('div', { class: 'player' }, video), msg, note,
+		h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back to details')));
+	playback = { sessionId: s.sessionId, video, hls: null, timer: null };
+	const Hls = window.Hls;
+	if (video.canPlayType('application/vnd.apple.mpegurl')) {
+		video.src = s.streamUrl;
+	} else if (Hls && Hls.isSupported()) {
+		const hls = new Hls();
+		playback.hls = hls;
+		hls.on(Hls.Events.ERROR, (_ev, data) => {
+			if (data.fatal) msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'Playback failed. Try again.'));
+		});
+		hls.loadSource(s.streamUrl);
+		hls.attachMedia(video);
+	} else {
+		msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'This browser cannot play HLS video.'));
+	}
+	video.play().catch(() => { /* autoplay refused: the controls are there */ });
+	const every = Math.max(1, Number(s.heartbeatInterval) || 30) * 1000;
+	const mine = playback;
+	playback.timer = setInterval(async () => {
+		try {
+			await api('POST', '/content/stream/heartbeat', { sessionId: mine.sessionId, playbackPosition: currentPosition() });
+		} catch (e) {
+			if (e.status === 410 && playback === mine) {
+				playback.sessionId = null;
+				await stopPlayback();
+				msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'This session was ended (perhaps from another screen).'));
+			}
+		}
+	}, every);
+}
+
+window.addEventListener('pagehide', () => {
+	if (playback && playback.sessionId) {
+		// keepalive lets the stop outlive the page
+		api('POST', '/stream/stop', { sessionId: playback.sessionId, playbackPosition: currentPosition() }).catch(() => {});
+		playback.sessionId = null;
+	}
+});
+
+
+onLeave(async (path) => {
+	if (playback && !path.startsWith('/play/')) await stopPlayback();
+});
+
+addRoute(/^\/login$/, () => authPage('login'));
+addRoute(/^\/signup$/, () => authPage('signup'));
+addRoute(/^\/plans$/, () => plans());
+addRoute(/^\/content\/([^/]+)$/, (id) => details(id));
+addRoute(/^\/play\/([^/]+)$/, (id) => player(id));
+addRoute(/^\/$/, (params) => catalogue(params));
+
+export { card, catalogue };
