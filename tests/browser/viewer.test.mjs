@@ -9,7 +9,8 @@
 // (a phone) frees the one device slot and meets the limit screen; ending the
 // other session from it lets play start → the account page's continue
 // watching resumes the title → the live sessions list signs that screen out
-// → parental controls on with a PIN, a wrong PIN refused, off again →
+// → parental controls on with a PIN, a wrong PIN refused, off again; on
+// again, a title above the age limit asks for the PIN →
 // upgrade to Premium, download a title, remove the download → cancel the
 // subscription → log out.
 import {
@@ -150,6 +151,7 @@ async function run() {
 		check(expectErrors() === 0, 'the 410 was the only error on the way');
 		expectErrors(0, null);
 
+		const rated = await apiIn(a.page, 'GET', '/content?accessLevel=Basic&limit=50');
 		// parental controls: on with a new PIN, a wrong PIN refused, off with the PIN
 		await a.page.goto(BASE + '/#/account/parental');
 		await a.page.waitForSelector('#parental');
@@ -169,6 +171,23 @@ async function run() {
 		await a.page.getByLabel('PIN', { exact: true }).fill('4821');
 		await a.page.getByRole('button', { name: 'Save' }).click();
 		check(await waitText(a.page, '#pc-status', /are off/, 10000), 'parental controls turn off with the PIN');
+
+		// on again; a title above the age limit asks for the PIN, which lifts
+		// the controls and shows the title
+		await a.page.getByLabel('Hide titles above the age limit').check();
+		await a.page.getByLabel('PIN', { exact: true }).fill('4821');
+		await a.page.getByRole('button', { name: 'Save' }).click();
+		check(await waitText(a.page, '#pc-status', /are on/, 10000), 'parental controls on again');
+		const adult = rated.json.data.content.find((c) => ['R', 'TV-MA', 'NC-17'].includes(c.ageRating));
+		expectErrors(1, /status of 403/);
+		await a.page.goto(`${BASE}/#/content/${adult.id}`);
+		await a.page.waitForSelector('#pin-unlock', { timeout: 10000 });
+		check(expectErrors() === 0, `"${adult.title}" (${adult.ageRating}) is age-restricted: the page asks for the PIN`);
+		expectErrors(0, null);
+		await a.page.locator('#pin-unlock').getByLabel('PIN').fill('4821');
+		await a.page.locator('#pin-unlock').getByRole('button').click();
+		await a.page.waitForSelector('#play', { timeout: 10000 });
+		check((await a.page.locator('h1').textContent()) === adult.title, 'the PIN lifts the controls and shows the title');
 
 		// Premium allows downloads: upgrade, download a title from its page,
 		// see and remove it on the account's downloads

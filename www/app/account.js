@@ -120,7 +120,7 @@ function frame(tab, title) {
 }
 
 function fill(body, ...nodes) {
-	body.replaceChildren(...nodes);
+	body.replaceChildren(...nodes.filter(Boolean));
 	body.removeAttribute('aria-busy');
 }
 

@@ -199,7 +199,7 @@ async function plans(done) {
 		]);
 		const list = (j.data && j.data.plans) || [];
 		const cur = st ? st.data.subscription : null;
-		main().replaceChildren(h('h1', {}, 'Plans'),
+		main().replaceChildren(...[h('h1', {}, 'Plans'),
 			typeof done === 'string' ? h('div', { class: 'alert info', role: 'status', id: 'plan-done' }, done, ' ',
 				h('a', { href: '#/account' }, 'Your plan')) : null,
 			h('ul', { class: 'plans' }, list.map((p) => h('li', {
@@ -215,7 +215,7 @@ async function plans(done) {
 					h('li', {}, `${p.maxDevicesAllowed} device${p.maxDevicesAllowed === 1 ? '' : 's'}`),
 					h('li', {}, p.downloadAllowed ? `Downloads (up to ${p.maxDownloads})` : 'No downloads')),
 				store.token ? planAction(p, cur)
-					: Number(p.price) > 0 ? h('a', { href: '#/signup', class: 'button ghost' }, 'Sign up to subscribe') : null))));
+					: Number(p.price) > 0 ? h('a', { href: '#/signup', class: 'button ghost' }, 'Sign up to subscribe') : null)))].filter(Boolean));
 	} catch (e) {
 		main().append(errorBox(e));
 	}
@@ -303,6 +303,16 @@ function deviceLimitScreen(id, err) {
 	main().querySelector('button')?.focus();
 }
 
+// a name people recognise in the lists of devices and screens
+function browserName() {
+	const ua = navigator.userAgent;
+	const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox'
+		: /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+	const os = /iPhone|iPad/.test(ua) ? 'iOS' : /Android/.test(ua) ? 'Android' : /Mac OS X/.test(ua) ? 'macOS'
+		: /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+	return os ? `${browser} on ${os}` : browser;
+}
+
 // where this title was left off (continue watching), 0 when nowhere
 async function savedPosition(id) {
 	try {
@@ -320,7 +330,7 @@ async function player(id) {
 	const resume = savedPosition(id);
 	try {
 		const j = await api('POST', '/content/' + encodeURIComponent(id) + '/stream', {
-			deviceId: deviceId(), deviceName: 'Web browser', deviceType: 'web',
+			deviceId: deviceId(), deviceName: browserName(), deviceType: 'web',
 		});
 		s = j.data;
 	} catch (e) {
@@ -334,8 +344,8 @@ async function player(id) {
 		}
 		const up = e.code === 'TIER_TOO_LOW' || e.code === 'SUBSCRIPTION_REQUIRED';
 		show('Cannot play', h('h1', {}, 'Cannot play this title'), errorBox(e),
-			up ? h('p', {}, h('a', { href: '#/plans', class: 'button' }, 'See plans')) : null,
-			h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back')));
+			h('p', {}, up ? h('a', { href: '#/plans', class: 'button' }, 'See plans') : null, ' ',
+				h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back')));
 		return;
 	}
 	if (location.hash !== '#/play/' + encodeURIComponent(id)) {
