@@ -249,6 +249,15 @@ async function devicesTab() {
 
 // ------------------------------------------------------------------ live sessions
 
+// sessions and licences name their title by id: look the titles up (a few at most)
+async function titlesOf(ids) {
+	const titles = {};
+	await Promise.all([...new Set(ids)].map(async (id) => {
+		try { titles[id] = (await api('GET', '/content/' + encodeURIComponent(id))).data.content.title; } catch { /* keep the id */ }
+	}));
+	return titles;
+}
+
 async function sessionsTab() {
 	if (needLogin()) return;
 	const body = frame('sessions', 'Screens watching now');
@@ -256,14 +265,16 @@ async function sessionsTab() {
 	try {
 		const j = await api('GET', '/stream/sessions');
 		const list = (j.data && j.data.sessions) || [];
+		const titles = await titlesOf(list.map((x) => x.contentId));
 		const me = deviceId();
 		fill(body, msg,
 			list.length ? h('ul', { class: 'rows', id: 'sessions' }, list.map((s) => h('li', { 'data-session': s.sessionId },
 				h('span', { class: 'row-main' },
 					h('strong', {}, s.deviceName || s.deviceId),
 					s.deviceId === me ? h('span', { class: 'tag', 'data-current': 'true' }, 'This browser') : null,
-					h('span', { class: 'muted' }, `${s.quality || ''} · since ${formatDateTime(s.startedAt)} · `,
-						h('a', { href: '#/content/' + encodeURIComponent(s.contentId) }, 'title'))),
+					h('span', { class: 'muted' }, 'Watching ',
+						h('a', { href: '#/content/' + encodeURIComponent(s.contentId) }, titles[s.contentId] || `title ${s.contentId}`),
+						` · ${s.quality || ''} · since ${formatDateTime(s.startedAt)}`)),
 				actionButton('Sign out this screen', { 'data-session': s.sessionId }, msg, async () => {
 					await api('DELETE', '/stream/sessions/' + encodeURIComponent(s.sessionId));
 					announce('Screen signed out');
@@ -370,6 +381,7 @@ async function parentalTab() {
 			h('h3', {}, 'Forgot the PIN?'),
 			h('p', { class: 'muted' }, 'Your account password sets a new PIN.'),
 			resetMsg,
+			h('input', { type: 'text', name: 'username', autocomplete: 'username', value: (store.user || {}).email || '', hidden: true, readonly: true }),
 			field('Account password', 'pr-password', 'password', { autocomplete: 'current-password' }),
 			field('New PIN', 'pr-pin', 'password', { inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]{4,6}', maxlength: 6 }),
 			h('button', { type: 'submit', class: 'button ghost' }, 'Set new PIN'));
@@ -399,11 +411,7 @@ async function downloadsTab() {
 	try {
 		const j = await api('GET', '/downloads');
 		const list = (j.data && j.data.downloads) || [];
-		// a licence names its title by id: look the titles up (a few at most)
-		const titles = {};
-		await Promise.all([...new Set(list.map((d) => d.contentId))].map(async (id) => {
-			try { titles[id] = (await api('GET', '/content/' + encodeURIComponent(id))).data.content.title; } catch { /* keep the id */ }
-		}));
+		const titles = await titlesOf(list.map((d) => d.contentId));
 		const me = deviceId();
 		fill(body, h('p', { class: 'muted' }, 'Offline licences for your devices. Plans with downloads offer “Download” on a title’s page.'), msg,
 			list.length ? h('ul', { class: 'rows', id: 'downloads' }, list.map((d) => h('li', { 'data-download': d.id },
@@ -474,6 +482,8 @@ async function profileTab() {
 	const pwMsg = h('div', {});
 	const pwForm = h('form', { class: 'card', id: 'password-form', novalidate: true },
 		h('h3', {}, 'Change password'), pwMsg,
+		// for password managers: the account the new password belongs to
+		h('input', { type: 'text', name: 'username', autocomplete: 'username', value: u.email || '', hidden: true, readonly: true }),
 		field('Current password', 'p-current', 'password', { autocomplete: 'current-password' }),
 		field('New password', 'p-new', 'password', { autocomplete: 'new-password', 'aria-describedby': 'p-new-help' }),
 		h('p', { class: 'help', id: 'p-new-help' }, 'At least 8 characters, with an upper-case letter, a lower-case letter and a digit. Other devices are signed out.'),
