@@ -12,7 +12,7 @@
 // → parental controls on with a PIN, a wrong PIN refused, off again; on
 // again, a title above the age limit asks for the PIN →
 // upgrade to Premium, download a title, remove the download → cancel the
-// subscription → log out.
+// subscription → change name and password → log out.
 import {
 	BASE, problems, check, expectErrors, shot, launch, newScreen, apiIn, logIn, waitPlaying, finish,
 	waitText,
@@ -204,6 +204,10 @@ async function run() {
 		await dl.first().getByRole('button', { name: /Remove/ }).click();
 		await a.page.waitForSelector('#downloads', { state: 'detached', timeout: 10000 });
 		check(true, 'removing the download empties the list');
+		await a.page.goto(BASE + '/#/account/devices');
+		await a.page.waitForSelector('#devices li', { timeout: 10000 });
+		check(await a.page.locator('#devices li').count() === 2 && await a.page.locator('#devices .tag').count() === 1,
+			'devices lists the phone and this browser (marked)');
 
 		// cancel the subscription on the account page
 		await a.page.goto(BASE + '/#/account');
@@ -217,8 +221,20 @@ async function run() {
 		check(await a.page.locator('#cancel-sub').count() === 0, 'a cancelled plan offers no second cancel');
 		await shot(a.page, P, 'account-cancelled');
 
-		// log out from the profile
+		// the profile: a new name reaches the nav; the password changes (the
+		// new token pair keeps this browser signed in); log out
 		await a.page.goto(BASE + '/#/account/profile');
+		await a.page.getByLabel('Name').fill('Web Tester Two');
+		await a.page.locator('#profile-form').getByRole('button', { name: 'Save' }).click();
+		check(await waitText(a.page, '#nav .who', /Web Tester Two/, 10000), 'a new name shows in the nav');
+		await a.page.getByLabel('Current password').fill(password);
+		await a.page.getByLabel('New password').fill('Webtest456');
+		await a.page.getByRole('button', { name: 'Change password' }).click();
+		check(await waitText(a.page, '#password-form', /Password changed/, 10000), 'the password changes');
+		await a.page.goto(BASE + '/#/account');
+		check(await waitText(a.page, '#plan-summary', /Premium/, 10000), 'still signed in after the change (the new tokens)');
+		await a.page.goto(BASE + '/#/account/profile');
+		await a.page.waitForSelector('#profile-logout');
 		await a.page.locator('#profile-logout').click();
 		await a.page.waitForSelector('form input[name=email]', { timeout: 10000 });
 		check(await a.page.evaluate(() => !sessionStorage.getItem('sp.token')), 'log out drops the tokens');

@@ -200,7 +200,7 @@ async function plans(done) {
 		const list = (j.data && j.data.plans) || [];
 		const cur = st ? st.data.subscription : null;
 		main().replaceChildren(...[h('h1', {}, 'Plans'),
-			typeof done === 'string' ? h('div', { class: 'alert info', role: 'status', id: 'plan-done' }, done, ' ',
+			typeof done === 'string' ? h('div', { class: 'alert info', role: 'status', id: 'plan-done', tabindex: '-1' }, done, ' ',
 				h('a', { href: '#/account' }, 'Your plan')) : null,
 			h('ul', { class: 'plans' }, list.map((p) => h('li', {
 				class: 'card plan' + (p.isPopular ? ' popular' : '') + (cur && cur.plan.id === p.id ? ' current-plan' : ''),
@@ -216,6 +216,7 @@ async function plans(done) {
 					h('li', {}, p.downloadAllowed ? `Downloads (up to ${p.maxDownloads})` : 'No downloads')),
 				store.token ? planAction(p, cur)
 					: Number(p.price) > 0 ? h('a', { href: '#/signup', class: 'button ghost' }, 'Sign up to subscribe') : null)))].filter(Boolean));
+		main().querySelector('#plan-done')?.focus();
 	} catch (e) {
 		main().append(errorBox(e));
 	}
