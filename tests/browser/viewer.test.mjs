@@ -12,7 +12,8 @@
 // → parental controls on with a PIN, a wrong PIN refused, off again; on
 // again, a title above the age limit asks for the PIN →
 // upgrade to Premium, download a title, remove the download → cancel the
-// subscription → change name and password → log out.
+// subscription → remove the title from the history → change name and
+// password → log out.
 import {
 	BASE, problems, check, expectErrors, shot, launch, newScreen, apiIn, logIn, waitPlaying, finish,
 	waitText,
@@ -196,6 +197,7 @@ async function run() {
 		await a.page.goto(`${BASE}/#/content/${title.id}`);
 		await a.page.locator('#download').click();
 		check(await waitText(a.page, '#download-ok', /expires/, 10000), 'Download on the details page shows the licence and its expiry');
+		await shot(a.page, P, 'download-licence');
 		await a.page.goto(BASE + '/#/account/downloads');
 		const dl = a.page.locator('#downloads li');
 		await dl.first().waitFor({ timeout: 10000 });
@@ -220,6 +222,12 @@ async function run() {
 		check(await waitText(a.page, '#plan-renew', /Off/, 10000), 'cancelling turns auto-renew off');
 		check(await a.page.locator('#cancel-sub').count() === 0, 'a cancelled plan offers no second cancel');
 		await shot(a.page, P, 'account-cancelled');
+
+		// remove the title from the history
+		await a.page.goto(BASE + '/#/account/watching');
+		await a.page.locator(`#recent button[data-content="${title.id}"]`).click();
+		await a.page.waitForSelector('#recent', { state: 'detached', timeout: 10000 });
+		check(await a.page.locator('#continue').count() === 0, '"Remove from history" empties recent history and continue watching');
 
 		// the profile: a new name reaches the nav; the password changes (the
 		// new token pair keeps this browser signed in); log out
