@@ -56,14 +56,24 @@ function initial(title) {
 	return w.slice(0, 1).toUpperCase();
 }
 
+// The catalogue's own artwork lives under /catalogue/ on this site (the
+// demo's is drawn by sp-admin gen-media); anything else, or none, gets a
+// lettered placeholder, so a tile never shows a broken image and the page
+// never asks another host (the CSP would refuse it).
+const catalogueImage = (url) => typeof url === 'string' && url.startsWith('/catalogue/') && !url.includes('..');
+
+function artwork(c) {
+	if (catalogueImage(c.thumbnailUrl)) {
+		return h('img', { src: c.thumbnailUrl, alt: '', loading: 'lazy', decoding: 'async', width: 480, height: 270 });
+	}
+	return h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title));
+}
+
 function card(c) {
 	const locked = c.canAccess === false;
 	return h('li', { class: 'tile' + (locked ? ' locked' : '') },
 		h('a', { href: '#/content/' + encodeURIComponent(c.id), 'aria-label': `${c.title}${locked ? ` (needs ${c.accessLevel})` : ''}` },
-			h('div', { class: 'thumb' },
-				// the seeded catalogue names artwork the web server does not hold
-				// yet, so tiles draw a placeholder instead of a broken image
-				h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title)),
+			h('div', { class: 'thumb' }, artwork(c),
 				locked ? h('span', { class: 'lock' }, `Needs ${c.accessLevel}`) : null),
 			h('div', { class: 'meta' },
 				h('strong', {}, c.title),
@@ -129,6 +139,7 @@ async function details(id) {
 				h('a', { href: '#/plans' }, 'See plans'));
 		show(c.title,
 			h('article', { class: 'details' },
+				catalogueImage(c.bannerUrl) ? h('img', { class: 'banner', src: c.bannerUrl, alt: '', width: 1280, height: 400 }) : null,
 				h('h1', {}, c.title),
 				h('p', { class: 'muted' }, [c.type, c.releaseDate ? String(c.releaseDate).slice(0, 4) : null,
 					c.duration ? `${c.duration} min` : null, c.ageRating,
