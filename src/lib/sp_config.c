@@ -152,6 +152,11 @@ const char *sp_conf_get(const char *key)
 	return e ? e->value : NULL;
 }
 
+const char *sp_conf_file(void)
+{
+	return conf_path;
+}
+
 void sp_conf_source(const char *key, char *out, size_t n)
 {
 	char env[128];

@@ -118,6 +118,8 @@ void sp_conf_key_type(const sp_conf_key *k, char *out, size_t n);
 void sp_conf_reference(FILE *out);
 /* Where key's value comes from: "env SP_X", "file PATH:LINE" or "default". */
 void sp_conf_source(const char *key, char *out, size_t n);
+/* The file sp_conf_load read, "" when none. */
+const char *sp_conf_file(void);
 /* SP_SECTION_KEY for "section.key". */
 void sp_conf_env_name(const char *key, char *out, size_t n);
 /*
