@@ -96,7 +96,8 @@ static void add_partitions(json_object *st)
 
 	if (sp_db_query(
 	        &res,
-	        "SELECT TABLE_NAME, PARTITION_NAME, PARTITION_DESCRIPTION, TABLE_ROWS FROM "
+	        "SELECT TABLE_NAME, PARTITION_NAME, REPLACE(PARTITION_DESCRIPTION, '''', ''), "
+	        "TABLE_ROWS FROM "
 	        "information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() AND "
 	        "PARTITION_NAME IS NOT NULL ORDER BY TABLE_NAME, PARTITION_ORDINAL_POSITION",
 	        "") == 0) {
@@ -175,9 +176,19 @@ static const char *s_or(json_object *o, const char *key, const char *def)
 	return json_object_get_string(v);
 }
 
+/* "N pending (oldest Ss)" without the parenthesis when there is none. */
+static void print_count(json_object *o, const char *what)
+{
+	const char *age = s_or(o, "oldestAgeSeconds", NULL);
+
+	printf("%s %s", s_or(o, "count", "0"), what);
+	if (age != NULL)
+		printf(" (oldest %ss)", age);
+}
+
 static void print_backlog(json_object *st, const char *name, const char *label)
 {
-	json_object *o, *p, *f;
+	json_object *o, *p = NULL, *f = NULL;
 
 	if (!json_object_object_get_ex(st, name, &o) || o == NULL) {
 		printf("%-18s unknown (MariaDB unavailable)\n", label);
@@ -185,9 +196,11 @@ static void print_backlog(json_object *st, const char *name, const char *label)
 	}
 	json_object_object_get_ex(o, "pending", &p);
 	json_object_object_get_ex(o, "failed", &f);
-	printf("%-18s %s pending (oldest %ss), %s failed (oldest %ss)\n", label,
-	       s_or(p, "count", "0"), s_or(p, "oldestAgeSeconds", "-"), s_or(f, "count", "0"),
-	       s_or(f, "oldestAgeSeconds", "-"));
+	printf("%-18s ", label);
+	print_count(p, "pending");
+	printf(", ");
+	print_count(f, "failed");
+	printf("\n");
 }
 
 static void print_list(json_object *st, const char *name, const char *title,
