@@ -135,8 +135,15 @@ static json_object *rows(const char *sql, const char *const *cols, size_t ncols)
 	for (size_t i = 0; i < res.nrows; i++) {
 		json_object *o = json_object_new_object();
 
-		for (size_t c = 0; c < ncols && c < res.ncols; c++)
-			json_object_object_add(o, cols[c], jstr(sp_res_str(&res, i, c)));
+		for (size_t c = 0; c < ncols && c < res.ncols; c++) {
+			const char *v = sp_res_str(&res, i, c);
+
+			/* the one number among the texts */
+			json_object_object_add(o, cols[c],
+			                       v && strcmp(cols[c], "exitCode") == 0
+			                           ? json_object_new_int64(sp_res_ll(&res, i, c, 0))
+			                           : jstr(v));
+		}
 		json_object_array_add(arr, o);
 	}
 	sp_res_free(&res);
@@ -249,8 +256,8 @@ static void print_human(json_object *st)
 		printf("%-18s unknown (MariaDB unavailable)\n", "live streams");
 	print_list(st, "partitions", "partitions", part_cols, 5);
 	print_list(st, "jobs", "worker jobs (last run)", job_cols, 5);
-	print_list(st, "signingKeys", "signing keys (none: jwt.secret signs as kid 0)", key_cols,
-	           4);
+	print_list(st, "signingKeys", "signing keys (an empty ring: jwt.secret signs, kid 0)",
+	           key_cols, 4);
 }
 
 /* `status [--json]`: exit 0 when MariaDB and Redis answer, 1 when either does not. */

@@ -48,6 +48,18 @@ static void derive(const char *kid, const char *salt, char out[65])
 	free(msg);
 }
 
+/* 1 when fresh holds other keys than the ring (retirement times move with every read). */
+static int ring_changed(const struct ring_key *fresh, size_t n)
+{
+	if (n != ring_n)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(fresh[i].kid, ring[i].kid) != 0 ||
+		    strcmp(fresh[i].key, ring[i].key) != 0)
+			return 1;
+	return 0;
+}
+
 /* Reads the keys not yet retired, the signing key first. 0 ok, -1 MariaDB unavailable. */
 static int ring_read(int64_t now_ms)
 {
@@ -80,7 +92,7 @@ static int ring_read(int64_t now_ms)
 	}
 	sp_res_free(&res);
 	/* a changed ring must not keep answering from tokens verified under the old one */
-	if (n != ring_n || memcmp(fresh, ring, n * sizeof fresh[0]) != 0)
+	if (ring_changed(fresh, n))
 		sp_jwt_cache_clear();
 	memcpy(ring, fresh, sizeof ring);
 	ring_n = n;
