@@ -45,8 +45,6 @@ int sp_jwt_issue_current(const sp_claims *c, char **out, char kid[SP_KID_MAX]);
 int sp_jwt_verify_current(const char *token, long long now, sp_claims *out);
 /* The kid of a token's header ("0" when it has none); -1 when the header is unreadable. */
 int sp_jwt_token_kid(const char *token, char kid[SP_KID_MAX]);
-/* Reads the ring now (after a rotation in this process). */
-void sp_jwt_keyring_reload(void);
 /* A new signing key; the keys signing until now retire in retire_s seconds. 0 ok. */
 int sp_jwt_keyring_rotate(long long retire_s, char kid[SP_KID_MAX]);
 /* Drops the keys past retirement; how many, -1 MariaDB unavailable. */

@@ -26,9 +26,8 @@ struct ring_key {
 };
 
 static struct ring_key ring[RING_MAX];
-static size_t ring_n;     /* 0: no ring, jwt.secret signs as kid "0" */
-static int64_t loaded_ms; /* last successful read */
-static int64_t tried_ms;  /* last attempt, successful or not */
+static size_t ring_n;    /* 0: no ring, jwt.secret signs as kid "0" */
+static int64_t tried_ms; /* last attempt, successful or not */
 static char config_kid[] = "0";
 
 /*
@@ -96,7 +95,6 @@ static int ring_read(int64_t now_ms)
 		sp_jwt_cache_clear();
 	memcpy(ring, fresh, sizeof ring);
 	ring_n = n;
-	loaded_ms = now_ms;
 	explicit_bzero(fresh, sizeof fresh);
 	return 0;
 }
@@ -108,12 +106,6 @@ static void ring_refresh(int64_t now_ms)
 
 	if (tried_ms == 0 || now_ms - tried_ms >= every * 1000)
 		(void)ring_read(now_ms);
-}
-
-void sp_jwt_keyring_reload(void)
-{
-	tried_ms = 0;
-	(void)ring_read(sp_now_ms());
 }
 
 static const char *key_text(const struct ring_key *k)
