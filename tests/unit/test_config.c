@@ -272,6 +272,29 @@ static void test_operations_doc_matches_the_key_table(void)
 	free(gen);
 }
 
+/*
+ * conf/streaming.conf, the annotated template, sets every key of the table
+ * (http.port excepted: scripts/dev writes it) and no key the table lacks.
+ */
+static void test_template_matches_the_key_table(void)
+{
+	const char *dir = getenv("srcdir") ? getenv("srcdir") : ".";
+	char file[512], err[256] = "";
+
+	snprintf(file, sizeof file, "%s/conf/streaming.conf", dir);
+	CU_ASSERT_EQUAL_FATAL(sp_conf_load(file, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(sp_conf_each_unknown(NULL, NULL), 0);
+	for (size_t i = 0; i < sp_conf_nkeys; i++) {
+		char src[600];
+
+		if (strcmp(sp_conf_keys[i].name, "http.port") == 0)
+			continue;
+		sp_conf_source(sp_conf_keys[i].name, src, sizeof src);
+		if (strcmp(src, "default") == 0) /* an environment override hides the line */
+			CU_FAIL(sp_conf_keys[i].name);
+	}
+}
+
 static int cleanup(void)
 {
 	sp_conf_free();
@@ -296,4 +319,5 @@ void suite_config(void)
 	ADD_TEST(s, test_source_names_env_file_or_default);
 	ADD_TEST(s, test_other_errors_come_before_the_secret);
 	ADD_TEST(s, test_operations_doc_matches_the_key_table);
+	ADD_TEST(s, test_template_matches_the_key_table);
 }
