@@ -103,7 +103,7 @@ static void tokens_free(struct tokens *t)
  */
 static int issue_tokens(long long uid, const char *role, long tv, const char *sid, struct tokens *t)
 {
-	char hash[65];
+	char hash[65], kid[SP_KID_MAX];
 	sp_claims c;
 	long long now = sp_now_ms() / 1000;
 
@@ -131,7 +131,7 @@ static int issue_tokens(long long uid, const char *role, long tv, const char *si
 	c.tv = tv;
 	c.iat = now;
 	c.exp = now + sp_cfg.jwt_access_ttl;
-	return sp_jwt_issue(&c, sp_cfg.jwt_secret, &t->access);
+	return sp_jwt_issue_current(&c, &t->access, kid);
 }
 
 static void add_tokens(json_object *data, struct tokens *t)

@@ -3,6 +3,7 @@
  * command of the table at the end of this file (migrations, administrators,
  * demo data, test media, switching accounts off and on).
  */
+#include "admin_cmds.h"
 #include "gen_media.h"
 #include "sp_auth.h"
 #include "sp_cache.h"
@@ -385,30 +386,71 @@ static int cmd_drop_cache(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A new access-token signing key with a new kid. The keys signing until
+ * now keep verifying for jwt.access_ttl (the longest a token they signed
+ * lives) plus jwt.keyring_refresh_seconds (the longest a process keeps
+ * signing with them before it re-reads the ring) plus a minute of clock
+ * skew between hosts; keys already past that are dropped now.
+ */
+static int cmd_rotate_jwt_key(int argc, char **argv)
+{
+	char kid[SP_KID_MAX];
+	long long retire = sp_cfg.jwt_access_ttl + sp_cfg.jwt_keyring_refresh + 60;
+
+	(void)argc;
+	(void)argv;
+	if (sp_cfg.jwt_secret == NULL || strlen(sp_cfg.jwt_secret) < 32) {
+		fprintf(stderr,
+		        "rotate-jwt-key: jwt.secret must be set (ring keys derive from it)\n");
+		return 78;
+	}
+	if (sp_jwt_keyring_rotate(retire, kid) != 0) {
+		fprintf(stderr, "rotate-jwt-key: database error; nothing changed\n");
+		return 1;
+	}
+	printf("signing key %s now signs new tokens (every process within %lds);\n"
+	       "the previous keys verify for %llds more, then retire\n",
+	       kid, sp_cfg.jwt_keyring_refresh, retire);
+	return 0;
+}
+
 typedef struct admin_cmd {
 	const char *name;
 	const char *args; /* the synopsis usage shows */
 	const char *about;
 	int min_args, max_args; /* how many may follow the name; max -1: any */
 	int (*run)(int argc, char **argv);
+	int raw; /* 1: runs on the configuration as it is, without sp_program_start */
 } admin_cmd;
 
 static const admin_cmd cmds[] = {
     {"migrate", "[--dir DIR]", "apply the migrations not applied yet, each once", 0, -1,
-     cmd_migrate},
+     cmd_migrate, 0},
     {"create-admin", "EMAIL [NAME]",
-     "make or reset an administrator (password from SP_ADMIN_PASSWORD)", 1, -1, cmd_create_admin},
+     "make or reset an administrator (password from SP_ADMIN_PASSWORD)", 1, -1, cmd_create_admin,
+     0},
     {"seed", "[--sql-dir DIR]",
-     "demo users and catalogue when missing (password from SP_DEMO_PASSWORD)", 0, -1, cmd_seed},
+     "demo users and catalogue when missing (password from SP_DEMO_PASSWORD)", 0, -1, cmd_seed, 0},
     {"gen-media", "[DIR] [--source SRC]",
      "HLS test media for every title; sources encoded once into SRC, outside the web root", 0, -1,
-     cmd_gen_media},
+     cmd_gen_media, 0},
     {"deactivate-user", "EMAIL", "switch an account off (its sessions end at once)", 1, 1,
-     cmd_deactivate_user},
-    {"activate-user", "EMAIL", "switch an account on again", 1, 1, cmd_activate_user},
+     cmd_deactivate_user, 0},
+    {"activate-user", "EMAIL", "switch an account on again", 1, 1, cmd_activate_user, 0},
     {"drop-cache", "[catalog|plans]",
-     "drop a cache group, after changing content or plans in MariaDB by hand", 0, 1,
-     cmd_drop_cache},
+     "drop a cache group, after changing content or plans in MariaDB by hand", 0, 1, cmd_drop_cache,
+     0},
+    {"check-config", "[--strict] [FILE]",
+     "every key: effective value, source, validity; exit 1 when one is invalid", 0, 2,
+     cmd_check_config, 1},
+    {"config-reference", "", "the configuration reference (markdown) from the key table", 0, 0,
+     cmd_config_reference, 1},
+    {"status", "[--json]",
+     "MariaDB/Redis reachable, backlogs, live streams, partitions, job runs, keys", 0, 1,
+     cmd_status, 0},
+    {"rotate-jwt-key", "", "a new access-token signing key; the old one retires after the TTL", 0,
+     0, cmd_rotate_jwt_key, 0},
 };
 
 static int usage(void)
@@ -442,10 +484,12 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
-	if ((rc = sp_program_start("sp-admin", SP_PROGRAM_TOOL)) != 0)
-		return rc;
 	cmd = find_cmd(argv[1], argc - 2);
-	rc = cmd ? cmd->run(argc - 2, argv + 2) : usage();
+	if (cmd == NULL)
+		return usage();
+	if (!cmd->raw && (rc = sp_program_start("sp-admin", SP_PROGRAM_TOOL)) != 0)
+		return rc;
+	rc = cmd->run(argc - 2, argv + 2);
 	sp_db_close();
 	return rc;
 }

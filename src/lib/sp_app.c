@@ -344,7 +344,7 @@ void sp_app_handle(const sp_app *app, sp_req *r)
 	}
 	m = sp_route_match(app->routes, app->n_routes, r, &route, allow, sizeof allow);
 	tok = route == NULL || route->auth != SP_AUTH_NONE ? bearer(r) : NULL;
-	if (tok && sp_jwt_verify(tok, sp_cfg.jwt_secret, sp_now_ms() / 1000, &claims) == 0)
+	if (tok && sp_jwt_verify_current(tok, sp_now_ms() / 1000, &claims) == 0)
 		token_ok = 1;
 	if (route)
 		load_input(route, r);

@@ -90,6 +90,11 @@ static const char *jwt_audience(void)
 
 int sp_jwt_issue(const sp_claims *c, const char *secret, char **out)
 {
+	return sp_jwt_issue_kid(c, NULL, secret, out);
+}
+
+int sp_jwt_issue_kid(const sp_claims *c, const char *kid, const char *secret, char **out)
+{
 	jwt_t *jwt = NULL;
 	char uid[24];
 	char *tok;
@@ -103,6 +108,8 @@ int sp_jwt_issue(const sp_claims *c, const char *secret, char **out)
 	    jwt_add_grant(jwt, "typ", "access") || jwt_add_grant(jwt, "iss", jwt_issuer()) ||
 	    jwt_add_grant(jwt, "aud", jwt_audience()) || jwt_add_grant_int(jwt, "tv", c->tv) ||
 	    jwt_add_grant_int(jwt, "iat", c->iat) || jwt_add_grant_int(jwt, "exp", c->exp))
+		goto out;
+	if (kid != NULL && jwt_add_header(jwt, "kid", kid) != 0)
 		goto out;
 	if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)))
 		goto out;

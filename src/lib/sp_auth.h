@@ -31,6 +31,25 @@ int sp_jwt_issue(const sp_claims *c, const char *secret, char **out);
  */
 int sp_jwt_verify(const char *token, const char *secret, long long now, sp_claims *out);
 
+/* As sp_jwt_issue, with kid in the header naming the key. */
+int sp_jwt_issue_kid(const sp_claims *c, const char *kid, const char *secret, char **out);
+
+/*
+ * The signing-key ring (jwt_keys, sp-admin rotate-jwt-key). With no ring,
+ * jwt.secret signs as kid "0"; a token without a kid is a kid "0" token.
+ */
+#define SP_KID_MAX 33
+/* Signs c with the current key; *out malloc'd, kid the key's id. 0 ok. */
+int sp_jwt_issue_current(const sp_claims *c, char **out, char kid[SP_KID_MAX]);
+/* Verifies with the key the token's kid names, if that key is in the ring and not retired. */
+int sp_jwt_verify_current(const char *token, long long now, sp_claims *out);
+/* The kid of a token's header ("0" when it has none); -1 when the header is unreadable. */
+int sp_jwt_token_kid(const char *token, char kid[SP_KID_MAX]);
+/* A new signing key; the keys signing until now retire in retire_s seconds. 0 ok. */
+int sp_jwt_keyring_rotate(long long retire_s, char kid[SP_KID_MAX]);
+/* Drops the keys past retirement; how many, -1 MariaDB unavailable. */
+long long sp_jwt_keyring_prune(void);
+
 /* Forgets the verified-token cache (tests; a key change). */
 void sp_jwt_cache_clear(void);
 

@@ -14,19 +14,18 @@
 #ifndef SP_DEFAULT_CONFIG
 #define SP_DEFAULT_CONFIG "/etc/streaming/streaming.conf"
 #endif
-#ifndef SP_DEFAULT_MAIL_DIR
-#define SP_DEFAULT_MAIL_DIR "conf/mail"
-#endif
 
 sp_settings sp_cfg;
 
 struct entry {
 	char *key;
 	char *value;
+	int line; /* in conf_path */
 };
 
 static struct entry *entries;
 static size_t n_entries;
+static char conf_path[1024]; /* the file read, "" when none */
 
 void sp_conf_free(void)
 {
@@ -37,6 +36,7 @@ void sp_conf_free(void)
 	free(entries);
 	entries = NULL;
 	n_entries = 0;
+	conf_path[0] = '\0';
 }
 
 static char *trim(char *s)
@@ -51,18 +51,21 @@ static char *trim(char *s)
 	return s;
 }
 
-static void set_entry(const char *key, const char *value)
+/* A key written twice: the last line wins. */
+static void set_entry(const char *key, const char *value, int line)
 {
 	for (size_t i = 0; i < n_entries; i++) {
 		if (strcmp(entries[i].key, key) == 0) {
 			free(entries[i].value);
 			entries[i].value = sp_xstrdup(value);
+			entries[i].line = line;
 			return;
 		}
 	}
 	entries = sp_xrealloc(entries, (n_entries + 1) * sizeof *entries);
 	entries[n_entries].key = sp_xstrdup(key);
 	entries[n_entries].value = sp_xstrdup(value);
+	entries[n_entries].line = line;
 	n_entries++;
 }
 
@@ -108,30 +111,79 @@ int sp_conf_load(const char *path, char *err, size_t errlen)
 			fclose(f);
 			return -1;
 		}
-		set_entry(key, val);
+		set_entry(key, val, lineno);
 	}
 	fclose(f);
+	snprintf(conf_path, sizeof conf_path, "%s", path);
 	return 0;
+}
+
+void sp_conf_env_name(const char *key, char *out, size_t n)
+{
+	size_t j = 0;
+
+	for (const char *p = "SP_"; *p && j + 1 < n; p++)
+		out[j++] = *p;
+	for (const char *p = key; *p && j + 1 < n; p++)
+		out[j++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+	if (n > 0)
+		out[j] = '\0';
+}
+
+static const struct entry *file_entry(const char *key)
+{
+	for (size_t i = 0; i < n_entries; i++)
+		if (strcmp(entries[i].key, key) == 0)
+			return &entries[i];
+	return NULL;
 }
 
 const char *sp_conf_get(const char *key)
 {
 	char env[128];
-	size_t j = 0;
+	const struct entry *e;
 	const char *v;
 
-	memcpy(env, "SP_", 3);
-	j = 3;
-	for (const char *p = key; *p && j < sizeof env - 1; p++)
-		env[j++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
-	env[j] = '\0';
+	sp_conf_env_name(key, env, sizeof env);
 	v = getenv(env);
 	if (v != NULL)
 		return v;
-	for (size_t i = 0; i < n_entries; i++)
-		if (strcmp(entries[i].key, key) == 0)
-			return entries[i].value;
-	return NULL;
+	e = file_entry(key);
+	return e ? e->value : NULL;
+}
+
+const char *sp_conf_file(void)
+{
+	return conf_path;
+}
+
+void sp_conf_source(const char *key, char *out, size_t n)
+{
+	char env[128];
+	const struct entry *e;
+
+	sp_conf_env_name(key, env, sizeof env);
+	if (getenv(env) != NULL)
+		snprintf(out, n, "env %s", env);
+	else if ((e = file_entry(key)) != NULL)
+		snprintf(out, n, "file %s:%d", conf_path, e->line);
+	else
+		snprintf(out, n, "default");
+}
+
+size_t sp_conf_each_unknown(void (*fn)(const char *key, const char *path, int line, void *arg),
+                            void *arg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_entries; i++) {
+		if (sp_conf_key_named(entries[i].key) != NULL)
+			continue;
+		n++;
+		if (fn != NULL)
+			fn(entries[i].key, conf_path, entries[i].line, arg);
+	}
+	return n;
 }
 
 const char *sp_conf_str(const char *key, const char *def)
@@ -213,196 +265,46 @@ int sp_list_contains(const char *list, const char *item)
 
 void sp_settings_free(void)
 {
-	sp_settings *c = &sp_cfg;
-	char **strs[] = {&c->trusted_proxies,  &c->public_url,
-	                 &c->db_host,          &c->db_socket,
-	                 &c->db_user,          &c->db_password,
-	                 &c->db_name,          &c->redis_host,
-	                 &c->redis_socket,     &c->redis_prefix,
-	                 &c->jwt_secret,       &c->jwt_issuer,
-	                 &c->jwt_audience,     &c->cors_origins,
-	                 &c->smtp_url,         &c->log_level,
-	                 &c->payment_provider, &c->smtp_starttls,
-	                 &c->smtp_user,        &c->smtp_password,
-	                 &c->smtp_from,        &c->mail_templates_dir,
-	                 &c->worker_host,      &c->payment_decline_methods,
-	                 &c->smtp_ca_file};
+	for (size_t i = 0; i < sp_conf_nkeys; i++) {
+		if (sp_conf_keys[i].store == SP_CS_STR) {
+			char **p = (char **)((char *)&sp_cfg + sp_conf_keys[i].off);
 
-	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-		free(*strs[i]);
-		*strs[i] = NULL;
+			free(*p);
+			*p = NULL;
+		}
 	}
 }
 
-static char *dupconf(const char *key, const char *def)
-{
-	return sp_xstrdup(sp_conf_str(key, def));
-}
-
-/* The free-text settings (each a copy, freed by sp_settings_free). */
-static void load_strings(sp_settings *c)
-{
-	c->trusted_proxies = dupconf("http.trusted_proxies", "");
-	c->public_url = dupconf("http.public_url", "http://127.0.0.1:8080");
-	c->db_host = dupconf("db.host", "127.0.0.1");
-	c->db_socket = dupconf("db.socket", "");
-	c->db_user = dupconf("db.user", "streaming");
-	c->db_password = dupconf("db.password", "");
-	c->db_name = dupconf("db.name", "streaming");
-	c->redis_host = dupconf("redis.host", "127.0.0.1");
-	c->redis_socket = dupconf("redis.socket", "");
-	c->redis_prefix = dupconf("redis.prefix", "sp:");
-	c->jwt_secret = dupconf("jwt.secret", "");
-	c->jwt_issuer = dupconf("jwt.issuer", "streaming");
-	c->jwt_audience = dupconf("jwt.audience", "streaming-api");
-	c->cors_origins = dupconf("cors.allowed_origins", "");
-	c->smtp_url = dupconf("smtp.url", "smtp://127.0.0.1:25");
-	c->smtp_starttls = dupconf("smtp.starttls", "try");
-	c->smtp_user = dupconf("smtp.user", "");
-	c->smtp_password = dupconf("smtp.password", "");
-	c->smtp_ca_file = dupconf("smtp.ca_file", "");
-	c->smtp_from = dupconf("smtp.from", "Streaming <no-reply@localhost>");
-	c->mail_templates_dir = dupconf("mail.templates_dir", SP_DEFAULT_MAIL_DIR);
-	c->payment_provider = dupconf("payment.provider", "none");
-	c->worker_host = dupconf("worker.host", "");
-	c->payment_decline_methods = dupconf("payment.decline_methods", "");
-	c->log_level = dupconf("log.level", "info");
-}
-
-/* The numbers and rate rules, each within its bounds; -1 names the bad key in err. */
-static int load_numbers(sp_settings *c, char *err, size_t errlen)
-{
-	long v;
-
-#define LONG(key, def, min, max, dst)                                                              \
-	do {                                                                                       \
-		if (sp_conf_long(key, def, min, max, &v, err, errlen) != 0)                        \
-			return -1;                                                                 \
-		dst = v;                                                                           \
-	} while (0)
-#define RATE(key, def, dst)                                                                        \
-	do {                                                                                       \
-		if (sp_conf_rate(key, def, &dst, err, errlen) != 0)                                \
-			return -1;                                                                 \
-	} while (0)
-	LONG("http.max_body", 1048576, 1024, 1073741824L, c->max_body);
-	LONG("db.port", 3306, 1, 65535, c->db_port);
-	LONG("redis.port", 6379, 1, 65535, c->redis_port);
-	LONG("redis.timeout_ms", 500, 10, 60000, c->redis_timeout_ms);
-	LONG("jwt.access_ttl", 900, 1, 86400 * 7, c->jwt_access_ttl);
-	LONG("jwt.refresh_ttl", 604800, 60, 86400 * 365, c->jwt_refresh_ttl);
-	LONG("auth.max_failed_logins", 5, 1, 1000, c->max_failed_logins);
-	LONG("auth.lockout_seconds", 900, 1, 86400 * 30, c->lockout_seconds);
-	LONG("auth.reset_ttl", 3600, 60, 86400 * 7, c->reset_ttl);
-	RATE("auth.reset_limit", "3/3600", c->reset_limit);
-	LONG("bcrypt.cost", 12, 4, 31, c->bcrypt_cost);
-	RATE("ratelimit.anonymous", "100/900", c->rl_anonymous);
-	RATE("ratelimit.authenticated", "500/900", c->rl_authenticated);
-	RATE("ratelimit.auth", "5/900", c->rl_auth);
-	RATE("ratelimit.stream", "10/60", c->rl_stream);
-	RATE("ratelimit.search", "20/60", c->rl_search);
-	LONG("stream.stale_seconds", 120, 1, 86400, c->stream_stale_seconds);
-	LONG("stream.token_ttl", 14400, 1, 86400 * 7, c->stream_token_ttl);
-	LONG("download.ttl_days", 30, 1, 365, c->download_ttl_days);
-	LONG("cache.user_ttl", 300, 1, 86400, c->cache_ttl);
-	LONG("cache.local_bytes", 8388608, 0, 1073741824, c->cache_local_bytes);
-	LONG("history.warm_days", 180, 31, 36500, c->history_warm_days);
-	LONG("history.months_ahead", 3, 1, 24, c->history_months_ahead);
-	LONG("smtp.timeout_seconds", 30, 1, 600, c->smtp_timeout);
-	LONG("mail.backoff_seconds", 60, 1, 86400, c->mail_backoff);
-	LONG("mail.backoff_max_seconds", 3600, 1, 86400 * 7, c->mail_backoff_max);
-	LONG("mail.max_attempts", 8, 1, 100, c->mail_max_attempts);
-	LONG("webhooks.connect_timeout_ms", 3000, 100, 60000, c->webhooks_connect_timeout_ms);
-	LONG("webhooks.timeout_ms", 10000, 100, 120000, c->webhooks_timeout_ms);
-	LONG("webhooks.max_attempts", 8, 1, 100, c->webhooks_max_attempts);
-	LONG("webhooks.backoff_seconds", 30, 1, 86400, c->webhooks_backoff_seconds);
-	LONG("webhooks.backoff_max_seconds", 3600, 1, 86400 * 7, c->webhooks_backoff_max_seconds);
-	LONG("webhooks.batch", 200, 1, 100000, c->webhooks_batch);
-	LONG("lifecycle.expiring_days", 3, 1, 365, c->lifecycle_expiring_days);
-	LONG("lifecycle.renew_grace_hours", 24, 0, 24 * 30, c->lifecycle_renew_grace_hours);
-#undef LONG
-#undef RATE
-	return 0;
-}
-
-/* A secret that may be left empty (derived from jwt.secret) but is never short. */
-static int optional_secret(const char *key, char *err, size_t errlen)
-{
-	const char *v = sp_conf_str(key, "");
-
-	if (v[0] != '\0' && strlen(v) < 32) {
-		snprintf(err, errlen,
-		         "config: %s must be at least 32 bytes (or empty, to derive it from "
-		         "jwt.secret)",
-		         key);
-		return -1;
-	}
-	return 0;
-}
-
-/* The mailer's relay and sender: a URL libcurl speaks SMTP to, a header-safe sender. */
-static int check_smtp(const sp_settings *c, char *err, size_t errlen)
-{
-	const char *host;
-
-	if (strncmp(c->smtp_url, "smtp://", 7) != 0 && strncmp(c->smtp_url, "smtps://", 8) != 0) {
-		snprintf(err, errlen, "config: smtp.url must start with smtp:// or smtps://");
-		return -1;
-	}
-	host = strstr(c->smtp_url, "://") + 3;
-	if (memchr(host, '@', strcspn(host, "/?#")) != NULL) {
-		snprintf(err, errlen,
-		         "config: smtp.url must not hold credentials; set smtp.user and "
-		         "smtp.password");
-		return -1;
-	}
-	if (!sp_list_contains("require,try,off", c->smtp_starttls)) {
-		snprintf(err, errlen, "config: smtp.starttls must be require, try or off");
-		return -1;
-	}
-	if (strpbrk(c->smtp_from, "\r\n") != NULL || strchr(c->smtp_from, '@') == NULL) {
-		snprintf(
-		    err, errlen,
-		    "config: smtp.from must be an address, optionally 'Name <address>', on one "
-		    "line");
-		return -1;
-	}
-	return 0;
-}
-
-/* What must hold across settings before any program starts on them. */
-static int check_settings(const sp_settings *c, char *err, size_t errlen)
-{
-	if (optional_secret("media.secret", err, errlen) != 0 ||
-	    optional_secret("outbox.seal_key", err, errlen) != 0 || check_smtp(c, err, errlen) != 0)
-		return -1;
-	/* the names sp_payment_provider_named() knows */
-	if (!sp_list_contains("none,builtin",
-	                      c->payment_provider[0] ? c->payment_provider : "none")) {
-		snprintf(err, errlen, "config: payment.provider must be none or builtin");
-		return -1;
-	}
-	if (c->jwt_issuer[0] == '\0' || c->jwt_audience[0] == '\0') {
-		snprintf(err, errlen, "config: jwt.issuer and jwt.audience must not be empty");
-		return -1;
-	}
-	if (strlen(c->jwt_secret) < 32) {
-		snprintf(err, errlen,
-		         "config: jwt.secret must be at least 32 bytes (set it in the config file "
-		         "or SP_JWT_SECRET)");
-		return -1;
-	}
-	return 0;
-}
-
+/*
+ * Every key of the table, checked and kept in sp_cfg. The first failing
+ * key's message is returned, except that a missing jwt.secret is reported
+ * only when nothing else fails: a tool may run without it
+ * (sp_program_start), but not with another key wrong.
+ */
 int sp_settings_load(const char *path, char *err, size_t errlen)
 {
+	char one[512], secret[512] = "";
+	int rc = 0;
+
 	if (sp_conf_load(path, err, errlen) != 0)
 		return -1;
 	sp_settings_free();
 	memset(&sp_cfg, 0, sizeof sp_cfg);
-	load_strings(&sp_cfg);
-	if (load_numbers(&sp_cfg, err, errlen) != 0)
-		return -1;
-	return check_settings(&sp_cfg, err, errlen);
+	for (size_t i = 0; i < sp_conf_nkeys; i++) {
+		const sp_conf_key *k = &sp_conf_keys[i];
+
+		if (sp_conf_key_check(k, &sp_cfg, one, sizeof one) == 0)
+			continue;
+		if (strcmp(k->name, "jwt.secret") == 0) {
+			snprintf(secret, sizeof secret, "%s", one);
+		} else if (rc == 0) {
+			snprintf(err, errlen, "%s", one);
+			rc = -1;
+		}
+	}
+	if (rc == 0 && secret[0] != '\0') {
+		snprintf(err, errlen, "%s", secret);
+		rc = -1;
+	}
+	return rc;
 }

@@ -6,6 +6,7 @@
 #define SP_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct sp_rate_rule {
 	long limit;
@@ -28,6 +29,7 @@ typedef struct sp_settings {
 	long jwt_access_ttl, jwt_refresh_ttl;
 	char *jwt_issuer;
 	char *jwt_audience;
+	long jwt_keyring_refresh; /* seconds between two reads of the signing-key ring */
 
 	int max_failed_logins;
 	long lockout_seconds;
@@ -74,6 +76,60 @@ typedef struct sp_settings {
 } sp_settings;
 
 extern sp_settings sp_cfg;
+
+/* ------------------------------------------------------- the key table */
+
+enum sp_conf_type {
+	SP_CT_INT,      /* an integer within [min, max], unit optional */
+	SP_CT_DURATION, /* an integer count of unit (ms, seconds, hours, days) */
+	SP_CT_RATE,     /* COUNT/SECONDS */
+	SP_CT_STRING,   /* free text; min > 0: at least min bytes */
+	SP_CT_PATH,
+	SP_CT_URL,
+	SP_CT_LIST, /* comma-separated */
+	SP_CT_ENUM  /* one of unit's comma-separated names */
+};
+
+/* Where sp_settings keeps a key's value; NONE: read with sp_conf_str where used. */
+enum sp_conf_store { SP_CS_NONE, SP_CS_STR, SP_CS_INT, SP_CS_LONG, SP_CS_SIZE, SP_CS_RATE };
+
+typedef struct sp_conf_key {
+	const char *name; /* "section.key" */
+	enum sp_conf_type type;
+	const char *def; /* the default, as it would be written in the file */
+	long min, max;
+	const char *unit; /* SP_CT_ENUM: the choices */
+	int secret;       /* the value is never shown, only whether it is set and its length */
+	size_t off;
+	enum sp_conf_store store;
+	int (*check)(const struct sp_conf_key *k, const char *v, char *err, size_t errlen);
+	const char *about;
+} sp_conf_key;
+
+extern const sp_conf_key sp_conf_keys[];
+extern const size_t sp_conf_nkeys;
+
+const sp_conf_key *sp_conf_key_named(const char *name);
+/* Checks k's effective value; stores it into c unless c is NULL. 0 ok, -1 with err. */
+int sp_conf_key_check(const sp_conf_key *k, sp_settings *c, char *err, size_t errlen);
+/* The key's type in words ("int 1..65535", "duration 1..600 seconds", ...). */
+void sp_conf_key_type(const sp_conf_key *k, char *out, size_t n);
+/* The markdown table of every key (docs/OPERATIONS.md, sp-admin config-reference). */
+void sp_conf_reference(FILE *out);
+/* Where key's value comes from: "env SP_X", "file PATH:LINE" or "default". */
+void sp_conf_source(const char *key, char *out, size_t n);
+/* The file sp_conf_load read, "" when none. */
+const char *sp_conf_file(void);
+/* SP_SECTION_KEY for "section.key". */
+void sp_conf_env_name(const char *key, char *out, size_t n);
+/*
+ * Calls fn for every key in the file that the table does not know (a typo or
+ * a retired key: the programs ignore it and warn). Returns how many.
+ */
+size_t sp_conf_each_unknown(void (*fn)(const char *key, const char *path, int line, void *arg),
+                            void *arg);
+
+/* ------------------------------------------------------- loading */
 
 /* Reads the file (NULL: $SP_CONFIG, else the built-in path) without validating. */
 int sp_conf_load(const char *path, char *err, size_t errlen);

@@ -47,9 +47,26 @@ static void catch_sigterm(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/*
+ * A key the table does not know is a typo or a retired key: the program
+ * starts on the defaults and says so (sp-admin check-config --strict makes
+ * it an error for deployment checks).
+ */
+static void warn_unknown(const char *key, const char *path, int line, void *arg)
+{
+	int tool = *(const int *)arg;
+
+	if (tool)
+		fprintf(stderr, "config: warning: %s:%d: unknown key '%s' ignored\n", path, line,
+		        key);
+	else
+		sp_warn("config: %s:%d: unknown key '%s' ignored", path, line, key);
+}
+
 int sp_program_start(const char *name, enum sp_program_kind kind)
 {
 	char err[512];
+	int tool = kind == SP_PROGRAM_TOOL;
 
 	program = name;
 	if (kind == SP_PROGRAM_SERVER) {
@@ -70,11 +87,14 @@ int sp_program_start(const char *name, enum sp_program_kind kind)
 			return 78;
 		}
 	}
-	if (kind != SP_PROGRAM_SERVER)
+	if (kind != SP_PROGRAM_SERVER) {
+		sp_conf_each_unknown(warn_unknown, &tool);
 		return 0;
+	}
 	sp_log_init(name, sp_cfg.log_level);
 	if (sp_log_file(sp_conf_str("log.file", "")) != 0)
 		sp_warn("cannot open log.file; logging to stderr");
+	sp_conf_each_unknown(warn_unknown, &tool);
 	return 0;
 }
 

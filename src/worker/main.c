@@ -22,8 +22,9 @@ static const worker_job jobs[] = {
     {"enforce",
      "end the oldest streams and revoke the newest downloads of users over their plan's limits",
      job_enforce, LOCK_CLUSTER},
-    {"resets", "drop the sealed tokens of password resets past auth.reset_ttl", job_resets,
-     LOCK_CLUSTER},
+    {"resets",
+     "drop the sealed tokens of password resets past auth.reset_ttl, and retired signing keys",
+     job_resets, LOCK_CLUSTER},
     {"partitions", "keep monthly watch-event partitions ahead; archive those past warm_days",
      job_partitions, LOCK_CLUSTER},
     {"aggregate", "recompute the daily watch aggregates of yesterday (and of missed days before)",
@@ -65,18 +66,47 @@ static int parse_now(const char *s, int64_t *out)
 	return 0;
 }
 
+/* worker.host, else the system's host name. */
+static void host_name(char host[65])
+{
+	memset(host, 0, 65);
+	if (sp_cfg.worker_host[0])
+		snprintf(host, 65, "%s", sp_cfg.worker_host);
+	else if (gethostname(host, 64) != 0)
+		snprintf(host, 65, "localhost");
+}
+
 /* The job's lock name: "streaming.worker.JOB", and "@HOST" for a per-host job. */
 static void lock_name(const worker_job *job, char *out, size_t n)
 {
 	char host[65] = "";
 
-	if (job->lock == LOCK_HOST) {
-		if (sp_cfg.worker_host[0])
-			snprintf(host, sizeof host, "%s", sp_cfg.worker_host);
-		else if (gethostname(host, sizeof host - 1) != 0)
-			snprintf(host, sizeof host, "localhost");
-	}
+	if (job->lock == LOCK_HOST)
+		host_name(host);
 	snprintf(out, n, "streaming.worker.%s%s%.64s", job->name, host[0] ? "@" : "", host);
+}
+
+/*
+ * The last run of each job on each host, kept in job_runs for sp-admin
+ * status: started when the lock is taken, finished with the exit status
+ * (a run killed midway stays without one). Best effort: a run is never
+ * refused for want of its record.
+ */
+static void record_run(const worker_job *job, int finished, int rc)
+{
+	char host[65];
+
+	host_name(host);
+	if (!finished)
+		(void)sp_db_exec("INSERT INTO job_runs (job, host, started_at) VALUES (?, ?, "
+		                 "UTC_TIMESTAMP(3)) ON DUPLICATE KEY UPDATE started_at = "
+		                 "VALUES(started_at), finished_at = NULL, exit_code = NULL",
+		                 "ss", job->name, host);
+	else
+		(void)sp_db_exec(
+		    "UPDATE job_runs SET finished_at = UTC_TIMESTAMP(3), exit_code = ? "
+		    "WHERE job = ? AND host = ?",
+		    "lss", (long long)rc, job->name, host);
 }
 
 /*
@@ -102,7 +132,9 @@ static int run_locked(const worker_job *job, int64_t now)
 		sp_info("%s: another run holds the lock; this one does nothing", job->name);
 		return 0;
 	}
+	record_run(job, 0, 0);
 	rc = job->run(now);
+	record_run(job, 1, rc);
 	if (sp_db_query(&res, "SELECT RELEASE_LOCK(?)", "s", name) == 0)
 		sp_res_free(&res);
 	return rc;

@@ -250,5 +250,6 @@ int api_suite_lifecycle(void);
 int api_suite_downloads(void);
 int api_suite_parental(void);
 int api_suite_admin(void);
+int api_suite_ops(void);
 
 #endif

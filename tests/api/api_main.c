@@ -42,7 +42,7 @@ int main(void)
 	    api_suite_stream() != 0 || api_suite_media() != 0 || api_suite_deploy() != 0 ||
 	    api_suite_history() != 0 || api_suite_jobs() != 0 || api_suite_mail() != 0 ||
 	    api_suite_webhooks() != 0 || api_suite_lifecycle() != 0 || api_suite_downloads() != 0 ||
-	    api_suite_parental() != 0 || api_suite_admin() != 0) {
+	    api_suite_parental() != 0 || api_suite_admin() != 0 || api_suite_ops() != 0) {
 		fprintf(stderr, "api: cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		printf("api: 0 passed, 1 failed\n");

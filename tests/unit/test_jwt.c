@@ -258,6 +258,28 @@ static int jwt_cleanup(void)
 	return 0;
 }
 
+/* The key id rides in the header; a token without one is a kid "0" (jwt.secret) token. */
+static void test_kid_is_in_the_header(void)
+{
+	sp_claims c = claims(), out;
+	char *tok = NULL, kid[SP_KID_MAX] = "";
+
+	CU_ASSERT_EQUAL_FATAL(sp_jwt_issue_kid(&c, "a1b2c3d4e5f60718", KEY, &tok), 0);
+	CU_ASSERT_EQUAL(sp_jwt_token_kid(tok, kid), 0);
+	CU_ASSERT_STRING_EQUAL(kid, "a1b2c3d4e5f60718");
+	CU_ASSERT_EQUAL(sp_jwt_verify(tok, KEY, NOW + 1, &out), 0);
+	free(tok);
+	tok = NULL;
+	CU_ASSERT_EQUAL_FATAL(sp_jwt_issue(&c, KEY, &tok), 0);
+	CU_ASSERT_EQUAL(sp_jwt_token_kid(tok, kid), 0);
+	CU_ASSERT_STRING_EQUAL(kid, "0");
+	free(tok);
+	CU_ASSERT_EQUAL(sp_jwt_token_kid("!!!.x.y", kid), -1);
+	CU_ASSERT_EQUAL(sp_jwt_token_kid("no-dot", kid), -1);
+	/* {"alg":"HS256","kid":7}: a kid that is not a string is refused */
+	CU_ASSERT_EQUAL(sp_jwt_token_kid("eyJhbGciOiJIUzI1NiIsImtpZCI6N30.e30.x", kid), -1);
+}
+
 void suite_jwt(void)
 {
 	CU_pSuite s = CU_add_suite("jwt", jwt_setup, jwt_cleanup);
@@ -275,4 +297,5 @@ void suite_jwt(void)
 	ADD_TEST(s, test_right_key_with_right_iss_and_aud_is_accepted);
 	ADD_TEST(s, test_right_key_with_missing_iss_or_aud_is_rejected);
 	ADD_TEST(s, test_right_key_with_wrong_iss_or_aud_is_rejected);
+	ADD_TEST(s, test_kid_is_in_the_header);
 }
