@@ -369,7 +369,8 @@ function status(u) {
 		u.role === 'admin' ? h('span', { class: 'tag' }, 'Admin') : null);
 }
 
-function userEditor(u, onSaved) {
+function userEditor(u, closeHref, onSaved) {
+	const close = h('a', { href: closeHref, class: 'small' }, 'Close');
 	const msg = h('div', { role: 'status' });
 	const role = h('select', { id: 'u-role', name: 'role' },
 		['user', 'admin'].map((r) => h('option', { value: r, selected: u.role === r }, r === 'admin' ? 'Administrator' : 'User')));
@@ -404,7 +405,7 @@ function userEditor(u, onSaved) {
 		: null;
 	const plan = u.currentPlan;
 	return h('section', { class: 'card editor', id: 'user-edit', 'aria-labelledby': 'ue-h' },
-		h('h2', { id: 'ue-h' }, u.name), msg,
+		h('div', { class: 'admin-head' }, h('h2', { id: 'ue-h' }, u.name), close), msg,
 		h('dl', { class: 'facts' },
 			h('dt', {}, 'E-mail'), h('dd', {}, u.email),
 			h('dt', {}, 'Status'), h('dd', { id: 'u-status' }, status(u)),
@@ -453,7 +454,7 @@ async function users(params) {
 			h('td', {}, u.currentPlan ? u.currentPlan.name : 'Free'),
 			h('td', {}, when(u.lastLoginAt)),
 			h('td', {}, h('a', { href: href({ id: u.id }), 'aria-label': `Manage ${u.name}` }, 'Manage'))));
-		const editor = picked ? userEditor(picked, (nu, text) => {
+		const editor = picked ? userEditor(picked, href({ id: '' }), (nu, text) => {
 			list[list.indexOf(picked)] = nu;
 			draw(text);
 		}) : null;
