@@ -82,14 +82,17 @@ async function run() {
 		const title = titles.json.data.content[0];
 
 		const v = await screen(browser, 'viewer');
-		await v.page.goto(BASE + '/#/plans');
+		// a page that fetches nothing: a late answer of another page must not
+		// replace the player
+		await v.page.goto(BASE + '/#/login');
+		await v.page.waitForSelector('form input[name=email]');
 		await v.page.evaluate((d) => {
 			sessionStorage.setItem('sp.token', d.token);
 			sessionStorage.setItem('sp.refresh', d.refreshToken);
 			sessionStorage.setItem('sp.user', JSON.stringify(d.user));
 		}, viewer);
 		await v.page.goto(`${BASE}/#/play/${title.id}`);
-		check(await waitPlaying(v.page, 30), `the viewer plays "${title.title}": video.currentTime advances`);
+		check(await waitPlaying(v.page, 45), `the viewer plays "${title.title}": video.currentTime advances`);
 
 		// ---------------------------------------------------------- the admin sees it
 		const a = await screen(browser, 'admin');
