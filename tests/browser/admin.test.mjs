@@ -156,6 +156,9 @@ async function run() {
 			return n;
 		});
 		check(drawn > 500, `the daily chart has ink (${drawn} pixels)`);
+		await a.page.waitForTimeout(500);
+		const charts = await a.page.evaluate(() => [document.querySelectorAll('#chart-daily .uplot').length, document.querySelectorAll('#chart-top .uplot').length]);
+		check(charts[0] === 1 && charts[1] === 1, `one chart each, drawn once (${charts})`);
 		await shot(a.page, P, 'analytics');
 
 		// ---------------------------------------------------------- plans
@@ -304,6 +307,13 @@ async function run() {
 		const overflowA = await a.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 		check(overflowA <= 0, `the analytics page fits a phone's width (overflow ${overflowA}px)`);
 		await shot(a.page, P, 'analytics-phone');
+		for (const [route, sel] of [['users', '#users-table'], ['content', '#content-table'], ['plans', '#plans-table']]) {
+			await a.page.goto(`${BASE}/#/admin/${route}`);
+			await a.page.waitForSelector(sel);
+			const o = await a.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+			check(o <= 0, `the ${route} page fits a phone's width; its table scrolls in its own box (overflow ${o}px)`);
+		}
+		await shot(a.page, P, 'plans-phone');
 
 		// ---------------------------------------------------------- not allowed
 		check(await v.page.getByRole('link', { name: 'Admin', exact: true }).count() === 0, 'a viewer has no Admin link');

@@ -232,9 +232,10 @@ function axis(c, extra) {
 function mount(box, make) {
 	let u = null;
 	const draw = () => {
-		const w = Math.max(280, Math.floor(box.clientWidth));
-		if (u) u.setSize({ width: w, height: u.height });
-		else u = make(w);
+		const cs = getComputedStyle(box);
+		const w = Math.max(260, Math.floor(box.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)));
+		if (!u) u = make(w);
+		else if (u.width !== w) u.setSize({ width: w, height: u.height });
 	};
 	draw();
 	const ro = new ResizeObserver(() => draw());
