@@ -316,7 +316,8 @@ async function run() {
 		await shot(a.page, P, 'plans-phone');
 
 		// ---------------------------------------------------------- not allowed
-		check(await v.page.getByRole('link', { name: 'Admin', exact: true }).count() === 0, 'a viewer has no Admin link');
+		check(await v.page.getByRole('link', { name: 'Admin', exact: true }).count() === 0
+			&& !/null/.test(await v.page.locator('#nav').textContent()), 'a viewer has no Admin link (and no stray text in its place)');
 		await v.page.goto(`${BASE}/#/admin`);
 		await v.page.waitForSelector('#not-allowed', { timeout: 10000 });
 		check((await text(v.page, '#not-allowed h1')) === 'Not allowed', 'a viewer opening #/admin gets the not-allowed page');

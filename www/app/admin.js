@@ -216,6 +216,9 @@ function summarise(rows, from, to) {
 	return { days, byDay, top };
 }
 
+// whole numbers on a count axis
+const COUNT_STEPS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
+
 const minutes = (s) => Math.round((s / 60) * 10) / 10;
 
 function chartColors() {
@@ -262,7 +265,7 @@ function dailyChart(uPlot, box, s) {
 		axes: [
 			axis(c, { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 56 * 86400], space: 46,
 				values: (_u, ticks) => ticks.map((t) => iso(t * 1000).slice(5)) }),
-			axis(c, { scale: 'views', label: 'Views', labelSize: 20 }),
+			axis(c, { scale: 'views', label: 'Views', labelSize: 20, incrs: COUNT_STEPS }),
 			axis(c, { scale: 'mins', side: 1, label: 'Minutes', labelSize: 20, grid: { show: false } }),
 		],
 	}, [xs, views, watch], box));
@@ -283,7 +286,7 @@ function topChart(uPlot, box, top) {
 		],
 		axes: [
 			axis(c, { splits: () => xs, values: (_u, ticks) => ticks.map((t) => (top[t - 1] ? `${t}. ${short(top[t - 1].title)}` : '')), rotate: -30, size: 90, grid: { show: false } }),
-			axis(c, { label: 'Views', labelSize: 20 }),
+			axis(c, { label: 'Views', labelSize: 20, incrs: COUNT_STEPS }),
 		],
 	}, [xs, top.map((t) => t.views)], box));
 }
