@@ -255,7 +255,8 @@ async function run() {
 		await a.page.waitForFunction(() => /Changes saved/.test(document.querySelector('#content-form')?.textContent || ''), null, { timeout: 10000 });
 		let ct = await call('GET', `/content/${contentId}`, undefined, adminToken);
 		check(ct.json.data.content.title === ctitle + ' (Director\'s Cut)' && ct.json.data.content.isFeatured === true
-			&& ct.json.data.content.duration === 88, 'the title\'s edit is saved');
+			&& ct.json.data.content.duration === 88 && (await text(a.page, 'h1')) === ctitle + ' (Director\'s Cut)',
+		'the title\'s edit is saved, and the page shows the new title');
 		await shot(a.page, P, 'content-edited');
 		a.page.once('dialog', (d) => d.accept());
 		await a.page.locator('#c-toggle').click();

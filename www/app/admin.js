@@ -658,6 +658,7 @@ async function contentEdit(id) {
 			return;
 		}
 	}
+	const heading = h('h1', {}, creating ? 'Add a title' : c.title);
 	const state = h('p', { class: 'muted', id: 'c-state' });
 	const toggle = h('button', { type: 'button', class: 'button ghost', id: 'c-toggle' });
 	const drawState = () => {
@@ -674,6 +675,8 @@ async function contentEdit(id) {
 		const j = await api('PUT', '/content/' + encodeURIComponent(c.id), body);
 		c = j.data.content;
 		form.saved(c);
+		heading.textContent = c.title;
+		document.title = `Edit ${c.title} · Streaming`;
 		drawState();
 		form.notify('Changes saved.');
 	});
@@ -696,7 +699,7 @@ async function contentEdit(id) {
 	if (!creating) drawState();
 	page('content', creating ? 'Add a title' : `Edit ${c.title}`,
 		h('p', {}, h('a', { href: '#/admin/content' }, '← All titles')),
-		h('div', { class: 'admin-head' }, h('h1', {}, creating ? 'Add a title' : c.title), creating ? null : toggle),
+		h('div', { class: 'admin-head' }, heading, creating ? null : toggle),
 		creating ? null : state, form);
 	if (location.hash.endsWith('?created=1')) form.notify('Title created.');
 	if (creating) form.querySelector('input').focus();
@@ -776,6 +779,7 @@ async function planEdit(id) {
 			return;
 		}
 	}
+	const heading = h('h1', {}, creating ? 'Add a plan' : p.name);
 	const state = h('p', { class: 'muted', id: 'p-state' });
 	const toggle = h('button', { type: 'button', class: 'button ghost', id: 'p-toggle' });
 	const drawState = () => {
@@ -792,6 +796,8 @@ async function planEdit(id) {
 		const j = await api('PUT', '/subscriptions/plans/' + encodeURIComponent(p.id), body);
 		p = j.data.plan;
 		form.saved(p);
+		heading.textContent = p.name;
+		document.title = `Edit ${p.name} · Streaming`;
 		drawState();
 		form.notify('Changes saved.');
 	});
@@ -814,7 +820,7 @@ async function planEdit(id) {
 	if (!creating) drawState();
 	page('plans', creating ? 'Add a plan' : `Edit ${p.name}`,
 		h('p', {}, h('a', { href: '#/admin/plans' }, '← All plans')),
-		h('div', { class: 'admin-head' }, h('h1', {}, creating ? 'Add a plan' : p.name), creating ? null : toggle),
+		h('div', { class: 'admin-head' }, heading, creating ? null : toggle),
 		creating ? null : state, form);
 	if (location.hash.endsWith('?created=1')) form.notify('Plan created.');
 	if (creating) form.querySelector('input').focus();
