@@ -725,16 +725,21 @@ const PLAN_FIELDS = [
 	{ name: 'isPopular', label: 'Marked popular', type: 'checkbox' },
 ];
 
-// every plan, deactivated ones too (the metrics list them all), with its
-// subscriptions in force
+// the plans on sale (full objects), and the deactivated ones as the metrics
+// name them (id, name, level; their details open on the edit page), each
+// with its subscriptions in force
 async function allPlans() {
 	const [list, m] = await Promise.all([api('GET', '/subscriptions/plans?sortBy=displayOrder'), api('GET', '/admin/metrics')]);
-	const plans = (list.data.plans || []).slice();
-	const subs = Object.fromEntries(((m.data || {}).subscriptionsByPlan || []).map((p) => [p.planId, p.activeSubscriptions]));
-	const missing = Object.keys(subs).filter((id) => !plans.some((p) => p.id === id));
-	const more = await Promise.all(missing.map((id) => api('GET', '/subscriptions/plans/' + encodeURIComponent(id)).then((j) => j.data.plan).catch(() => null)));
-	return plans.concat(more.filter(Boolean)).map((p) => ({ ...p, subscriptions: subs[p.id] || 0 }));
+	const active = list.data.plans || [];
+	const byPlan = (m.data || {}).subscriptionsByPlan || [];
+	const subs = Object.fromEntries(byPlan.map((p) => [p.planId, p.activeSubscriptions]));
+	return {
+		active: active.map((p) => ({ ...p, subscriptions: subs[p.id] || 0 })),
+		inactive: byPlan.filter((p) => !active.some((a) => a.id === p.planId)),
+	};
 }
+
+const editLink = (id, name) => h('a', { href: '#/admin/plans/' + encodeURIComponent(id), 'aria-label': `Edit ${name}` }, 'Edit');
 
 async function planList() {
 	if (!allowed()) return;
@@ -742,19 +747,27 @@ async function planList() {
 	page('plans', 'Plans',
 		h('div', { class: 'admin-head' }, h('h1', {}, 'Plans'), h('a', { href: '#/admin/plans/new', class: 'button', id: 'new-plan' }, 'Add a plan')), body);
 	try {
-		const plans = await allPlans();
-		fill(body, table('Every plan, deactivated ones last', ['Plan', 'Level', 'Price', 'Days', 'Screens', 'Devices', 'Resolution', 'Subscribers', 'Status', h('span', { class: 'visually-hidden' }, 'Actions')],
-			plans.map((p) => h('tr', { 'data-plan': p.id, class: p.isActive === false ? 'inactive' : undefined },
-				h('th', { scope: 'row' }, p.name, p.isPopular ? h('span', { class: 'tag' }, 'Popular') : null),
-				h('td', {}, levelBadge(p.accessLevel)),
-				h('td', { class: 'num' }, money(p.price, p.currency)),
-				h('td', { class: 'num' }, String(p.validityDays)),
-				h('td', { class: 'num' }, String(p.maxConcurrentStreams)),
-				h('td', { class: 'num' }, String(p.maxDevicesAllowed)),
-				h('td', {}, p.resolution),
-				h('td', { class: 'num' }, num(p.subscriptions)),
-				h('td', {}, h('span', { class: 'tag ' + (p.isActive === false ? 'off' : 'ok') }, p.isActive === false ? 'Deactivated' : 'On sale')),
-				h('td', {}, h('a', { href: '#/admin/plans/' + encodeURIComponent(p.id), 'aria-label': `Edit ${p.name}` }, 'Edit')))), { id: 'plans-table' }));
+		const { active, inactive } = await allPlans();
+		fill(body,
+			table('Plans on sale, in display order', ['Plan', 'Level', 'Price', 'Days', 'Screens', 'Devices', 'Resolution', 'Subscribers', h('span', { class: 'visually-hidden' }, 'Actions')],
+				active.map((p) => h('tr', { 'data-plan': p.id },
+					h('th', { scope: 'row' }, p.name, p.isPopular ? h('span', { class: 'tag' }, 'Popular') : null),
+					h('td', {}, levelBadge(p.accessLevel)),
+					h('td', { class: 'num' }, money(p.price, p.currency)),
+					h('td', { class: 'num' }, String(p.validityDays)),
+					h('td', { class: 'num' }, String(p.maxConcurrentStreams)),
+					h('td', { class: 'num' }, String(p.maxDevicesAllowed)),
+					h('td', {}, p.resolution),
+					h('td', { class: 'num' }, num(p.subscriptions)),
+					h('td', {}, editLink(p.id, p.name)))), { id: 'plans-table' }),
+			inactive.length ? h('section', { 'aria-labelledby': 'inactive-h' },
+				h('h2', { id: 'inactive-h' }, 'Deactivated plans'),
+				table('Not on sale; subscribers keep them until their subscription ends', ['Plan', 'Level', 'Subscribers', h('span', { class: 'visually-hidden' }, 'Actions')],
+					inactive.map((p) => h('tr', { 'data-plan': p.planId, class: 'inactive' },
+						h('th', { scope: 'row' }, p.name),
+						h('td', {}, levelBadge(p.accessLevel)),
+						h('td', { class: 'num' }, num(p.activeSubscriptions)),
+						h('td', {}, editLink(p.planId, p.name)))), { id: 'inactive-plans' })) : null);
 	} catch (e) {
 		const box = failure(e);
 		if (box) fill(body, box);
