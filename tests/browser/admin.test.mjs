@@ -12,7 +12,8 @@
 // draws its charts and tables → a plan is created (per-field errors first),
 // edited and deactivated → a title is created (per-field errors first),
 // found, edited and deactivated → an account locked by failed logins is
-// unlocked from the users page and signs in → a non-admin gets the
+// unlocked from the users page and signs in, then is switched off (its
+// sign-in refused) and on again → a non-admin gets the
 // not-allowed page, also when the API's 403 is what tells → phone width.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -296,6 +297,19 @@ async function run() {
 		await logIn(vic.page, victimEmail, PASSWORD);
 		check(true, 'the unlocked account signs in through the page');
 		await vic.ctx.close();
+
+		// switching the account off and on again
+		await a.page.locator('#u-active').uncheck();
+		await a.page.getByRole('button', { name: 'Save changes' }).click();
+		await a.page.waitForFunction(() => /Changes saved/.test(document.querySelector('#user-edit')?.textContent || ''), null, { timeout: 10000 });
+		check(/Deactivated/.test(await text(a.page, '#u-status')), 'the users page switches the account off');
+		let login = await call('POST', '/auth/login', { email: victimEmail, password: PASSWORD });
+		check(login.status === 403, `a switched-off account cannot sign in (got ${login.status})`);
+		await a.page.locator('#u-active').check();
+		await a.page.getByRole('button', { name: 'Save changes' }).click();
+		await a.page.waitForFunction(() => /Changes saved/.test(document.querySelector('#user-edit')?.textContent || ''), null, { timeout: 10000 });
+		login = await call('POST', '/auth/login', { email: victimEmail, password: PASSWORD });
+		check(login.status === 200 && !/Deactivated/.test(await text(a.page, '#u-status')), `switched on again, it signs in (got ${login.status})`);
 
 		// ---------------------------------------------------------- phone width
 		await a.page.setViewportSize({ width: 390, height: 844 });
