@@ -5,4 +5,8 @@
 
 int gen_media(const char *root, const char *src);
 
+/* the SVG posters and banners the catalogue names under /catalogue/ in the
+ * web root, each drawn once (existing files are kept) */
+int gen_artwork(const char *root);
+
 #endif

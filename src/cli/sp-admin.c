@@ -340,7 +340,16 @@ static int cmd_gen_media(int argc, char **argv)
 		else
 			dir = argv[i];
 	}
-	return gen_media(dir, src);
+	if (gen_media(dir, src) != 0)
+		return 1;
+	/* the artwork lives in the web root, the media directory's parent */
+	char root[1024];
+	const char *slash = strrchr(dir, '/');
+	int n = slash ? snprintf(root, sizeof root, "%.*s", (int)(slash - dir), dir)
+	              : snprintf(root, sizeof root, ".");
+	if (n < 0 || (size_t)n >= sizeof root)
+		return 1;
+	return gen_artwork(root[0] ? root : "/");
 }
 
 static int cmd_deactivate_user(int argc, char **argv)

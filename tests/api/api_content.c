@@ -539,6 +539,34 @@ static void test_seed_has_at_least_60_titles_over_every_type_and_level(void)
 		       demo_emails[i], level_names[i], db_user_level(demo_emails[i]));
 }
 
+/* gen-media draws the artwork the seed names; the web server serves it */
+static void test_seeded_artwork_is_served_as_svg(void)
+{
+	api_resp r, img;
+	json_object *first;
+	const char *urls[2];
+
+	api_get(&r, "/api/v1/content?limit=1", NULL);
+	EXPECT_OK(r, 200);
+	first = json_object_array_get_idx(api_jget(r.json, "data.content"), 0);
+	urls[0] = api_jstr(first, "thumbnailUrl");
+	urls[1] = api_jstr(first, "bannerUrl");
+	for (int i = 0; i < 2; i++) {
+		EXPECT(urls[i] && strncmp(urls[i], "/catalogue/", 11) == 0,
+		       "seeded artwork should lie under /catalogue/, got %s",
+		       urls[i] ? urls[i] : "null");
+		if (!urls[i])
+			continue;
+		api_get(&img, urls[i], NULL);
+		EXPECT_STATUS(img, 200);
+		EXPECT_HEADER(img, "Content-Type", "image/svg+xml");
+		EXPECT(img.body && strncmp(img.body, "<svg ", 5) == 0,
+		       "%s should be an SVG picture", urls[i]);
+		api_free(&img);
+	}
+	api_free(&r);
+}
+
 /* ================================================================ listing by level */
 
 static void test_list_returns_paged_envelope_and_item_fields(void)
@@ -2695,6 +2723,7 @@ int api_suite_content(void)
 	if (CU_add_test(s, #t, t) == NULL)                                                         \
 		return -1;
 	ADD(test_seed_has_at_least_60_titles_over_every_type_and_level);
+	ADD(test_seeded_artwork_is_served_as_svg);
 	ADD(test_list_returns_paged_envelope_and_item_fields);
 	ADD(test_list_defaults_to_page_1_limit_20);
 	ADD(test_list_anonymous_sees_only_free_titles);

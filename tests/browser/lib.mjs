@@ -115,6 +115,15 @@ export async function waitPlaying(page, secs) {
 	} catch { return false; }
 }
 
+// waits until the first element matching selector has text matching re
+export async function waitText(page, selector, re, ms) {
+	try {
+		await page.waitForFunction(([sel, src, flags]) => new RegExp(src, flags).test(document.querySelector(sel)?.textContent || ''),
+			[selector, re.source, re.flags], { timeout: ms || 10000, polling: 200 });
+		return true;
+	} catch { return false; }
+}
+
 // runs body(), then the problems check, prints the count line and exits
 export async function finish(name, body) {
 	try {

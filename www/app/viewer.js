@@ -3,8 +3,9 @@
 // screen.
 import {
 	PAGE_SIZE, store, deviceId, api, h, main, show, errorBox, field, levelBadge,
-	renderNav, addRoute, onLeave,
+	renderNav, addRoute, onLeave, LEVELS, announce,
 } from './core.js';
+import { confirmDialog, refreshUser, agePinPrompt, downloadButton, formatDate } from './account.js';
 
 // ------------------------------------------------------------------ auth pages
 
@@ -55,14 +56,24 @@ function initial(title) {
 	return w.slice(0, 1).toUpperCase();
 }
 
+// The catalogue's own artwork lives under /catalogue/ on this site (the
+// demo's is drawn by sp-admin gen-media); anything else, or none, gets a
+// lettered placeholder, so a tile never shows a broken image and the page
+// never asks another host (the CSP would refuse it).
+const catalogueImage = (url) => typeof url === 'string' && url.startsWith('/catalogue/') && !url.includes('..');
+
+function artwork(c) {
+	if (catalogueImage(c.thumbnailUrl)) {
+		return h('img', { src: c.thumbnailUrl, alt: '', loading: 'lazy', decoding: 'async', width: 480, height: 270 });
+	}
+	return h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title));
+}
+
 function card(c) {
 	const locked = c.canAccess === false;
 	return h('li', { class: 'tile' + (locked ? ' locked' : '') },
 		h('a', { href: '#/content/' + encodeURIComponent(c.id), 'aria-label': `${c.title}${locked ? ` (needs ${c.accessLevel})` : ''}` },
-			h('div', { class: 'thumb' },
-				// the seeded catalogue names artwork the web server does not hold
-				// yet, so tiles draw a placeholder instead of a broken image
-				h('span', { class: 'ph', 'aria-hidden': 'true' }, initial(c.title)),
+			h('div', { class: 'thumb' }, artwork(c),
 				locked ? h('span', { class: 'lock' }, `Needs ${c.accessLevel}`) : null),
 			h('div', { class: 'meta' },
 				h('strong', {}, c.title),
@@ -120,12 +131,15 @@ async function details(id) {
 		const can = j.data.canAccess !== false;
 		const recs = j.data.recommendations || [];
 		const action = can
-			? (store.token ? h('a', { href: '#/play/' + encodeURIComponent(c.id), class: 'button', id: 'play' }, '▶ Play')
+			? (store.token ? h('div', { class: 'actions' },
+				h('a', { href: '#/play/' + encodeURIComponent(c.id), class: 'button', id: 'play' }, '▶ Play'),
+				downloadButton(c.id))
 				: h('a', { href: '#/login', class: 'button' }, 'Log in to play'))
 			: h('div', { class: 'alert info' }, `This title needs the ${c.accessLevel} plan or higher. `,
 				h('a', { href: '#/plans' }, 'See plans'));
 		show(c.title,
 			h('article', { class: 'details' },
+				catalogueImage(c.bannerUrl) ? h('img', { class: 'banner', src: c.bannerUrl, alt: '', width: 1280, height: 400 }) : null,
 				h('h1', {}, c.title),
 				h('p', { class: 'muted' }, [c.type, c.releaseDate ? String(c.releaseDate).slice(0, 4) : null,
 					c.duration ? `${c.duration} min` : null, c.ageRating,
@@ -137,25 +151,83 @@ async function details(id) {
 				h('h2', { id: 'recs-h' }, 'More like this'),
 				recs.length ? h('ul', { class: 'grid' }, recs.map(card)) : h('p', { class: 'muted' }, 'No recommendations yet.')));
 	} catch (e) {
-		show('Not available', h('h1', {}, 'Not available'), errorBox(e), h('a', { href: '#/' }, 'Back to browse'));
+		show('Not available', h('h1', {}, 'Not available'),
+			e.code === 'AGE_RESTRICTED' && store.token ? agePinPrompt(e, () => details(id)) : errorBox(e),
+			h('a', { href: '#/' }, 'Back to browse'));
+		main().querySelector('#pin-unlock input')?.focus();
 	}
 }
 
 // ------------------------------------------------------------------ plans
 
-async function plans() {
+// what a signed-in user can do with a plan, given the current subscription
+function planAction(p, cur) {
+	const rank = (l) => LEVELS.indexOf(l);
+	const curPlan = cur && cur.plan;
+	if (curPlan ? curPlan.id === p.id : Number(p.price) === 0) {
+		return h('p', {}, h('span', { class: 'current', 'aria-current': 'true' }, '✓ Current plan'),
+			cur && !cur.autoRenew ? h('span', { class: 'muted' }, ` · ends ${formatDate(cur.endDate)}`) : null);
+	}
+	if (Number(p.price) === 0) return null;
+	const label = !curPlan ? 'Subscribe' : rank(p.accessLevel) > rank(curPlan.accessLevel) ? 'Upgrade' : 'Switch';
+	return h('button', {
+		type: 'button', class: 'button', 'data-plan': p.id, 'aria-label': `${label} to ${p.name}`,
+		onclick: () => subscribeDialog(p, label, curPlan),
+	}, label);
+}
+
+function subscribeDialog(p, label, curPlan) {
+	const method = h('select', { id: 'f-method', name: 'paymentMethod' },
+		h('option', { value: 'card' }, 'Card'), h('option', { value: 'paypal' }, 'PayPal'),
+		h('option', { value: 'bank_transfer' }, 'Bank transfer'));
+	confirmDialog({
+		title: `${label} to ${p.name}`,
+		body: [
+			h('p', {}, `${Number(p.price).toFixed(2)} ${p.currency || 'USD'} for ${p.validityDays} days, up to ${p.resolution}, ${p.maxConcurrentStreams} screen${p.maxConcurrentStreams === 1 ? '' : 's'} at once.`),
+			curPlan ? h('p', { class: 'muted' }, `Your ${curPlan.name} plan ends now and ${p.name} starts at once.`) : null,
+			h('div', { class: 'field' }, h('label', { for: 'f-method' }, 'Payment method'), method),
+			h('div', { class: 'field check' }, h('input', { type: 'checkbox', id: 'f-renew', name: 'autoRenew', checked: true }),
+				h('label', { for: 'f-renew' }, 'Renew automatically')),
+		],
+		confirm: `Pay ${Number(p.price).toFixed(2)} ${p.currency || 'USD'}`,
+		onConfirm: async (form) => {
+			await api('POST', '/subscriptions/subscribe', {
+				planId: p.id, paymentMethod: method.value, autoRenew: form.autoRenew.checked,
+			});
+			await refreshUser();
+			announce(`Subscribed to ${p.name}`);
+			plans(`You are now on ${p.name}.`);
+		},
+	});
+}
+
+async function plans(done) {
 	show('Plans', h('h1', {}, 'Plans'), h('p', { class: 'muted' }, 'Loading…'));
 	try {
-		const j = await api('GET', '/subscriptions/plans?sortBy=displayOrder');
+		const [j, st] = await Promise.all([
+			api('GET', '/subscriptions/plans?sortBy=displayOrder'),
+			store.token ? api('GET', '/subscriptions/status') : null,
+		]);
 		const list = (j.data && j.data.plans) || [];
-		main().replaceChildren(h('h1', {}, 'Plans'),
-			h('ul', { class: 'plans' }, list.map((p) => h('li', { class: 'card plan' + (p.isPopular ? ' popular' : '') },
+		const cur = st ? st.data.subscription : null;
+		main().replaceChildren(...[h('h1', {}, 'Plans'),
+			typeof done === 'string' ? h('div', { class: 'alert info', role: 'status', id: 'plan-done', tabindex: '-1' }, done, ' ',
+				h('a', { href: '#/account' }, 'Your plan')) : null,
+			h('ul', { class: 'plans' }, list.map((p) => h('li', {
+				class: 'card plan' + (p.isPopular ? ' popular' : '') + (cur && cur.plan.id === p.id ? ' current-plan' : ''),
+				'data-plan-name': p.name,
+			},
 				h('h2', {}, p.name), levelBadge(p.accessLevel),
 				h('p', { class: 'price' }, `${Number(p.price).toFixed(2)} ${p.currency || 'USD'}`, h('span', { class: 'muted' }, ` / ${p.validityDays} days`)),
+				p.description ? h('p', { class: 'muted' }, p.description) : null,
 				h('ul', { class: 'features' },
 					h('li', {}, `Up to ${p.resolution}`),
 					h('li', {}, `${p.maxConcurrentStreams} screen${p.maxConcurrentStreams === 1 ? '' : 's'} at once`),
-					h('li', {}, `${p.maxDevicesAllowed} device${p.maxDevicesAllowed === 1 ? '' : 's'}`))))));
+					h('li', {}, `${p.maxDevicesAllowed} device${p.maxDevicesAllowed === 1 ? '' : 's'}`),
+					h('li', {}, p.downloadAllowed ? `Downloads (up to ${p.maxDownloads})` : 'No downloads')),
+				store.token ? planAction(p, cur)
+					: Number(p.price) > 0 ? h('a', { href: '#/signup', class: 'button ghost' }, 'Sign up to subscribe') : null)))].filter(Boolean));
+		main().querySelector('#plan-done')?.focus();
 	} catch (e) {
 		main().append(errorBox(e));
 	}
@@ -215,22 +287,77 @@ function limitScreen(id, err) {
 	main().querySelector('button')?.focus();
 }
 
+// a new device beyond the plan's device count: remove one, then try again
+function deviceLimitScreen(id, err) {
+	const devices = err.body.devices || [];
+	const msg = h('div', {});
+	show('Too many devices',
+		h('section', { class: 'card', id: 'device-limit', 'aria-labelledby': 'dl-h' },
+			h('h1', { id: 'dl-h' }, 'Too many devices'),
+			h('p', {}, err.message),
+			msg,
+			h('ul', { class: 'sessions' }, devices.map((d) => h('li', {},
+				h('span', {}, d.deviceName || d.deviceId, d.lastUsed ? h('span', { class: 'muted' }, ` · last used ${new Date(d.lastUsed).toLocaleString()}`) : null),
+				h('button', {
+					type: 'button', class: 'button', 'data-device': d.deviceId,
+					onclick: async (ev) => {
+						ev.currentTarget.disabled = true;
+						try {
+							await api('DELETE', '/users/devices/' + encodeURIComponent(d.deviceId));
+							player(id);
+						} catch (e) {
+							msg.replaceChildren(errorBox(e));
+						}
+					},
+				}, `Remove ${d.deviceName || 'this device'}`)))),
+			h('p', {}, h('a', { href: '#/plans', class: 'button ghost' }, 'Plans with more devices')),
+			h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back'))));
+	main().querySelector('button')?.focus();
+}
+
+// a name people recognise in the lists of devices and screens
+function browserName() {
+	const ua = navigator.userAgent;
+	const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox'
+		: /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+	const os = /iPhone|iPad/.test(ua) ? 'iOS' : /Android/.test(ua) ? 'Android' : /Mac OS X/.test(ua) ? 'macOS'
+		: /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : '';
+	return os ? `${browser} on ${os}` : browser;
+}
+
+// where this title was left off (continue watching), 0 when nowhere
+async function savedPosition(id) {
+	try {
+		const j = await api('GET', '/watch-history/continue-watching?limit=20');
+		const w = ((j.data && j.data.continueWatching) || []).find((x) => String(x.content && x.content.id) === String(id));
+		return w ? Math.max(0, Number(w.watchedDuration) || 0) : 0;
+	} catch { return 0; }
+}
+
 async function player(id) {
 	await stopPlayback();
 	if (!store.token) { location.hash = '#/login'; return; }
 	show('Starting playback', h('p', { class: 'muted' }, 'Starting…'));
 	let s;
+	const resume = savedPosition(id);
 	try {
 		const j = await api('POST', '/content/' + encodeURIComponent(id) + '/stream', {
-			deviceId: deviceId(), deviceName: 'Web browser', deviceType: 'web',
+			deviceId: deviceId(), deviceName: browserName(), deviceType: 'web',
 		});
 		s = j.data;
 	} catch (e) {
 		if (e.status === 429 && e.code === 'CONCURRENT_LIMIT_EXCEEDED') return limitScreen(id, e);
+		if (e.code === 'DEVICE_LIMIT_REACHED') return deviceLimitScreen(id, e);
+		if (e.code === 'AGE_RESTRICTED') {
+			show('Cannot play', h('h1', {}, 'Cannot play this title'), agePinPrompt(e, () => player(id)),
+				h('p', {}, h('a', { href: '#/' }, 'Back to browse')));
+			main().querySelector('#pin-unlock input')?.focus();
+			return;
+		}
 		const up = e.code === 'TIER_TOO_LOW' || e.code === 'SUBSCRIPTION_REQUIRED';
 		show('Cannot play', h('h1', {}, 'Cannot play this title'), errorBox(e),
-			up ? h('p', {}, h('a', { href: '#/plans', class: 'button' }, 'See plans')) : null,
-			h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back')));
+			h('p', {}, up ? h('a', { href: '#/plans', class: 'button' }, 'See plans') : null, ' ',
+				h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back')));
 		return;
 	}
 	if (location.hash !== '#/play/' + encodeURIComponent(id)) {
@@ -244,17 +371,37 @@ async function player(id) {
 	show('Playing', h('div', { class: 'player' }, video), msg, note,
 		h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back to details')));
 	playback = { sessionId: s.sessionId, video, hls: null, timer: null };
+	// start where the title was left off, unless that is (nearly) its end
+	const from = await resume;
+	if (from > 0) {
+		const seek = () => {
+			if (from < (video.duration || 0) - 1) {
+				video.currentTime = from;
+				video.dataset.start = String(from);
+				note.append(` · resumed at ${Math.floor(from / 60)}:${String(Math.floor(from % 60)).padStart(2, '0')}`);
+			}
+		};
+		if (video.readyState >= 1) seek(); else video.addEventListener('loadedmetadata', seek, { once: true });
+	}
+	// hls.js where the browser has Media Source Extensions (it says which
+	// renditions the master playlist offered); native HLS otherwise (Safari)
 	const Hls = window.Hls;
-	if (video.canPlayType('application/vnd.apple.mpegurl')) {
-		video.src = s.streamUrl;
-	} else if (Hls && Hls.isSupported()) {
+	const shown = (names) => {
+		video.dataset.renditions = names.join(',');
+		note.append(` · renditions ${names.join(', ')}`);
+	};
+	if (Hls && Hls.isSupported()) {
 		const hls = new Hls();
 		playback.hls = hls;
 		hls.on(Hls.Events.ERROR, (_ev, data) => {
 			if (data.fatal) msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'Playback failed. Try again.'));
 		});
+		hls.on(Hls.Events.MANIFEST_PARSED, (_ev, data) =>
+			shown((data.levels || []).map((l) => l.name || (l.height ? l.height + 'p' : '?'))));
 		hls.loadSource(s.streamUrl);
 		hls.attachMedia(video);
+	} else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+		video.src = s.streamUrl;
 	} else {
 		msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'This browser cannot play HLS video.'));
 	}
