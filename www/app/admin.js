@@ -63,7 +63,7 @@ const money = (amount, currency) => `${Number(amount || 0).toFixed(2)} ${currenc
 const when = (t) => (t ? new Date(t).toLocaleString() : '—');
 
 function table(caption, headers, rows, attrs) {
-	return h('div', { class: 'table-wrap' },
+	return h('div', { class: 'table-box' },
 		h('table', { class: 'data', ...(attrs || {}) },
 			h('caption', {}, caption),
 			h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
@@ -96,7 +96,7 @@ function stat(id, label, value, hint) {
 	return h('div', { class: 'stat card' },
 		h('span', { class: 'stat-label', id: id + '-l' }, label),
 		h('strong', { class: 'stat-value', id, 'aria-labelledby': id + '-l ' + id }, value),
-		hint ? h('span', { class: 'muted small' }, hint) : null);
+		hint ? h('span', { class: 'muted fine' }, hint) : null);
 }
 
 function metricsView(m) {
@@ -116,7 +116,7 @@ function metricsView(m) {
 			h('td', { class: 'bar-cell', 'aria-hidden': 'true' }, h('span', { class: 'bar' }, fill)));
 	});
 	return [
-		h('div', { class: 'stats', id: 'metrics' },
+		h('div', { class: 'metric-grid', id: 'metrics' },
 			stat('m-streams', 'Live streams', num(m.activeStreams)),
 			stat('m-users', 'Streaming users', num(m.activeUsers)),
 			stat('m-avg', 'Streams per user', Number(m.avgConcurrentStreams || 0).toFixed(2), 'average now'),
@@ -142,7 +142,7 @@ async function dashboard() {
 	if (!allowed()) return;
 	stopDashboard();
 	const body = h('div', { 'aria-busy': 'true' }, loading());
-	const stamp = h('p', { class: 'muted small', id: 'm-updated' });
+	const stamp = h('p', { class: 'muted fine', id: 'm-updated' });
 	page('dashboard', 'Admin dashboard',
 		h('div', { class: 'admin-head' }, h('h1', {}, 'Dashboard'), stamp), body);
 	const load = async () => {
@@ -336,7 +336,7 @@ async function analytics(params) {
 		h('td', { class: 'num' }, num(t.completions))));
 	const nothing = !data.rows.length;
 	fill(body,
-		h('div', { class: 'stats' },
+		h('div', { class: 'metric-grid' },
 			stat('a-views', 'Views', num(totalViews)),
 			stat('a-watch', 'Watch time', `${num(minutes(totalWatch))} min`),
 			stat('a-titles', 'Titles watched', num(new Set(data.rows.map((r) => r.contentId)).size))),
@@ -367,14 +367,14 @@ function userHref(email, id) {
 }
 
 function status(u) {
-	return h('span', { class: 'tags' },
-		h('span', { class: 'tag ' + (u.isActive ? 'ok' : 'off') }, u.isActive ? 'Active' : 'Deactivated'),
-		u.isLocked ? h('span', { class: 'tag warn' }, 'Locked') : null,
-		u.role === 'admin' ? h('span', { class: 'tag' }, 'Admin') : null);
+	return h('span', { class: 'pills' },
+		h('span', { class: 'pill ' + (u.isActive ? 'ok' : 'off') }, u.isActive ? 'Active' : 'Deactivated'),
+		u.isLocked ? h('span', { class: 'pill warn' }, 'Locked') : null,
+		u.role === 'admin' ? h('span', { class: 'pill' }, 'Admin') : null);
 }
 
 function userEditor(u, closeHref, onSaved) {
-	const close = h('a', { href: closeHref, class: 'small' }, 'Close');
+	const close = h('a', { href: closeHref, class: 'fine' }, 'Close');
 	const msg = h('div', { role: 'status' });
 	const role = h('select', { id: 'u-role', name: 'role' },
 		['user', 'admin'].map((r) => h('option', { value: r, selected: u.role === r }, r === 'admin' ? 'Administrator' : 'User')));
@@ -410,7 +410,7 @@ function userEditor(u, closeHref, onSaved) {
 	const plan = u.currentPlan;
 	return h('section', { class: 'card editor', id: 'user-edit', 'aria-labelledby': 'ue-h' },
 		h('div', { class: 'admin-head' }, h('h2', { id: 'ue-h' }, u.name), close), msg,
-		h('dl', { class: 'facts' },
+		h('dl', { class: 'user-facts' },
 			h('dt', {}, 'E-mail'), h('dd', {}, u.email),
 			h('dt', {}, 'Status'), h('dd', { id: 'u-status' }, status(u)),
 			h('dt', {}, 'Failed sign-ins'), h('dd', { id: 'u-failed' }, String(u.failedLogins || 0)),
@@ -533,7 +533,7 @@ function specForm(id, fields, obj, creating, submitLabel, submit) {
 			: h('div', { class: 'field' + (f.wide ? ' wide' : '') }, label, el, help, err);
 	});
 	const btn = h('button', { type: 'submit', class: 'button' }, submitLabel);
-	const form = h('form', { id, class: 'card edit-form', novalidate: true }, top, h('div', { class: 'form-grid' }, rows), h('div', { class: 'actions' }, btn));
+	const form = h('form', { id, class: 'card edit-form', novalidate: true }, top, h('div', { class: 'form-grid' }, rows), h('div', { class: 'form-actions' }, btn));
 	const original = (f) => {
 		const v = toForm(f, obj);
 		return fromForm(f, { value: v === undefined || v === null ? '' : String(v), checked: !!v });
@@ -634,7 +634,7 @@ async function contentList(params) {
 					h('td', { class: 'num' }, num(c.views)),
 					h('td', {}, h('a', { href: '#/admin/content/' + encodeURIComponent(c.id), 'aria-label': `Edit ${c.title}` }, 'Edit')))), { id: 'content-table' })
 				: h('p', { class: 'muted' }, q ? 'Nothing matches that search.' : 'The catalogue is empty.'),
-			h('p', { class: 'muted small' }, 'Deactivated titles leave the list; open one by its address (#/admin/content/ID) to reactivate it.'),
+			h('p', { class: 'muted fine' }, 'Deactivated titles leave the list; open one by its address (#/admin/content/ID) to reactivate it.'),
 			pager(j.pagination || { page: pg, pages: 1, total: items.length },
 				(n) => '#/admin/content?' + new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })));
 	} catch (e) {
@@ -662,7 +662,7 @@ async function contentEdit(id) {
 	const state = h('p', { class: 'muted', id: 'c-state' });
 	const toggle = h('button', { type: 'button', class: 'button ghost', id: 'c-toggle' });
 	const drawState = () => {
-		fill(state, c.isActive === false ? h('span', { class: 'tag off' }, 'Deactivated: hidden from viewers') : h('span', { class: 'tag ok' }, 'Active: listed for viewers'),
+		fill(state, c.isActive === false ? h('span', { class: 'pill off' }, 'Deactivated: hidden from viewers') : h('span', { class: 'pill ok' }, 'Active: listed for viewers'),
 			' ', c.id ? h('a', { href: '#/content/' + encodeURIComponent(c.id) }, 'View as a viewer') : null);
 		toggle.textContent = c.isActive === false ? 'Reactivate' : 'Deactivate';
 	};
@@ -751,7 +751,7 @@ async function planList() {
 		fill(body,
 			table('Plans on sale, in display order', ['Plan', 'Level', 'Price', 'Days', 'Screens', 'Devices', 'Resolution', 'Subscribers', h('span', { class: 'visually-hidden' }, 'Actions')],
 				active.map((p) => h('tr', { 'data-plan': p.id },
-					h('th', { scope: 'row' }, p.name, p.isPopular ? h('span', { class: 'tag' }, 'Popular') : null),
+					h('th', { scope: 'row' }, p.name, p.isPopular ? h('span', { class: 'pill' }, 'Popular') : null),
 					h('td', {}, levelBadge(p.accessLevel)),
 					h('td', { class: 'num' }, money(p.price, p.currency)),
 					h('td', { class: 'num' }, String(p.validityDays)),
@@ -796,7 +796,7 @@ async function planEdit(id) {
 	const state = h('p', { class: 'muted', id: 'p-state' });
 	const toggle = h('button', { type: 'button', class: 'button ghost', id: 'p-toggle' });
 	const drawState = () => {
-		fill(state, p.isActive === false ? h('span', { class: 'tag off' }, 'Deactivated: not on sale') : h('span', { class: 'tag ok' }, 'On sale'),
+		fill(state, p.isActive === false ? h('span', { class: 'pill off' }, 'Deactivated: not on sale') : h('span', { class: 'pill ok' }, 'On sale'),
 			` · ${num(subscribers)} subscription${subscribers === 1 ? '' : 's'} in force`);
 		toggle.textContent = p.isActive === false ? 'Reactivate' : 'Deactivate';
 	};
