@@ -152,7 +152,7 @@ export function renderNav() {
 			h('a', { href: '#/' }, 'Browse'),
 			h('a', { href: '#/plans' }, 'Plans'),
 			h('a', { href: '#/account' }, 'Account'),
-			u.role === 'admin' ? h('a', { href: '#/admin' }, 'Admin') : null,
+			...(u.role === 'admin' ? [h('a', { href: '#/admin' }, 'Admin')] : []),
 			h('span', { class: 'who' }, u.name || u.email),
 			h('button', { type: 'button', class: 'link', id: 'logout', onclick: logout }, 'Log out'));
 	} else {
