@@ -4,7 +4,7 @@
 //   viewer.js   sign up / log in, catalogue, details, plans, player
 //   account.js  the account: plan, devices, sessions, history, parental controls, downloads
 //   admin.js    the admin dashboard
-import { routes, leaving, renderNav, main } from './core.js';
+import { routes, leaving, renderNav, main, newPage } from './core.js';
 import './viewer.js';
 import './account.js';
 import './admin.js';
@@ -13,6 +13,7 @@ async function route() {
 	const hash = location.hash.replace(/^#/, '') || '/';
 	const [path, query] = hash.split('?');
 	const params = new URLSearchParams(query || '');
+	newPage();
 	await leaving(path);
 	renderNav();
 	for (const [pattern, page] of routes) {

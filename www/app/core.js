@@ -69,7 +69,7 @@ async function refreshTokens() {
 
 // api(method, path, body?) → the response's JSON envelope; throws ApiError.
 // A 401 with a refresh token tries one refresh and repeats the request.
-export async function api(method, path, body, retried) {
+async function request(method, path, body, retried) {
 	const headers = {};
 	if (body !== undefined) headers['Content-Type'] = 'application/json';
 	if (store.token) headers.Authorization = 'Bearer ' + store.token;
@@ -85,12 +85,29 @@ export async function api(method, path, body, retried) {
 	let j = null;
 	try { j = await r.json(); } catch { j = null; }
 	if (r.status === 401 && !retried && store.token && path !== '/auth/refresh') {
-		if (await refreshTokens()) return api(method, path, body, true);
+		if (await refreshTokens()) return request(method, path, body, true);
 		store.clear();
 		renderNav();
 	}
 	if (!r.ok || !j || j.success === false) throw new ApiError(r.status, j);
 	return j;
+}
+
+// Each page drawn gets a new number (app.js calls newPage before it routes).
+// A read (GET) answered after the user moved on to another page is dropped:
+// the page that asked is gone, and its answer or error must never paint over
+// the new page. Writes always settle, so their callers learn the outcome.
+let pageSeq = 0;
+
+export function newPage() {
+	pageSeq++;
+}
+
+export async function api(method, path, body) {
+	const seq = pageSeq;
+	const settle = await request(method, path, body, false).then((j) => () => j, (e) => () => { throw e; });
+	if (method === 'GET' && seq !== pageSeq) return new Promise(() => {});
+	return settle();
 }
 
 // ------------------------------------------------------------------ DOM helpers
