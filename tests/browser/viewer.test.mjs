@@ -98,6 +98,17 @@ async function run() {
 		check(rend && rend.split(',').includes('720p') && !/1080p|4K|2160/.test(rend),
 			`the player was offered only Basic renditions (${rend})`);
 		await shot(a.page, P, 'playing-basic');
+		// the quality picker offers Auto and those renditions; picking one
+		// makes the player fetch that rendition
+		const options = await a.page.locator('#quality option').allTextContents();
+		check(options.join(',') === ['Auto', ...(rend || '').split(',')].join(','),
+			`the quality picker offers Auto and the plan's renditions (${options.join(', ')})`);
+		for (const q of ['720p', '480p']) {
+			const re = new RegExp(`/${q}/`);
+			const wanted = a.page.waitForRequest((r) => re.test(r.url()), { timeout: 15000 }).then(() => true, () => false);
+			await a.page.getByLabel('Quality').selectOption({ label: q });
+			check(await wanted, `picking ${q} makes the player load the ${q} rendition`);
+		}
 
 		// a second screen (a phone, another device): Basic allows one device
 		// and one stream, so it frees the device slot, then meets the limit

@@ -334,6 +334,16 @@ async function savedPosition(id) {
 	} catch { return 0; }
 }
 
+// Auto lets hls.js choose by bandwidth; a rendition pins it. Only the
+// renditions of the session's master playlist (the plan's) are listed.
+function qualityPicker(hls, names) {
+	const select = h('select', { id: 'quality' },
+		h('option', { value: '-1' }, 'Auto'),
+		names.map((n, i) => h('option', { value: String(i) }, n)));
+	select.addEventListener('change', () => { hls.currentLevel = Number(select.value); });
+	return h('p', {}, h('label', { for: 'quality' }, 'Quality '), select);
+}
+
 async function player(id) {
 	await stopPlayback();
 	if (!store.token) { location.hash = '#/login'; return; }
@@ -368,7 +378,8 @@ async function player(id) {
 	const video = h('video', { id: 'video', controls: true, playsinline: true, muted: true, autoplay: true });
 	const note = h('p', { class: 'muted' }, `Quality ${s.quality} · screen ${s.currentStreams} of ${s.maxConcurrentStreams}`);
 	const msg = h('div', {});
-	show('Playing', h('div', { class: 'player' }, video), msg, note,
+	const picker = h('div', { class: 'quality' });
+	show('Playing', h('div', { class: 'player' }, video), msg, note, picker,
 		h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back to details')));
 	playback = { sessionId: s.sessionId, video, hls: null, timer: null };
 	// start where the title was left off, unless that is (nearly) its end
@@ -396,8 +407,11 @@ async function player(id) {
 		hls.on(Hls.Events.ERROR, (_ev, data) => {
 			if (data.fatal) msg.replaceChildren(h('div', { class: 'alert', role: 'alert' }, 'Playback failed. Try again.'));
 		});
-		hls.on(Hls.Events.MANIFEST_PARSED, (_ev, data) =>
-			shown((data.levels || []).map((l) => l.name || (l.height ? l.height + 'p' : '?'))));
+		hls.on(Hls.Events.MANIFEST_PARSED, (_ev, data) => {
+			const names = (data.levels || []).map((l) => l.name || (l.height ? l.height + 'p' : '?'));
+			shown(names);
+			if (names.length > 1) picker.replaceChildren(qualityPicker(hls, names));
+		});
 		hls.loadSource(s.streamUrl);
 		hls.attachMedia(video);
 	} else if (video.canPlayType('application/vnd.apple.mpegurl')) {
