@@ -354,7 +354,7 @@ static void test_web_servers_own_errors_carry_the_security_headers(void)
 	     505},
 	};
 	const size_t big_len = (size_t)17 << 20;
-	char path[9100];
+	static char long_uri[9200];
 	api_resp r;
 	char *big;
 
@@ -377,8 +377,9 @@ static void test_web_servers_own_errors_carry_the_security_headers(void)
 	}
 	/* lighttpd counts the request line into its 8 KiB header cap (431); Apache caps it alone
 	 * (414) */
-	snprintf(path, sizeof path, API "/health?q=%09000d", 0);
-	api_get(&r, path, NULL);
+	snprintf(long_uri, sizeof long_uri,
+	         "GET " API "/health?q=%09000d HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+	raw_request(&r, "a 9000-byte URI", long_uri);
 	EXPECT(r.status == 414 || r.status == 431, "a 9000-byte URI: expected 414 or 431, got %ld",
 	       r.status);
 	EXPECT_ERROR(r, r.status, NULL);
@@ -1440,7 +1441,13 @@ static void test_metrics_count_held_progress_reports(void)
 	if (api_viewer(&u, "metrics-held", 1) != 0)
 		return;
 	snprintf(path, sizeof path, "/api/v1/watch-history/%lld/progress", cid);
-	for (int i = 1; i <= 3; i++) {
+	/*
+	 * Six reports, not three: where processes share one socket (Apache with
+	 * spawn-fcgi) any of them may take each report, and a process's first
+	 * report after a Redis restart (the test before restarts it) is written
+	 * rather than held.
+	 */
+	for (int i = 1; i <= 6; i++) {
 		char body[96];
 		snprintf(body, sizeof body, "{\"watchedDuration\":%d,\"totalDuration\":1000}",
 		         100 * i);
