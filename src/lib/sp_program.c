@@ -10,6 +10,7 @@
 #include "sp_metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,9 +22,11 @@
 static const char *program = "";
 
 /*
- * SIGTERM (the web server or the service manager stopping the program): the
- * request in hand is finished, then the loop leaves. SA_RESTART keeps the
- * request's own reads and writes from failing with EINTR; the wait below
+ * SIGTERM (the web server or the service manager stopping the program), or
+ * SIGUSR1 (multiwatch's graceful stop, which it sends its processes when it
+ * is stopped itself): the request in hand is finished, then the loop leaves.
+ * SA_RESTART keeps the request's own reads and writes from failing with
+ * EINTR; the wait below
  * polls, which a signal always interrupts, and libfcgi's accept is told
  * through FCGX_ShutdownPending.
  */
@@ -45,6 +48,7 @@ static void catch_sigterm(void)
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 /*
@@ -108,6 +112,17 @@ int sp_program_listen(FCGX_Request *fr)
 	if (FCGX_Init() != 0)
 		return -1;
 	FCGX_InitRequest(fr, 0, 0);
+	/*
+	 * Processes sharing one socket (spawn-fcgi with multiwatch) are all
+	 * woken by a connection only one of them gets: accept must not block
+	 * the others, who go back to waiting (and to their flushes and stop
+	 * signals). Accepted connections do not inherit O_NONBLOCK.
+	 */
+	if (!FCGX_IsCGI()) {
+		int fl = fcntl(0, F_GETFL);
+		if (fl >= 0)
+			fcntl(0, F_SETFL, fl | O_NONBLOCK);
+	}
 	sp_info("%s ready", program);
 	return 0;
 }
@@ -139,9 +154,18 @@ static int wait_for_request(void)
 
 int sp_program_accept(FCGX_Request *fr)
 {
-	if (wait_for_request() < 0)
-		return -1;
-	return FCGX_Accept_r(fr) >= 0 ? 0 : -1;
+	for (;;) {
+		int rc;
+
+		if (wait_for_request() < 0)
+			return -1;
+		rc = FCGX_Accept_r(fr);
+		if (rc >= 0)
+			return 0;
+		/* another process took the connection: wait again */
+		if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
+			return -1;
+	}
 }
 
 void sp_program_stop(void)

@@ -189,30 +189,68 @@ static void test_unknown_payment_provider_is_refused_at_start(void)
 	EXPECT(strstr(err, "payment.provider") != NULL, "the refusal names the key: %s", err);
 }
 
+/* The pid in the file run/NAME next to the stack's config; 0 if none. */
+static long run_pid(const char *conf, const char *name)
+{
+	char path[1200];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%.*s/run/%s", (int)(strrchr(conf, '/') - conf), conf, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
 /*
- * The pids of the web server's children (the FastCGI programs it started),
- * from the pid file next to the stack's config. Returns how many, at most max.
+ * The pids that start the stack's programs: lighttpd (run/lighttpd.pid),
+ * whose children they are, or under Apache each program's multiwatch
+ * (run/fcgi-<area>.pid). Returns how many, at most max.
+ */
+static size_t program_parents(const char *conf, long *out, size_t max)
+{
+	char dir[1200];
+	size_t n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	if ((out[0] = run_pid(conf, "lighttpd.pid")) > 0)
+		n = 1;
+	snprintf(dir, sizeof dir, "%.*s/run", (int)(strrchr(conf, '/') - conf), conf);
+	if ((d = opendir(dir)) == NULL)
+		return n;
+	while ((e = readdir(d)) != NULL && n < max) {
+		size_t l = strlen(e->d_name);
+		if (strncmp(e->d_name, "fcgi-", 5) == 0 && l > 4 &&
+		    strcmp(e->d_name + l - 4, ".pid") == 0 &&
+		    (out[n] = run_pid(conf, e->d_name)) > 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The pids of the web server's programs: the children of the processes
+ * that start them (program_parents). Returns how many, at most max.
  */
 static size_t web_children(pid_t *out, size_t max)
 {
 	char path[1200], line[512];
 	const char *conf = getenv("SP_CONFIG");
-	size_t n = 0;
-	long web = 0;
+	size_t n = 0, np;
+	long parents[32];
 	FILE *f;
 	DIR *d;
 	struct dirent *e;
 
-	if (conf == NULL)
+	if (conf == NULL || strrchr(conf, '/') == NULL)
 		return 0;
-	snprintf(path, sizeof path, "%.*s/run/lighttpd.pid", (int)(strrchr(conf, '/') - conf),
-	         conf);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fscanf(f, "%ld", &web) != 1)
-		web = 0;
-	fclose(f);
-	if (web <= 0 || (d = opendir("/proc")) == NULL)
+	np = program_parents(conf, parents, 32);
+	if (np == 0 || (d = opendir("/proc")) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL && n < max) {
 		long ppid = 0;
@@ -224,8 +262,12 @@ static size_t web_children(pid_t *out, size_t max)
 			continue;
 		/* "pid (comm) state ppid": comm may hold spaces, so read after its ')' */
 		if (fgets(line, sizeof line, f) && (p = strrchr(line, ')')) != NULL &&
-		    sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == web)
-			out[n++] = (pid_t)atol(e->d_name);
+		    sscanf(p + 1, " %*c %ld", &ppid) == 1)
+			for (size_t i = 0; i < np; i++)
+				if (ppid == parents[i]) {
+					out[n++] = (pid_t)atol(e->d_name);
+					break;
+				}
 		fclose(f);
 	}
 	closedir(d);
