@@ -69,6 +69,50 @@ async function run() {
 		const hits = await a.page.locator('#catalogue .tile strong').allTextContents();
 		check(hits.includes(first), `search for "${word}" finds "${first}" (${hits.length} results)`);
 
+		// filters: each one applies at once and the list matches the API's
+		const totalShown = () => a.page.evaluate(() => {
+			const m = /· (\d+) titles/.exec(document.querySelector('.pager')?.textContent || '');
+			return m ? Number(m[1]) : (document.getElementById('catalogue-empty') ? 0 : -1);
+		});
+		const settle = async (hashPart, expected) => {
+			await a.page.waitForFunction(([hp, n]) => {
+				if (!location.hash.includes(hp) || document.querySelector('[aria-busy]')) return false;
+				const m = /· (\d+) titles/.exec(document.querySelector('.pager')?.textContent || '');
+				return (m ? Number(m[1]) : (document.getElementById('catalogue-empty') ? 0 : -1)) === n;
+			}, [hashPart, expected], { timeout: 10000 }).catch(() => {});
+			return totalShown();
+		};
+		const apiTotal = async (qs) => (await apiIn(a.page, 'GET', `/content?includeLocked=true&${qs}`)).json.pagination.total;
+		await a.page.goto(BASE + '/#/');
+		await a.page.waitForSelector('#catalogue');
+		await a.page.getByLabel('Type').selectOption('documentary');
+		let want = await apiTotal('type=documentary');
+		check(await settle('type=documentary', want) === want, `the Type filter lists the ${want} documentaries`);
+		const kinds = await a.page.locator('#catalogue .tile .meta .muted').allTextContents();
+		check(kinds.length > 0 && kinds.every((k) => k.startsWith('documentary')), 'every tile shown is a documentary');
+		// a genre some documentaries have and others do not, so the list narrows
+		const docs = await apiIn(a.page, 'GET', '/content?includeLocked=true&type=documentary&limit=50');
+		let genre = null;
+		for (const g of new Set(docs.json.data.content.flatMap((c) => c.genre))) {
+			const n = await apiTotal(`type=documentary&genre=${encodeURIComponent(g)}`);
+			if (n > 0 && n < want) { genre = g; break; }
+		}
+		check(genre !== null, `the seed has a genre only some documentaries have (${genre})`);
+		await a.page.getByLabel('Genre').fill(genre);
+		await a.page.getByLabel('Genre').press('Enter');
+		want = await apiTotal(`type=documentary&genre=${encodeURIComponent(genre)}`);
+		check(await settle(`genre=${encodeURIComponent(genre)}`, want) === want,
+			`Type and Genre together list the ${want} documentaries of ${genre}`);
+		await a.page.goto(BASE + '/#/');
+		await a.page.waitForSelector('#catalogue');
+		await a.page.getByLabel('Sort by').selectOption('title');
+		want = await apiTotal('sortBy=title');
+		await settle('sort=title', want);
+		const titles = await a.page.locator('#catalogue .tile strong').allTextContents();
+		const sorted = [...titles].sort((x, y) => x.localeCompare(y, 'en', { sensitivity: 'base' }));
+		check(titles.length > 1 && titles.join('|') === sorted.join('|'), `Sort by title lists A to Z (${titles[0]} … ${titles[titles.length - 1]})`);
+		await shot(a.page, P, 'catalogue-filters');
+
 		// subscribe Basic on the plans page, through its confirmation dialog
 		await a.page.goto(BASE + '/#/plans');
 		await a.page.waitForSelector('ul.plans', { timeout: 10000 });

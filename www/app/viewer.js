@@ -81,32 +81,66 @@ function card(c) {
 				levelBadge(c.accessLevel))));
 }
 
+// The catalogue's filters: hash parameter → API parameter, label, choices
+// ('' is "any"). Genre is free text with suggestions.
+const FILTERS = [
+	['type', 'type', 'Type', ['', 'movie', 'series', 'documentary', 'short', 'trailer']],
+	['level', 'accessLevel', 'Plan', ['', 'Free', 'Basic', 'Premium', 'Ultimate']],
+	['sort', 'sortBy', 'Sort by', ['', 'releaseDate', 'views', 'rating', 'title']],
+];
+const SORT_NAMES = { '': 'Newest', releaseDate: 'Release date', views: 'Most viewed', rating: 'Rating', title: 'Title' };
+const GENRES = ['Action', 'Adventure', 'Animation', 'Comedy', 'Documentary', 'Drama', 'Family', 'Horror',
+	'Mystery', 'Romance', 'Sci-Fi', 'Thriller'];
+
+function filterForm(params) {
+	const select = ([key, , label, choices]) => h('div', { class: 'field' },
+		h('label', { for: 'f-' + key }, label),
+		h('select', { id: 'f-' + key, name: key },
+			choices.map((c) => h('option', { value: c, selected: params.get(key) === c || (!params.get(key) && !c) },
+				key === 'sort' ? SORT_NAMES[c] : (c ? c[0].toUpperCase() + c.slice(1) : 'Any')))));
+	const form = h('form', { class: 'search', role: 'search' },
+		h('div', { class: 'field grow' },
+			h('label', { for: 'q', class: 'visually-hidden' }, 'Search titles'),
+			h('input', { id: 'q', name: 'q', type: 'search', value: params.get('q') || '', placeholder: 'Search titles and descriptions' })),
+		h('button', { type: 'submit', class: 'button' }, 'Search'),
+		h('div', { class: 'filters' },
+			FILTERS.map(select),
+			h('div', { class: 'field' },
+				h('label', { for: 'f-genre' }, 'Genre'),
+				h('input', { id: 'f-genre', name: 'genre', list: 'genres', value: params.get('genre') || '', placeholder: 'Any', size: 10 }),
+				h('datalist', { id: 'genres' }, GENRES.map((g) => h('option', { value: g }))))));
+	const go = () => {
+		const s = new URLSearchParams();
+		for (const [k, v] of new FormData(form)) if (String(v).trim()) s.set(k, String(v).trim());
+		location.hash = '#/' + (String(s) ? '?' + s : '');
+	};
+	form.addEventListener('submit', (ev) => { ev.preventDefault(); go(); });
+	// a changed filter applies at once; the search words wait for Enter
+	form.querySelectorAll('select').forEach((el) => el.addEventListener('change', go));
+	form.querySelector('#f-genre').addEventListener('change', go);
+	return form;
+}
+
 async function catalogue(params) {
 	const q = params.get('q') || '';
 	const page = Math.max(1, parseInt(params.get('page') || '1', 10) || 1);
-	const form = h('form', { class: 'search', role: 'search' },
-		h('label', { for: 'q', class: 'visually-hidden' }, 'Search titles'),
-		h('input', { id: 'q', name: 'q', type: 'search', value: q, placeholder: 'Search titles and descriptions' }),
-		h('button', { type: 'submit', class: 'button' }, 'Search'));
-	form.addEventListener('submit', (ev) => {
-		ev.preventDefault();
-		const v = form.q.value.trim();
-		location.hash = '#/' + (v ? '?q=' + encodeURIComponent(v) : '');
-	});
+	const filtered = FILTERS.some(([k]) => params.get(k)) || params.get('genre');
 	const results = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
-	show(q ? `Search: ${q}` : 'Browse', h('h1', {}, q ? `Results for “${q}”` : 'Browse'), form, results);
+	show(q ? `Search: ${q}` : 'Browse', h('h1', {}, q ? `Results for “${q}”` : 'Browse'), filterForm(params), results);
 	const qs = new URLSearchParams({ includeLocked: 'true', page: String(page), limit: String(PAGE_SIZE) });
 	if (q) qs.set('search', q);
+	for (const [key, apiKey] of FILTERS) if (params.get(key)) qs.set(apiKey, params.get(key));
+	if (params.get('genre')) qs.set('genre', params.get('genre'));
+	if (params.get('sort') === 'title') qs.set('order', 'asc');
 	try {
 		const j = await api('GET', '/content?' + qs);
 		const items = (j.data && j.data.content) || [];
 		const p = j.pagination || { page, pages: 1, total: items.length };
 		const list = items.length
 			? h('ul', { class: 'grid', id: 'catalogue' }, items.map(card))
-			: h('p', { class: 'muted' }, q ? 'Nothing matches that search.' : 'The catalogue is empty.');
+			: h('p', { class: 'muted', id: 'catalogue-empty' }, q || filtered ? 'Nothing matches that search.' : 'The catalogue is empty.');
 		const link = (n, label) => {
-			const s = new URLSearchParams();
-			if (q) s.set('q', q);
+			const s = new URLSearchParams(params);
 			s.set('page', String(n));
 			return h('a', { href: '#/?' + s, class: 'button ghost', rel: label === 'Next' ? 'next' : 'prev' }, label);
 		};
