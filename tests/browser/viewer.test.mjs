@@ -138,6 +138,7 @@ async function run() {
 		await a.page.locator('#play').click();
 		const playingA = await waitPlaying(a.page, 30);
 		check(playingA, 'screen A plays: video.currentTime advances');
+		check(await a.page.locator('h1.player-title').textContent() === title.title, 'the player names the title');
 		const rend = await a.page.getAttribute('#video', 'data-renditions');
 		check(rend && rend.split(',').includes('720p') && !/1080p|4K|2160/.test(rend),
 			`the player was offered only Basic renditions (${rend})`);

@@ -413,7 +413,12 @@ async function player(id) {
 	const note = h('p', { class: 'muted' }, `Quality ${s.quality} · screen ${s.currentStreams} of ${s.maxConcurrentStreams}`);
 	const msg = h('div', {});
 	const picker = h('div', { class: 'quality' });
-	show('Playing', h('div', { class: 'player' }, video), msg, note, picker,
+	const heading = h('h1', { class: 'player-title' }, 'Playing');
+	// the title's name, once the start has shown it may be watched
+	api('GET', '/content/' + encodeURIComponent(id)).then((j) => j.data.content, () => null).then((c) => {
+		if (c && c.title) { heading.textContent = c.title; document.title = `${c.title} · Streaming`; }
+	});
+	show('Playing', heading, h('div', { class: 'player' }, video), msg, note, picker,
 		h('p', {}, h('a', { href: '#/content/' + encodeURIComponent(id) }, 'Back to details')));
 	playback = { sessionId: s.sessionId, video, hls: null, timer: null };
 	// start where the title was left off, unless that is (nearly) its end
