@@ -221,6 +221,33 @@ static int set_active(const char *email, int active)
  * Demo accounts, one per plan, each with an active subscription bought
  * through the same tables the API uses. Existing accounts are left alone.
  */
+/* Demo catalogues seeded before the artwork was drawn named .jpg files that
+ * never existed; they now name the SVG pictures gen-media draws. Only the
+ * demo's own pattern is touched. */
+static int demo_artwork_svg(void)
+{
+	long long n = sp_db_exec(
+	    "UPDATE content SET thumbnail_url = CONCAT(LEFT(thumbnail_url, "
+	    "CHAR_LENGTH(thumbnail_url) - 4), '.svg'), banner_url = CONCAT(LEFT(banner_url, "
+	    "CHAR_LENGTH(banner_url) - 4), '.svg') WHERE thumbnail_url REGEXP "
+	    "'^/catalogue/thumbs/[0-9]+[.]jpg$' AND banner_url REGEXP "
+	    "'^/catalogue/banners/[0-9]+[.]jpg$'",
+	    "");
+
+	if (n < 0) {
+		fprintf(stderr, "seed: cannot update the demo artwork\n");
+		return 1;
+	}
+	if (n > 0) {
+		printf("catalogue: %lld demo titles now name their SVG artwork\n", n);
+		/* cached pages and details still name the old files */
+		if (sp_cache_drop_group(SP_GROUP_CATALOG) != 0)
+			fprintf(stderr, "seed: Redis unreachable; cached pages keep the old "
+			                "artwork URLs until they expire\n");
+	}
+	return 0;
+}
+
 static int seed_content(const char *sql_dir)
 {
 	char err[512];
@@ -234,7 +261,7 @@ static int seed_content(const char *sql_dir)
 	sp_res_free(&res);
 	if (n > 0) {
 		printf("catalogue: %lld titles present, not seeded\n", n);
-		return 0;
+		return demo_artwork_svg();
 	}
 	path = sp_xasprintf("%s/seed/demo_content.sql", sql_dir);
 	sql = slurp(path, err, sizeof err);
