@@ -320,7 +320,7 @@ async function watchingTab() {
 				h('span', { class: 'row-main' },
 					h('a', { href: '#/content/' + encodeURIComponent(w.content.id) }, w.content.title),
 					h('span', { class: 'muted' }, `${w.status} · ${w.progress}% · ${formatDateTime(w.lastWatchedAt)}`)),
-				actionButton('Remove from history', { 'data-content': w.content.id, 'aria-label': `Remove ${w.content.title} from history` }, msg, async () => {
+				actionButton('Remove from history', { 'data-content': w.content.id, 'aria-label': `Remove from history: ${w.content.title}` }, msg, async () => {
 					await api('DELETE', '/watch-history/' + encodeURIComponent(w.content.id));
 					announce('Removed from history');
 					watchingTab();

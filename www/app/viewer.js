@@ -72,7 +72,7 @@ function artwork(c) {
 function card(c) {
 	const locked = c.canAccess === false;
 	return h('li', { class: 'tile' + (locked ? ' locked' : '') },
-		h('a', { href: '#/content/' + encodeURIComponent(c.id), 'aria-label': `${c.title}${locked ? ` (needs ${c.accessLevel})` : ''}` },
+		h('a', { href: '#/content/' + encodeURIComponent(c.id) },
 			h('div', { class: 'thumb' }, artwork(c),
 				locked ? h('span', { class: 'lock' }, `Needs ${c.accessLevel}`) : null),
 			h('div', { class: 'meta' },
