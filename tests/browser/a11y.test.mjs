@@ -1,7 +1,9 @@
 // Accessibility of the web client's pages: axe-core (tools/web) runs the
 // WCAG 2.1 A and AA rules (labels, names, contrast, landmarks, ARIA) on every
 // page a viewer or an administrator reaches, at desktop and phone widths.
-// Any violation fails the page, listed with its rule and the elements.
+// Any violation fails the page, listed with its rule and the elements. A
+// keyboard walk (skip link, Tab to a title, Enter) checks the pages work
+// without a mouse.
 //
 //   SP_TEST_BASE=http://127.0.0.1:18080 SP_ADMIN_EMAIL=… SP_ADMIN_PASSWORD=… \
 //     node tests/browser/a11y.test.mjs
@@ -48,6 +50,30 @@ async function audit(page, hash, label) {
 	for (const v of result) console.log(`  ${v.impact} ${v.id}: ${v.help} — ${v.nodes.join(', ')}`);
 }
 
+// Keyboard alone: the first Tab reaches "Skip to content"; Tab on reaches a
+// title's tile, Enter opens its details, and focus moves to the new page.
+async function keyboard(page) {
+	await page.goto('about:blank');
+	await page.goto(BASE + '/#/');
+	await settled(page);
+	await page.keyboard.press('Tab');
+	check(await page.evaluate(() => document.activeElement?.textContent) === 'Skip to content',
+		'keyboard: the first Tab reaches "Skip to content"');
+	let onTile = false;
+	for (let i = 0; i < 40 && !onTile; i++) {
+		await page.keyboard.press('Tab');
+		onTile = await page.evaluate(() => !!document.activeElement?.closest('#catalogue .tile'));
+	}
+	check(onTile, 'keyboard: Tab reaches the titles');
+	const href = await page.evaluate(() => document.activeElement.getAttribute('href'));
+	await page.keyboard.press('Enter');
+	await settled(page);
+	check(await page.evaluate((h) => location.hash === h && !!document.querySelector('article.details h1'), href),
+		'keyboard: Enter on a title opens its details');
+	check(await page.evaluate(() => document.activeElement?.id === 'main'),
+		'keyboard: focus moves to the new page');
+}
+
 async function run() {
 	const browser = await launch();
 	try {
@@ -61,6 +87,7 @@ async function run() {
 			const first = await page.evaluate(async () =>
 				(await (await fetch('/api/v1/content?limit=1')).json()).data.content[0].id);
 			await audit(page, `#/content/${first}`, `details, ${tag}`);
+			if (tag === 'desktop') await keyboard(page);
 			// a viewer
 			await page.goto(BASE + '/#/signup');
 			await page.getByLabel('Name').fill('Access Tester');
