@@ -395,6 +395,14 @@ static void test_web_servers_own_errors_carry_the_security_headers(void)
 		EXPECT_SECURITY_HEADERS(r, API_CSP);
 		api_free(&r);
 	}
+	/* a program that is not running (the test stacks route /bench/down to a socket
+	 * nobody listens on): the server's own 503 */
+	api_get(&r, "/bench/down", NULL);
+	EXPECT(r.status == 502 || r.status == 503, "a program down: expected 502 or 503, got %ld",
+	       r.status);
+	EXPECT_ERROR(r, r.status, "SERVICE_UNAVAILABLE");
+	EXPECT_SECURITY_HEADERS(r, STATIC_CSP);
+	api_free(&r);
 	/* and what the programs answer: one copy each, not the program's beside the server's */
 	api_get(&r, API "/health", NULL);
 	EXPECT_OK(r, 200);
